@@ -1,0 +1,191 @@
+"""Moves rows from Postgres onto the broker, and keeps the rows honest.
+
+A broker message is a hint that names rows; the rows are the truth (DESIGN, invariant 1).
+Only actions due within the horizon are published, with their remaining delay, so no worker
+holds long-delayed messages (invariant 5). Actions due in the same second travel as one
+message: a burst pays one broker round trip per second of due time, not one per action.
+"""
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from followups.models import ActionStatus, ScheduledAction
+
+log = logging.getLogger(__name__)
+
+# Ids per broker message: small enough that a burst spreads over all worker threads.
+BATCH_SIZE = 50
+# Rows locked and published per transaction by the dispatcher.
+CHUNK = 1000
+
+
+def horizon() -> timedelta:
+    return timedelta(seconds=settings.FOLLOWUPS_ENQUEUE_HORIZON_S)
+
+
+def publish(rows: list[tuple[UUID, datetime]], now: datetime) -> int:
+    """Send delivery messages for (id, due) pairs: one per due second, at most BATCH_SIZE ids
+    each, delayed until the latest due time in it. Returns the number of messages."""
+    from followups.actors import deliver_actions  # the actor module imports the broker
+
+    by_second: dict[datetime, list[tuple[UUID, datetime]]] = defaultdict(list)
+    for action_id, due in rows:
+        by_second[due.replace(microsecond=0)].append((action_id, due))
+    messages = 0
+    for group in by_second.values():
+        for start in range(0, len(group), BATCH_SIZE):
+            batch = group[start : start + BATCH_SIZE]
+            eta = max(due for _, due in batch)
+            delay_ms = max(0, int((eta - now).total_seconds() * 1000) + 1)
+            deliver_actions.send_with_options(
+                args=([str(action_id) for action_id, _ in batch],),
+                delay=delay_ms or None,
+            )
+            messages += 1
+    return messages
+
+
+def enqueue_on_commit(action: ScheduledAction) -> None:
+    """After the current transaction commits, publish `action` if it is due within the
+    horizon. A broker outage only logs: the dispatcher publishes it later."""
+
+    def _publish() -> None:
+        now = timezone.now()
+        if action.scheduled_for > now + horizon():
+            return
+        try:
+            publish([(action.pk, action.scheduled_for)], now)
+        except Exception:
+            log.warning("enqueue failed id=%s; the dispatcher will retry", action.pk, exc_info=True)
+            return
+        ScheduledAction.objects.filter(pk=action.pk, status=ActionStatus.PENDING).update(
+            enqueued_at=now
+        )
+        log.info("action enqueued id=%s due=%s", action.pk, action.scheduled_for.isoformat())
+
+    transaction.on_commit(_publish)
+
+
+def enqueue_due(now: datetime | None = None, *, force: bool = False) -> int:
+    """Publish pending actions due within the horizon that have no message on the broker.
+
+    A row counts as published once `enqueued_at` is set; one still pending well after its due
+    time lost its message (purged queue, broker restart) and is published again. `force`
+    publishes every one, for startup, when nothing on the broker can be trusted. Rows are
+    locked with SKIP LOCKED, so two dispatchers split the work rather than repeat it.
+    """
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.FOLLOWUPS_REQUEUE_AFTER_S)
+    qs = ScheduledAction.objects.filter(
+        status=ActionStatus.PENDING, scheduled_for__lte=now + horizon()
+    )
+    if force:
+        needs_message = Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now)
+    else:
+        needs_message = Q(enqueued_at__isnull=True) | Q(
+            enqueued_at__lt=stale, scheduled_for__lt=stale
+        )
+    qs = qs.filter(needs_message).order_by("scheduled_for")
+    total = 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                qs.select_for_update(skip_locked=True).values_list("pk", "scheduled_for")[:CHUNK]
+            )
+            if not rows:
+                return total
+            publish(rows, now)
+            ScheduledAction.objects.filter(pk__in=[pk for pk, _ in rows]).update(enqueued_at=now)
+        total += len(rows)
+
+
+def release_stale_claims(now: datetime | None = None) -> int:
+    """Return to pending the actions claimed by a worker that died before finishing.
+
+    Safe even if that worker is only slow: a second send carries the same random_id, and
+    the slow worker's result no longer matches the claim token, so it is not recorded.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.FOLLOWUPS_CLAIM_TIMEOUT_S)
+    released = ScheduledAction.objects.filter(
+        status=ActionStatus.SENDING, claimed_at__lt=cutoff
+    ).update(
+        status=ActionStatus.PENDING,
+        claim_token=None,
+        claimed_at=None,
+        enqueued_at=None,
+        last_error="claim released: the worker did not finish in time",
+        updated_at=now,
+    )
+    if released:
+        log.warning("released %d stale claims", released)
+    return released
+
+
+def mark_missed(now: datetime | None = None) -> int:
+    """Pending actions overdue by more than the grace period become `missed`: shown to staff,
+    never sent (a "tomorrow at 10" message arriving two days late does more harm than good)."""
+    now = now or timezone.now()
+    grace = timedelta(seconds=settings.FOLLOWUPS_MISSED_GRACE_S)
+    missed = ScheduledAction.objects.filter(
+        status=ActionStatus.PENDING, scheduled_for__lt=now - grace
+    ).update(
+        status=ActionStatus.MISSED,
+        last_error=f"overdue by more than {settings.FOLLOWUPS_MISSED_GRACE_S} s; not sent",
+        updated_at=now,
+    )
+    if missed:
+        log.warning("marked %d actions missed", missed)
+    return missed
+
+
+def cleanup(now: datetime | None = None) -> int:
+    """Delete finished rows past their retention: executed, failed and missed after
+    FOLLOWUPS_KEEP_EXECUTED_DAYS, cancelled after FOLLOWUPS_KEEP_CANCELLED_DAYS."""
+    now = now or timezone.now()
+    finished = [ActionStatus.EXECUTED, ActionStatus.FAILED, ActionStatus.MISSED]
+    old = Q(
+        status__in=finished,
+        updated_at__lt=now - timedelta(days=settings.FOLLOWUPS_KEEP_EXECUTED_DAYS),
+    ) | Q(
+        status=ActionStatus.CANCELLED,
+        updated_at__lt=now - timedelta(days=settings.FOLLOWUPS_KEEP_CANCELLED_DAYS),
+    )
+    deleted, _ = ScheduledAction.objects.filter(old).delete()
+    return deleted
+
+
+@dataclass
+class ReconcileReport:
+    released: int = 0
+    missed: int = 0
+    enqueued: int = 0
+    deleted: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"released {self.released} stale claims, marked {self.missed} missed, "
+            f"enqueued {self.enqueued}, deleted {self.deleted} old rows"
+        )
+
+
+def reconcile(*, force: bool, clean: bool = True, now: datetime | None = None) -> ReconcileReport:
+    """One pass: release dead claims, apply the missed-run policy, publish what is due soon,
+    and (if `clean`) delete old rows. Order matters: a released claim is published in the
+    same pass, and nothing beyond grace is published."""
+    now = now or timezone.now()
+    report = ReconcileReport()
+    report.released = release_stale_claims(now)
+    report.missed = mark_missed(now)
+    report.enqueued = enqueue_due(now, force=force)
+    if clean:
+        report.deleted = cleanup(now)
+    return report

@@ -1,0 +1,185 @@
+"""Thin models: the rows are the truth (DESIGN, invariant 1); behaviour lives in services."""
+
+import uuid
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+def validate_time_zone(value: str) -> None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"{value!r} is not an IANA time zone (e.g. Asia/Makassar)") from None
+
+
+def default_time_zone() -> str:
+    return settings.FOLLOWUPS_DEFAULT_TZ
+
+
+class Prospect(models.Model):
+    """A client the agent talks to in Telegram."""
+
+    telegram_id = models.BigIntegerField(unique=True)
+    # Telegram needs it to address a user the account has not cached; not a secret, but
+    # of no use to staff, so the admin does not show it.
+    access_hash = models.BigIntegerField(null=True, blank=True)
+    username = models.CharField(max_length=64, blank=True)
+    display_name = models.CharField(max_length=255, blank=True)
+    time_zone = models.CharField(
+        max_length=64, default=default_time_zone, validators=[validate_time_zone]
+    )
+    language = models.CharField(max_length=8, default="ru")
+    opted_out_at = models.DateTimeField(null=True, blank=True)
+    last_inbound_at = models.DateTimeField(null=True, blank=True)
+    # The last inbound message that was more than a bare acknowledgement ("ок", "👍") of a
+    # promise just made: a follow-up scheduled before it is stale (DESIGN, invariant 4).
+    last_reply_at = models.DateTimeField(null=True, blank=True)
+    last_outbound_at = models.DateTimeField(null=True, blank=True)
+    # Set when Telegram says the client cannot be written to (blocked us, deleted account,
+    # privacy settings); nothing is sent until they write again.
+    unreachable_since = models.DateTimeField(null=True, blank=True)
+    unreachable_reason = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["username"])]
+
+    def __str__(self) -> str:
+        label = self.display_name or (f"@{self.username}" if self.username else "")
+        return f"{label} ({self.telegram_id})" if label else str(self.telegram_id)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+
+class Meeting(models.Model):
+    class Status(models.TextChoices):
+        BOOKED = "booked"
+        MOVED = "moved"
+        CANCELLED = "cancelled"
+
+    prospect = models.ForeignKey(Prospect, on_delete=models.CASCADE, related_name="meetings")
+    starts_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.BOOKED)
+    title = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["starts_at"])]
+
+    def __str__(self) -> str:
+        return f"Meeting {self.pk} with {self.prospect} at {self.starts_at:%Y-%m-%d %H:%M} UTC"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status != self.Status.CANCELLED
+
+
+class ActionType(models.TextChoices):
+    FOLLOW_UP = "follow_up", "follow-up"
+    REMINDER = "reminder", "reminder"
+    PRE_MEETING_REMINDER = "pre_meeting_reminder", "pre-meeting reminder"
+
+
+class ActionStatus(models.TextChoices):
+    PENDING = "pending"
+    SENDING = "sending", "sending (claimed by a worker)"
+    EXECUTED = "executed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    MISSED = "missed", "missed (overdue beyond grace, not sent)"
+
+
+class ScheduledAction(models.Model):
+    """One thing to send to one prospect at one minute.
+
+    Every status change is a compare-and-set on `status` (DESIGN, invariant 2); a broker
+    message only names the row, so a lost or repeated message changes nothing.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    prospect = models.ForeignKey(Prospect, on_delete=models.CASCADE, related_name="actions")
+    meeting = models.ForeignKey(
+        Meeting, on_delete=models.CASCADE, null=True, blank=True, related_name="reminders"
+    )
+    action_type = models.CharField(max_length=32, choices=ActionType.choices)
+    scheduled_for = models.DateTimeField()
+    status = models.CharField(
+        max_length=16, choices=ActionStatus.choices, default=ActionStatus.PENDING
+    )
+    # The client named this time themselves: kept even inside quiet hours.
+    client_requested_time = models.BooleanField(default=False)
+    # When this send was decided (created, or re-armed by staff). A follow-up is stale once
+    # the client has replied after this moment.
+    promised_at = models.DateTimeField(default=timezone.now)
+    payload = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claim_token = models.UUIDField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    executed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.CharField(max_length=255, blank=True)
+    telegram_message_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["scheduled_for"]
+        indexes = [
+            models.Index(
+                fields=["scheduled_for"],
+                condition=Q(status="pending"),
+                name="action_pending_due_idx",
+            ),
+            models.Index(fields=["status"], name="action_status_idx"),
+            # Finds a worker's claimed rows, and the stale claims to release.
+            models.Index(
+                fields=["claim_token"], condition=Q(status="sending"), name="action_claim_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_type_display()} {self.id} ({self.status})"
+
+    @property
+    def random_id(self) -> int:
+        """Telegram's idempotency key for this action's send (DESIGN, invariant 3).
+
+        A signed 64-bit integer derived from the id, so every retry or redelivery of this
+        action asks Telegram for the same message.
+        """
+        return int.from_bytes(self.id.bytes[:8], "big", signed=True)
+
+
+class Message(models.Model):
+    """The conversation log: what the client wrote and what was sent to them."""
+
+    class Direction(models.TextChoices):
+        INBOUND = "in"
+        OUTBOUND = "out"
+
+    prospect = models.ForeignKey(Prospect, on_delete=models.CASCADE, related_name="messages")
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    text = models.TextField()
+    sent_at = models.DateTimeField()
+    telegram_message_id = models.BigIntegerField(null=True, blank=True)
+    action = models.ForeignKey(
+        ScheduledAction, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["sent_at"]
+        indexes = [models.Index(fields=["prospect", "sent_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.prospect_id} {self.sent_at:%Y-%m-%d %H:%M}"

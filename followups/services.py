@@ -1,0 +1,381 @@
+"""Domain operations on scheduled actions, meetings and prospects: plain functions used by the
+admin, the bot and the management commands.
+
+Every status change is a compare-and-set (`filter(..., status=PENDING).update(...)`): the
+caller learns from the returned count whether it won, and a cancelled or executed row is never
+touched again. Rows due soon are put on the broker after the transaction commits.
+"""
+
+import json
+import logging
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from followups import dispatcher
+from followups.messenger import MAX_TEXT_LENGTH
+from followups.models import ActionStatus, ActionType, Meeting, Message, Prospect, ScheduledAction
+from followups.quiet_hours import QuietHours
+
+log = logging.getLogger(__name__)
+
+PENDING = ActionStatus.PENDING
+# Scheduling "now" from a slow caller must not be refused as past.
+PAST_TOLERANCE = timedelta(seconds=60)
+
+
+class SchedulingError(ValueError):
+    """Bad input to a scheduling operation. Nothing was written."""
+
+
+# --- validation ------------------------------------------------------------------------------
+
+
+def _require_aware(value: object, name: str) -> datetime:
+    if not isinstance(value, datetime):
+        raise SchedulingError(f"{name} must be a datetime, got {type(value).__name__}")
+    if timezone.is_naive(value):
+        raise SchedulingError(
+            f"{name} has no time zone ({value.isoformat()}); give an aware datetime"
+        )
+    return value
+
+
+def _require_future(when: datetime, now: datetime, name: str = "scheduled_for") -> None:
+    if when < now - PAST_TOLERANCE:
+        raise SchedulingError(f"{name} {when.isoformat()} is in the past (now {now.isoformat()})")
+    limit = now + timedelta(days=settings.FOLLOWUPS_MAX_AHEAD_DAYS)
+    if when > limit:
+        raise SchedulingError(
+            f"{name} {when.isoformat()} is more than {settings.FOLLOWUPS_MAX_AHEAD_DAYS} days ahead"
+        )
+
+
+def _require_saved_prospect(prospect: object) -> Prospect:
+    if not isinstance(prospect, Prospect) or prospect.pk is None:
+        raise SchedulingError(f"unknown prospect: {prospect!r}")
+    return prospect
+
+
+def _clean_payload(payload: object) -> dict:
+    if payload is None:
+        return {}
+    if not isinstance(payload, dict):
+        raise SchedulingError(f"payload must be an object, got {type(payload).__name__}")
+    try:
+        json.dumps(payload)
+    except (TypeError, ValueError) as exc:
+        raise SchedulingError(f"payload is not JSON-serialisable: {exc}") from None
+    template = payload.get("message_template", "")
+    if not isinstance(template, str):
+        raise SchedulingError("payload.message_template must be a string")
+    if len(template) > MAX_TEXT_LENGTH:
+        raise SchedulingError(
+            f"payload.message_template is {len(template)} characters; Telegram allows "
+            f"{MAX_TEXT_LENGTH}"
+        )
+    return payload
+
+
+def quiet_hours() -> QuietHours | None:
+    return QuietHours.parse(settings.FOLLOWUPS_QUIET_HOURS)
+
+
+def _respect_quiet_hours(when: datetime, prospect: Prospect, client_requested_time: bool):
+    window = None if client_requested_time else quiet_hours()
+    return window.defer(when, prospect.zone) if window else when
+
+
+# --- prospects -----------------------------------------------------------------------------
+
+
+def get_prospect(telegram_id: int) -> Prospect:
+    try:
+        return Prospect.objects.get(telegram_id=telegram_id)
+    except (Prospect.DoesNotExist, ValueError, TypeError):
+        raise SchedulingError(f"unknown prospect: telegram id {telegram_id!r}") from None
+
+
+# --- scheduling ----------------------------------------------------------------------------
+
+
+def schedule_action(
+    prospect: Prospect,
+    action_type: str,
+    scheduled_for: datetime,
+    *,
+    payload: dict | None = None,
+    meeting: Meeting | None = None,
+    client_requested_time: bool = False,
+    now: datetime | None = None,
+) -> ScheduledAction:
+    """Store one action and, when it is due within the horizon, put it on the broker after
+    commit. Raises SchedulingError (nothing written) on bad input.
+
+    `client_requested_time`: the client named this time, so quiet hours do not move it.
+    """
+    now = now or timezone.now()
+    prospect = _require_saved_prospect(prospect)
+    if action_type not in ActionType.values:
+        raise SchedulingError(
+            f"unknown action type {action_type!r}; expected one of {', '.join(ActionType.values)}"
+        )
+    _require_future(_require_aware(scheduled_for, "scheduled_for"), now)
+    payload = _clean_payload(payload)
+    if prospect.opted_out_at:
+        raise SchedulingError(f"prospect {prospect.telegram_id} opted out; nothing is scheduled")
+    if action_type == ActionType.FOLLOW_UP:
+        pending = prospect.actions.filter(status=PENDING, action_type=ActionType.FOLLOW_UP)
+        if pending.count() >= settings.FOLLOWUPS_MAX_PENDING_PER_PROSPECT:
+            raise SchedulingError(
+                f"prospect {prospect.telegram_id} already has "
+                f"{settings.FOLLOWUPS_MAX_PENDING_PER_PROSPECT} pending follow-ups"
+            )
+    with transaction.atomic():
+        action = ScheduledAction.objects.create(
+            prospect=prospect,
+            meeting=meeting,
+            action_type=action_type,
+            scheduled_for=_respect_quiet_hours(scheduled_for, prospect, client_requested_time),
+            client_requested_time=client_requested_time,
+            payload=payload,
+            promised_at=now,
+        )
+        dispatcher.enqueue_on_commit(action)
+    log.info(
+        "action created id=%s prospect=%s type=%s due=%s",
+        action.id,
+        prospect.pk,
+        action_type,
+        action.scheduled_for.isoformat(),
+    )
+    return action
+
+
+def get_action(action_id: UUID | str) -> ScheduledAction:
+    try:
+        return ScheduledAction.objects.select_related("prospect").get(pk=action_id)
+    except (ScheduledAction.DoesNotExist, ValidationError, ValueError, TypeError):
+        raise SchedulingError(f"unknown action: {action_id!r}") from None
+
+
+def get_pending(prospect: Prospect | None = None) -> QuerySet[ScheduledAction]:
+    qs = ScheduledAction.objects.filter(status=PENDING)
+    return qs.filter(prospect=prospect) if prospect is not None else qs
+
+
+def get_overdue(now: datetime | None = None) -> QuerySet[ScheduledAction]:
+    return get_pending().filter(scheduled_for__lt=now or timezone.now())
+
+
+def cancel_action(action: ScheduledAction, reason: str) -> bool:
+    """Cancel one pending action. False when it was no longer pending (already sent, being
+    sent, or cancelled)."""
+    now = timezone.now()
+    changed = ScheduledAction.objects.filter(pk=action.pk, status=PENDING).update(
+        status=ActionStatus.CANCELLED, cancelled_at=now, cancel_reason=reason, updated_at=now
+    )
+    if changed:
+        log.info("action cancelled id=%s reason=%s", action.pk, reason)
+    return bool(changed)
+
+
+def _cancel_pending(qs: QuerySet[ScheduledAction], reason: str) -> int:
+    now = timezone.now()
+    ids = list(qs.filter(status=PENDING).values_list("pk", flat=True))
+    count = ScheduledAction.objects.filter(pk__in=ids, status=PENDING).update(
+        status=ActionStatus.CANCELLED, cancelled_at=now, cancel_reason=reason, updated_at=now
+    )
+    for action_id in ids:
+        log.info("action cancelled id=%s reason=%s", action_id, reason)
+    return count
+
+
+def cancel_pending_followups(prospect: Prospect, reason: str = "client_responded") -> int:
+    """Cancel every pending follow-up of a prospect (not meeting reminders). Returns the count."""
+    return _cancel_pending(
+        ScheduledAction.objects.filter(prospect=prospect, action_type=ActionType.FOLLOW_UP),
+        reason,
+    )
+
+
+def mark_executed(action: ScheduledAction, telegram_message_id: int | None = None) -> bool:
+    """Record that an action was sent by other means (e.g. staff wrote by hand)."""
+    now = timezone.now()
+    return bool(
+        ScheduledAction.objects.filter(pk=action.pk, status=PENDING).update(
+            status=ActionStatus.EXECUTED,
+            executed_at=now,
+            telegram_message_id=telegram_message_id,
+            updated_at=now,
+        )
+    )
+
+
+def reschedule(
+    action: ScheduledAction,
+    when: datetime,
+    *,
+    client_requested_time: bool | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Move a pending action to `when`. False when it is no longer pending.
+
+    A reschedule re-arms the promise: a client reply before it no longer makes it stale.
+    """
+    now = now or timezone.now()
+    _require_future(_require_aware(when, "when"), now, "when")
+    explicit = (
+        action.client_requested_time if client_requested_time is None else (client_requested_time)
+    )
+    when = _respect_quiet_hours(when, action.prospect, explicit)
+    with transaction.atomic():
+        changed = ScheduledAction.objects.filter(pk=action.pk, status=PENDING).update(
+            scheduled_for=when,
+            client_requested_time=explicit,
+            promised_at=now,
+            enqueued_at=None,
+            updated_at=now,
+        )
+        if changed:
+            action.scheduled_for = when
+            dispatcher.enqueue_on_commit(action)
+    if changed:
+        log.info("action rescheduled id=%s due=%s", action.pk, when.isoformat())
+    return bool(changed)
+
+
+def send_now(action: ScheduledAction) -> bool:
+    """Staff's "send now": due immediately, quiet hours or not."""
+    return reschedule(action, timezone.now(), client_requested_time=True)
+
+
+# --- the client's side ------------------------------------------------------------------------
+
+
+def record_client_message(
+    prospect: Prospect,
+    text: str,
+    *,
+    at: datetime | None = None,
+    telegram_message_id: int | None = None,
+    acknowledgement: bool = False,
+) -> int:
+    """Store an inbound message and, unless it only acknowledges a promise just made, cancel
+    the prospect's pending follow-ups. Returns how many were cancelled.
+
+    The prospect row is locked so that a worker about to send a follow-up to this client
+    either finishes first or sees this message in its re-check (DESIGN, invariant 4).
+    """
+    at = at or timezone.now()
+    with transaction.atomic():
+        locked = Prospect.objects.select_for_update().get(pk=prospect.pk)
+        Message.objects.create(
+            prospect=locked,
+            direction=Message.Direction.INBOUND,
+            text=text,
+            sent_at=at,
+            telegram_message_id=telegram_message_id,
+        )
+        fields = {"last_inbound_at": at, "unreachable_since": None, "unreachable_reason": ""}
+        if not acknowledgement:
+            fields["last_reply_at"] = at
+        Prospect.objects.filter(pk=locked.pk).update(**fields, updated_at=timezone.now())
+        cancelled = 0 if acknowledgement else cancel_pending_followups(locked)
+    for name, value in fields.items():
+        setattr(prospect, name, value)
+    return cancelled
+
+
+def opt_out(prospect: Prospect, at: datetime | None = None) -> int:
+    """The client asked not to be contacted: cancel everything pending and never write first
+    again. Returns how many actions were cancelled."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        Prospect.objects.filter(pk=prospect.pk).update(opted_out_at=at, updated_at=at)
+        cancelled = _cancel_pending(ScheduledAction.objects.filter(prospect=prospect), "opted_out")
+    prospect.opted_out_at = at
+    log.info("prospect opted out id=%s cancelled=%d", prospect.pk, cancelled)
+    return cancelled
+
+
+# --- meetings ------------------------------------------------------------------------------
+
+
+def _reminder_offsets() -> list[tuple[str, timedelta]]:
+    offsets = []
+    if settings.FOLLOWUPS_REMINDER_24H:
+        offsets.append(("24h", timedelta(hours=24)))
+    if settings.FOLLOWUPS_REMINDER_1H:
+        offsets.append(("1h", timedelta(hours=1)))
+    return offsets
+
+
+def _schedule_reminders(meeting: Meeting, now: datetime) -> list[ScheduledAction]:
+    """A reminder per enabled offset, unless its time has passed, or quiet hours would push it
+    to the meeting's start or later."""
+    created = []
+    for kind, offset in _reminder_offsets():
+        when = _respect_quiet_hours(meeting.starts_at - offset, meeting.prospect, False)
+        if when <= now or when >= meeting.starts_at:
+            log.info("reminder skipped meeting=%s kind=%s due=%s", meeting.pk, kind, when)
+            continue
+        created.append(
+            schedule_action(
+                meeting.prospect,
+                ActionType.PRE_MEETING_REMINDER,
+                when,
+                payload={"reminder_type": kind, "meeting_time": meeting.starts_at.isoformat()},
+                meeting=meeting,
+                client_requested_time=True,  # already placed outside quiet hours above
+                now=now,
+            )
+        )
+    return created
+
+
+def book_meeting(prospect: Prospect, starts_at: datetime, *, title: str = "") -> Meeting:
+    now = timezone.now()
+    prospect = _require_saved_prospect(prospect)
+    _require_future(_require_aware(starts_at, "starts_at"), now, "starts_at")
+    with transaction.atomic():
+        meeting = Meeting.objects.create(prospect=prospect, starts_at=starts_at, title=title)
+        if not prospect.opted_out_at:
+            _schedule_reminders(meeting, now)
+    log.info("meeting booked id=%s prospect=%s", meeting.pk, prospect.pk)
+    return meeting
+
+
+def move_meeting(meeting: Meeting, starts_at: datetime) -> Meeting:
+    """Move a meeting: its pending reminders are cancelled and rebuilt for the new time."""
+    now = timezone.now()
+    _require_future(_require_aware(starts_at, "starts_at"), now, "starts_at")
+    if meeting.status == Meeting.Status.CANCELLED:
+        raise SchedulingError(f"meeting {meeting.pk} is cancelled; book a new one")
+    with transaction.atomic():
+        _cancel_pending(meeting.reminders.all(), "meeting_moved")
+        Meeting.objects.filter(pk=meeting.pk).update(
+            starts_at=starts_at, status=Meeting.Status.MOVED, updated_at=now
+        )
+        meeting.starts_at, meeting.status = starts_at, Meeting.Status.MOVED
+        if not meeting.prospect.opted_out_at:
+            _schedule_reminders(meeting, now)
+    log.info("meeting moved id=%s", meeting.pk)
+    return meeting
+
+
+def cancel_meeting(meeting: Meeting) -> int:
+    """Cancel a meeting and its pending reminders. Returns how many reminders were cancelled."""
+    with transaction.atomic():
+        Meeting.objects.filter(pk=meeting.pk).update(
+            status=Meeting.Status.CANCELLED, updated_at=timezone.now()
+        )
+        meeting.status = Meeting.Status.CANCELLED
+        cancelled = _cancel_pending(meeting.reminders.all(), "meeting_cancelled")
+    log.info("meeting cancelled id=%s reminders_cancelled=%d", meeting.pk, cancelled)
+    return cancelled

@@ -1,0 +1,157 @@
+"""Settings, every one overridable from the environment (see README, "Configuration").
+
+The defaults run against PostgreSQL and RabbitMQ on localhost, as on a developer machine.
+"""
+
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from project.env import env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG and env_bool("DJANGO_REQUIRE_SECRET_KEY", False):
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set in production")
+    SECRET_KEY = "insecure-development-key-set-DJANGO_SECRET_KEY-in-production"
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_dramatiq",
+    "followups",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "project.urls"
+WSGI_APPLICATION = "project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/followups"),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+        conn_health_checks=True,
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = "UTC"  # storage and server time; people see FOLLOWUPS_DEFAULT_TZ or the client's zone
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- Dramatiq -----------------------------------------------------------------------------
+# Set explicitly: django-dramatiq 0.15's default middleware list names a class dramatiq 2
+# removed. BROKER_URL "stub://" selects the in-process broker (demo, tests without RabbitMQ).
+BROKER_URL = env_str("BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+_DRAMATIQ_MIDDLEWARE = [
+    "dramatiq.middleware.AgeLimit",
+    "dramatiq.middleware.TimeLimit",
+    "dramatiq.middleware.Callbacks",
+    "dramatiq.middleware.Retries",
+    "dramatiq.middleware.ShutdownNotifications",
+    "django_dramatiq.middleware.DbConnectionsMiddleware",
+]
+if BROKER_URL.startswith("stub://"):
+    DRAMATIQ_BROKER = {
+        "BROKER": "dramatiq.brokers.stub.StubBroker",
+        "OPTIONS": {},
+        "MIDDLEWARE": _DRAMATIQ_MIDDLEWARE,
+    }
+else:
+    DRAMATIQ_BROKER = {
+        "BROKER": "dramatiq.brokers.rabbitmq.RabbitmqBroker",
+        "OPTIONS": {"url": BROKER_URL, "confirm_delivery": True},
+        "MIDDLEWARE": _DRAMATIQ_MIDDLEWARE,
+    }
+DRAMATIQ_TASKS_DATABASE = "default"
+DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
+
+# --- Follow-ups (the original plan's scheduler config) -------------------------------------
+FOLLOWUPS_DEFAULT_TZ = env_str("FOLLOWUPS_DEFAULT_TZ", "Asia/Makassar")
+try:
+    ZoneInfo(FOLLOWUPS_DEFAULT_TZ)
+except (ZoneInfoNotFoundError, ValueError):
+    raise ImproperlyConfigured(
+        f"FOLLOWUPS_DEFAULT_TZ is not an IANA time zone: {FOLLOWUPS_DEFAULT_TZ!r}"
+    ) from None
+# Queue the delivery actor listens on.
+FOLLOWUPS_QUEUE = env_str("FOLLOWUPS_QUEUE", "followups")
+# Actions due within this many seconds go on the broker (with a delay); later ones wait in
+# Postgres until the dispatcher moves them in. Keep it in minutes: see DESIGN, invariant 5.
+FOLLOWUPS_ENQUEUE_HORIZON_S = env_int("FOLLOWUPS_ENQUEUE_HORIZON_S", 300, minimum=1)
+# A pending action still not delivered this long after its due time (and after it was last
+# enqueued) is presumed to have lost its broker message and is enqueued again.
+FOLLOWUPS_REQUEUE_AFTER_S = env_int("FOLLOWUPS_REQUEUE_AFTER_S", 60, minimum=1)
+FOLLOWUPS_MAX_RETRIES = env_int("FOLLOWUPS_MAX_RETRIES", 3, minimum=0)
+FOLLOWUPS_RETRY_DELAY_S = env_int("FOLLOWUPS_RETRY_DELAY_S", 60, minimum=1)
+# Overdue by more than this → `missed` (shown to staff, never sent); within it → sent now.
+FOLLOWUPS_MISSED_GRACE_S = env_int("FOLLOWUPS_MISSED_GRACE_S", 3600, minimum=0)
+# A claim older than this belongs to a worker that died; the action goes back to pending.
+FOLLOWUPS_CLAIM_TIMEOUT_S = env_int("FOLLOWUPS_CLAIM_TIMEOUT_S", 300, minimum=10)
+FOLLOWUPS_KEEP_EXECUTED_DAYS = env_int("FOLLOWUPS_KEEP_EXECUTED_DAYS", 30, minimum=1)
+FOLLOWUPS_KEEP_CANCELLED_DAYS = env_int("FOLLOWUPS_KEEP_CANCELLED_DAYS", 7, minimum=1)
+FOLLOWUPS_REMINDER_24H = env_bool("FOLLOWUPS_REMINDER_24H", True)
+FOLLOWUPS_REMINDER_1H = env_bool("FOLLOWUPS_REMINDER_1H", False)
+# Window (client's local time) in which nothing is sent on the product's own initiative.
+FOLLOWUPS_QUIET_HOURS = env_str("FOLLOWUPS_QUIET_HOURS", "21:00-09:00")
+FOLLOWUPS_MAX_AHEAD_DAYS = env_int("FOLLOWUPS_MAX_AHEAD_DAYS", 365, minimum=1)
+FOLLOWUPS_MAX_PENDING_PER_PROSPECT = env_int("FOLLOWUPS_MAX_PENDING_PER_PROSPECT", 5, minimum=1)
+FOLLOWUPS_WATCH_INTERVAL_S = env_int("FOLLOWUPS_WATCH_INTERVAL_S", 2, minimum=1)
+# Where sends go: a dotted path to a followups.messenger.Messenger implementation.
+FOLLOWUPS_MESSENGER = env_str("FOLLOWUPS_MESSENGER", "followups.messenger.InMemoryMessenger")
+# Writes a follow-up's text at send time when the agent left the template empty: a dotted
+# path to a callable(action) -> str.
+FOLLOWUPS_FOLLOWUP_WRITER = env_str(
+    "FOLLOWUPS_FOLLOWUP_WRITER", "followups.delivery.plain_follow_up"
+)
+
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"pika": {"level": "WARNING"}},
+}
