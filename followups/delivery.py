@@ -74,11 +74,11 @@ def parse_ids(raw_ids: object) -> list[uuid.UUID]:
     return ids
 
 
-def deliver(action_ids: Iterable[uuid.UUID], now: datetime | None = None) -> DeliveryReport:
+def deliver(action_ids: Iterable[uuid.UUID]) -> DeliveryReport:
     """Deliver those of `action_ids` that are pending and due. Anything else is a no-op:
     cancelled, executed, claimed by someone else, unknown, or not yet due."""
     ids = list(action_ids)
-    now = now or timezone.now()
+    now = timezone.now()
     report = DeliveryReport()
     grace = timedelta(seconds=settings.FOLLOWUPS_MISSED_GRACE_S)
     pending = ScheduledAction.objects.filter(pk__in=ids, status=ActionStatus.PENDING)

@@ -1,0 +1,197 @@
+"""Delivery through a real Dramatiq worker on the real broker (RabbitMQ when it answers)."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from followups import delivery, dispatcher, services
+from followups.actors import deliver_actions
+from followups.messenger import PermanentSendError, TransientSendError
+from followups.models import ActionStatus, ActionType, Message, ScheduledAction
+from tests.conftest import soon, wait_until
+
+
+def follow_up(prospect, when, text="Как вам наше предложение?", **kwargs):
+    return services.schedule_action(
+        prospect, ActionType.FOLLOW_UP, when, payload={"message_template": text}, **kwargs
+    )
+
+
+def make_due(action) -> None:
+    """Move a pending action's due time to now, as if its time had come."""
+    ScheduledAction.objects.filter(pk=action.pk).update(scheduled_for=timezone.now())
+
+
+def status_of(action) -> str:
+    return ScheduledAction.objects.values_list("status", flat=True).get(pk=action.pk)
+
+
+@pytest.mark.services
+def test_executed_at_its_time_through_rabbitmq(worker, prospect, messenger):
+    action = follow_up(prospect, soon(1.5))
+    assert ScheduledAction.objects.get(pk=action.pk).enqueued_at is not None
+    wait_until(lambda: status_of(action) == ActionStatus.EXECUTED)
+    action.refresh_from_db()
+    assert action.executed_at >= action.scheduled_for
+    assert messenger.to(prospect.telegram_id) == ["Как вам наше предложение?"]
+    assert action.telegram_message_id == messenger.delivered[0].message_id
+    assert action.attempts == 1
+    sent = Message.objects.get(prospect=prospect, direction="out")
+    assert sent.action_id == action.pk
+    assert sent.text == "Как вам наше предложение?"
+
+
+def test_cancelled_is_never_sent(worker, prospect, messenger):
+    action = follow_up(prospect, soon(1))
+    other = follow_up(prospect, soon(1.2), text="second")
+    assert services.cancel_action(action, "staff")
+    wait_until(lambda: status_of(other) == ActionStatus.EXECUTED)
+    assert status_of(action) == ActionStatus.CANCELLED
+    assert messenger.to(prospect.telegram_id) == ["second"]
+
+
+def test_message_for_a_cancelled_action_is_a_no_op(worker, prospect, messenger):
+    action = follow_up(prospect, soon(0.5))
+    services.cancel_action(action, "staff")
+    deliver_actions.send([str(action.pk)])
+    deliver_actions.send([str(action.pk)])
+    marker = follow_up(prospect, soon(1), text="marker")
+    wait_until(lambda: status_of(marker) == ActionStatus.EXECUTED)
+    assert messenger.to(prospect.telegram_id) == ["marker"]
+
+
+def test_same_message_delivered_twice_sends_once(worker, prospect, messenger):
+    action = follow_up(prospect, soon(0.5))
+    for _ in range(5):
+        deliver_actions.send([str(action.pk)])
+    wait_until(lambda: status_of(action) == ActionStatus.EXECUTED)
+    marker = follow_up(prospect, soon(0.5), text="marker")
+    wait_until(lambda: status_of(marker) == ActionStatus.EXECUTED)
+    assert messenger.to(prospect.telegram_id) == ["Как вам наше предложение?", "marker"]
+    assert ScheduledAction.objects.get(pk=action.pk).attempts == 1
+
+
+def test_far_future_action_stays_in_postgres(broker, transactional_db, prospect, settings):
+    settings.FOLLOWUPS_ENQUEUE_HORIZON_S = 300
+    action = follow_up(prospect, timezone.now() + timedelta(days=7))
+    action.refresh_from_db()
+    assert action.enqueued_at is None
+    assert dispatcher.enqueue_due() == 0
+
+
+def test_garbage_ids_are_ignored(worker, prospect, messenger):
+    deliver_actions.send(["not-a-uuid", str(uuid.uuid4()), 42])
+    deliver_actions.send("not a list")
+    action = follow_up(prospect, soon(0.5))
+    wait_until(lambda: status_of(action) == ActionStatus.EXECUTED)
+    assert len(messenger.delivered) == 1
+
+
+def test_client_reply_found_at_recheck(transactional_db, prospect, messenger):
+    """The listener's cancel raced past (the row was already claimed): the re-check drops it."""
+    action = follow_up(prospect, soon(-0.1))
+    prospect.last_reply_at = timezone.now()
+    prospect.save(update_fields=["last_reply_at"])
+    report = delivery.deliver([action.pk])
+    assert report.skipped == [action.pk]
+    action.refresh_from_db()
+    assert (action.status, action.cancel_reason) == (ActionStatus.CANCELLED, "client_responded")
+    assert messenger.delivered == []
+
+
+def test_acknowledgement_does_not_stop_the_follow_up(transactional_db, prospect, messenger):
+    action = follow_up(prospect, soon(0))
+    services.record_client_message(prospect, "👍", acknowledgement=True)
+    assert delivery.deliver([action.pk]).sent == [action.pk]
+
+
+def test_opted_out_at_recheck(transactional_db, prospect, messenger):
+    action = follow_up(prospect, soon(0))
+    type(prospect).objects.filter(pk=prospect.pk).update(opted_out_at=timezone.now())
+    delivery.deliver([action.pk])
+    assert status_of(action) == ActionStatus.CANCELLED
+    assert messenger.delivered == []
+
+
+def test_transient_error_is_retried_later(transactional_db, prospect, messenger, settings):
+    settings.FOLLOWUPS_RETRY_DELAY_S = 30
+    action = follow_up(prospect, soon(0))
+    messenger.fail_next(TransientSendError("FLOOD_WAIT", retry_after_s=120))
+    report = delivery.deliver([action.pk])
+    assert report.retried == [action.pk]
+    action.refresh_from_db()
+    assert action.status == ActionStatus.PENDING
+    assert action.last_error == "FLOOD_WAIT"
+    assert action.scheduled_for >= timezone.now() + timedelta(seconds=110)
+    make_due(action)
+    assert delivery.deliver([action.pk]).sent == [action.pk]
+    action.refresh_from_db()
+    assert (action.status, action.attempts) == (ActionStatus.EXECUTED, 2)
+
+
+def test_retries_run_out(transactional_db, prospect, messenger, settings):
+    settings.FOLLOWUPS_MAX_RETRIES = 1
+    action = follow_up(prospect, soon(0))
+    messenger.fail_next(TransientSendError("timeout"), TransientSendError("timeout"))
+    delivery.deliver([action.pk])
+    make_due(action)
+    delivery.deliver([action.pk])
+    action.refresh_from_db()
+    assert action.status == ActionStatus.FAILED
+    assert action.last_error == "gave up after 2: timeout"
+    assert messenger.delivered == []
+
+
+def test_permanent_error_fails_and_marks_the_prospect(transactional_db, prospect, messenger):
+    action = follow_up(prospect, soon(0))
+    later = follow_up(prospect, soon(0), text="later")
+    messenger.fail_next(PermanentSendError("USER_IS_BLOCKED", recipient_unreachable=True))
+    delivery.deliver([action.pk, later.pk])
+    action.refresh_from_db()
+    prospect.refresh_from_db()
+    assert (action.status, action.last_error) == (ActionStatus.FAILED, "USER_IS_BLOCKED")
+    assert prospect.unreachable_reason == "USER_IS_BLOCKED"
+    assert status_of(later) == ActionStatus.CANCELLED
+    assert messenger.delivered == []
+
+
+def test_not_yet_due_is_left_pending(transactional_db, prospect, messenger):
+    action = follow_up(prospect, soon(30))
+    assert delivery.deliver([action.pk]).sent == []
+    assert status_of(action) == ActionStatus.PENDING
+
+
+def test_pre_meeting_reminder_text(transactional_db, prospect, messenger):
+    start = timezone.now() + timedelta(days=1, minutes=5)
+    meeting = services.book_meeting(prospect, start)
+    reminder = meeting.reminders.get()
+    make_due(reminder)
+    delivery.deliver([reminder.pk])
+    local = start.astimezone(prospect.zone)
+    tomorrow = (timezone.now().astimezone(prospect.zone) + timedelta(days=1)).date()
+    day = "завтра" if local.date() == tomorrow else f"{local:%d.%m}"
+    assert messenger.to(prospect.telegram_id) == [
+        f"Напоминаем: {day} в {local:%H:%M} у нас запланирована встреча в Zoom. "
+        "Ссылку пришлём за час до встречи!"
+    ]
+
+
+def test_reminder_for_a_cancelled_meeting_is_not_sent(transactional_db, prospect, messenger):
+    meeting = services.book_meeting(prospect, timezone.now() + timedelta(days=2))
+    reminder = meeting.reminders.get()
+    type(meeting).objects.filter(pk=meeting.pk).update(status="cancelled")
+    make_due(reminder)
+    delivery.deliver([reminder.pk])
+    assert status_of(reminder) == ActionStatus.CANCELLED
+    assert messenger.delivered == []
+
+
+def test_empty_template_is_written_at_send_time(transactional_db, make_prospect, messenger):
+    prospect = make_prospect(language="en")
+    action = follow_up(prospect, soon(0), text="")
+    delivery.deliver([action.pk])
+    assert messenger.to(prospect.telegram_id) == [
+        "Hello! As agreed, I'm getting back to you. Is now a good time to continue?"
+    ]
