@@ -1,6 +1,12 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class FollowupsConfig(AppConfig):
     name = "followups"
     verbose_name = "Follow-ups and reminders"
+
+    def ready(self) -> None:
+        from followups.roles import ensure_staff_groups
+
+        post_migrate.connect(ensure_staff_groups, sender=self)

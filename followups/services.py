@@ -339,10 +339,17 @@ def _schedule_reminders(meeting: Meeting, now: datetime) -> list[ScheduledAction
     return created
 
 
+def validate_meeting_time(starts_at: object, now: datetime | None = None) -> datetime:
+    """An aware datetime, in the future and not absurdly far ahead; else SchedulingError."""
+    starts_at = _require_aware(starts_at, "starts_at")
+    _require_future(starts_at, now or timezone.now(), "starts_at")
+    return starts_at
+
+
 def book_meeting(prospect: Prospect, starts_at: datetime, *, title: str = "") -> Meeting:
     now = timezone.now()
     prospect = _require_saved_prospect(prospect)
-    _require_future(_require_aware(starts_at, "starts_at"), now, "starts_at")
+    validate_meeting_time(starts_at, now)
     with transaction.atomic():
         meeting = Meeting.objects.create(prospect=prospect, starts_at=starts_at, title=title)
         if not prospect.opted_out_at:
@@ -354,7 +361,7 @@ def book_meeting(prospect: Prospect, starts_at: datetime, *, title: str = "") ->
 def move_meeting(meeting: Meeting, starts_at: datetime) -> Meeting:
     """Move a meeting: its pending reminders are cancelled and rebuilt for the new time."""
     now = timezone.now()
-    _require_future(_require_aware(starts_at, "starts_at"), now, "starts_at")
+    validate_meeting_time(starts_at, now)
     if meeting.status == Meeting.Status.CANCELLED:
         raise SchedulingError(f"meeting {meeting.pk} is cancelled; book a new one")
     with transaction.atomic():

@@ -73,7 +73,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"
 USE_I18N = True
 USE_TZ = True
-TIME_ZONE = "UTC"  # storage and server time; people see FOLLOWUPS_DEFAULT_TZ or the client's zone
+# Storage is always UTC (USE_TZ). TIME_ZONE is what the admin shows and reads by default:
+# the business's zone; lists also show each client's own zone and UTC.
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -107,12 +108,15 @@ DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
 
 # --- Follow-ups (the original plan's scheduler config) -------------------------------------
 FOLLOWUPS_DEFAULT_TZ = env_str("FOLLOWUPS_DEFAULT_TZ", "Asia/Makassar")
-try:
-    ZoneInfo(FOLLOWUPS_DEFAULT_TZ)
-except (ZoneInfoNotFoundError, ValueError):
-    raise ImproperlyConfigured(
-        f"FOLLOWUPS_DEFAULT_TZ is not an IANA time zone: {FOLLOWUPS_DEFAULT_TZ!r}"
-    ) from None
+TIME_ZONE = env_str("DJANGO_TIME_ZONE", FOLLOWUPS_DEFAULT_TZ)
+for _name, _zone in (
+    ("FOLLOWUPS_DEFAULT_TZ", FOLLOWUPS_DEFAULT_TZ),
+    ("DJANGO_TIME_ZONE", TIME_ZONE),
+):
+    try:
+        ZoneInfo(_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ImproperlyConfigured(f"{_name} is not an IANA time zone: {_zone!r}") from None
 # Queue the delivery actor listens on.
 FOLLOWUPS_QUEUE = env_str("FOLLOWUPS_QUEUE", "followups")
 # Actions due within this many seconds go on the broker (with a delay); later ones wait in

@@ -1,0 +1,19 @@
+"""The two staff roles, kept in step with the models' permissions after every migrate."""
+
+from django.contrib.auth.models import Group, Permission
+
+VIEWERS = "Follow-up viewers"
+OPERATORS = "Follow-up operators"
+MODELS = ("prospect", "meeting", "scheduledaction", "message")
+
+
+def ensure_staff_groups(**kwargs) -> None:
+    """Viewers may look at everything; operators may also cancel, reschedule, send now, book
+    and move meetings (the "change" permission). Nobody deletes through the admin."""
+    perms = Permission.objects.filter(content_type__app_label="followups")
+    view = perms.filter(codename__in=[f"view_{m}" for m in MODELS])
+    change = perms.filter(
+        codename__in=["change_prospect", "change_meeting", "add_meeting", "change_scheduledaction"]
+    )
+    Group.objects.get_or_create(name=VIEWERS)[0].permissions.set(view)
+    Group.objects.get_or_create(name=OPERATORS)[0].permissions.set([*view, *change])

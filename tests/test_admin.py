@@ -1,0 +1,220 @@
+"""The admin: what each role may see and do, and that every change goes through the services."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.urls import reverse
+from django.utils import timezone
+
+from followups import services
+from followups.models import ActionStatus, ActionType, Meeting, ScheduledAction
+from followups.roles import OPERATORS, VIEWERS
+
+CHANGELIST = reverse("admin:followups_scheduledaction_changelist")
+RESCHEDULE = reverse("admin:followups_scheduledaction_reschedule")
+
+
+def staff(name: str, group: str) -> User:
+    user = User.objects.create_user(name, password="pw", is_staff=True)
+    user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+@pytest.fixture
+def operator(client, db):
+    client.force_login(staff("operator", OPERATORS))
+    return client
+
+
+@pytest.fixture
+def viewer(client, db):
+    client.force_login(staff("viewer", VIEWERS))
+    return client
+
+
+@pytest.fixture
+def action(make_prospect):
+    prospect = make_prospect(
+        display_name="Иван Петров", username="ivanp", time_zone="Asia/Makassar"
+    )
+    return services.schedule_action(
+        prospect,
+        ActionType.FOLLOW_UP,
+        datetime(2031, 5, 1, 2, 0, tzinfo=ZoneInfo("UTC")),
+        payload={"message_template": "Добрый день!"},
+        client_requested_time=True,
+        now=datetime(2031, 4, 30, tzinfo=ZoneInfo("UTC")),
+    )
+
+
+def run_action(client, name: str, *actions):
+    return client.post(
+        CHANGELIST,
+        {"action": name, "_selected_action": [str(a.pk) for a in actions]},
+        follow=True,
+    )
+
+
+def test_list_shows_client_time_and_utc(viewer, action):
+    page = viewer.get(CHANGELIST).content.decode()
+    assert "2031-05-01 10:00 WITA" in page  # Asia/Makassar
+    assert "2031-05-01 02:00" in page
+    assert "Иван Петров" in page
+
+
+@pytest.mark.parametrize("term", ["Иван", "ivanp", None])
+def test_search(viewer, action, term):
+    term = term or str(action.prospect.telegram_id)
+    page = viewer.get(CHANGELIST, {"q": term}).content.decode()
+    assert str(action.pk)[:8] in page
+
+
+def test_filters(viewer, action):
+    assert (
+        str(action.pk)[:8] in viewer.get(CHANGELIST, {"status__exact": "pending"}).content.decode()
+    )
+    page = viewer.get(CHANGELIST, {"status__exact": "executed"}).content.decode()
+    assert str(action.pk)[:8] not in page
+
+
+def test_viewer_cannot_change_anything(viewer, action):
+    for name in ("cancel_selected", "send_selected_now", "reschedule_selected"):
+        run_action(viewer, name, action)
+    assert viewer.get(RESCHEDULE, {"ids": str(action.pk)}).status_code == 403
+    detail = reverse("admin:followups_scheduledaction_change", args=[action.pk])
+    assert viewer.post(detail, {"status": "cancelled"}).status_code == 403
+    action.refresh_from_db()
+    assert action.status == ActionStatus.PENDING
+    assert action.scheduled_for == datetime(2031, 5, 1, 2, 0, tzinfo=ZoneInfo("UTC"))
+
+
+def test_non_staff_sees_nothing(client, db, action):
+    user = User.objects.create_user("client", password="pw")
+    client.force_login(user)
+    response = client.get(CHANGELIST)
+    assert response.status_code == 302
+    assert "/login/" in response["Location"]
+
+
+def test_operator_cancels(operator, action):
+    page = run_action(operator, "cancel_selected", action).content.decode()
+    assert "Cancelled 1 of 1 selected." in page
+    action.refresh_from_db()
+    assert action.status == ActionStatus.CANCELLED
+    assert action.cancel_reason == "cancelled by staff (operator)"
+    page = run_action(operator, "cancel_selected", action).content.decode()
+    assert "were no longer pending" in page
+
+
+def test_operator_sends_now(operator, action, transactional_db):
+    run_action(operator, "send_selected_now", action)
+    action.refresh_from_db()
+    assert action.scheduled_for <= timezone.now()
+    assert action.enqueued_at is not None  # on the broker, due immediately
+
+
+def test_operator_reschedules_in_the_clients_zone(operator, action):
+    response = run_action(operator, "reschedule_selected", action)
+    assert response.redirect_chain[-1][0].startswith(RESCHEDULE)
+    target = (timezone.now() + timedelta(days=3)).astimezone(ZoneInfo("Asia/Makassar"))
+    response = operator.post(
+        RESCHEDULE,
+        {"ids": str(action.pk), "new_time": target.strftime("%Y-%m-%d 11:30"), "zone": "client"},
+        follow=True,
+    )
+    assert "Rescheduled 1 of 1 selected." in response.content.decode()
+    action.refresh_from_db()
+    local = action.scheduled_for.astimezone(ZoneInfo("Asia/Makassar"))
+    assert (local.date(), local.hour, local.minute) == (target.date(), 11, 30)
+
+
+def test_reschedule_into_the_past_is_refused(operator, action):
+    before = action.scheduled_for
+    response = operator.post(
+        RESCHEDULE, {"ids": str(action.pk), "new_time": "2020-01-01 10:00", "zone": "UTC"}
+    )
+    assert response.status_code == 200
+    assert "is in the past" in response.content.decode()
+    action.refresh_from_db()
+    assert action.scheduled_for == before
+
+
+def test_reschedule_garbage_input(operator, action):
+    response = operator.post(
+        RESCHEDULE, {"ids": str(action.pk), "new_time": "tomorrow-ish", "zone": "Mars"}
+    )
+    body = response.content.decode()
+    assert "Enter a valid date/time." in body
+    assert "Select a valid choice." in body
+    response = operator.get(RESCHEDULE, {"ids": "not-a-uuid"})
+    assert response.status_code == 302
+
+
+def test_no_add_or_delete(operator, action):
+    assert operator.get(reverse("admin:followups_scheduledaction_add")).status_code == 403
+    delete = reverse("admin:followups_scheduledaction_delete", args=[action.pk])
+    assert operator.post(delete, {"post": "yes"}).status_code == 403
+    assert ScheduledAction.objects.filter(pk=action.pk).exists()
+
+
+def test_prospect_page_hides_access_hash(operator, make_prospect):
+    prospect = make_prospect(access_hash=987654321987)
+    page = operator.get(reverse("admin:followups_prospect_change", args=[prospect.pk]))
+    assert page.status_code == 200
+    assert "987654321987" not in page.content.decode()
+
+
+def inline_management(existing: int = 0) -> dict:
+    return {"reminders-TOTAL_FORMS": existing, "reminders-INITIAL_FORMS": existing}
+
+
+def test_meeting_booked_and_moved_through_the_admin(operator, make_prospect):
+    prospect = make_prospect()
+    start = (timezone.now() + timedelta(days=3)).astimezone(ZoneInfo("Asia/Makassar"))
+    response = operator.post(
+        reverse("admin:followups_meeting_add"),
+        {
+            "prospect": prospect.pk,
+            "starts_at_0": start.strftime("%Y-%m-%d"),
+            "starts_at_1": "15:00:00",
+            "title": "Demo",
+            **inline_management(),
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    meeting = Meeting.objects.get()
+    assert meeting.reminders.filter(status="pending").count() == 1
+    moved = start + timedelta(days=1)
+    response = operator.post(
+        reverse("admin:followups_meeting_change", args=[meeting.pk]),
+        {
+            "starts_at_0": moved.strftime("%Y-%m-%d"),
+            "starts_at_1": "16:00:00",
+            "title": "Demo",
+            **inline_management(1),
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    meeting.refresh_from_db()
+    assert meeting.status == Meeting.Status.MOVED
+    reminder = meeting.reminders.get(status="pending")
+    assert reminder.scheduled_for == meeting.starts_at - timedelta(hours=24)
+    assert meeting.reminders.get(status="cancelled").cancel_reason == "meeting_moved"
+
+
+def test_meeting_in_the_past_is_refused(operator, make_prospect):
+    prospect = make_prospect()
+    response = operator.post(
+        reverse("admin:followups_meeting_add"),
+        {
+            "prospect": prospect.pk,
+            "starts_at_0": "2020-01-01",
+            "starts_at_1": "10:00:00",
+            **inline_management(),
+        },
+    )
+    assert response.status_code == 200
+    assert "is in the past" in response.content.decode()
+    assert not Meeting.objects.exists()
