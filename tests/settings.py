@@ -57,3 +57,4 @@ if not SERVICES_AVAILABLE:
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 FOLLOWUPS_QUIET_HOURS = "off"  # tests that need quiet hours turn them on
+WHITENOISE_AUTOREFRESH = True  # no collectstatic before tests
