@@ -14,6 +14,7 @@ idempotently (DESIGN, invariants 2-4):
 """
 
 import logging
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from followups import dispatcher, texts
+from followups import dispatcher, ratelimit, texts
 from followups.messenger import (
     PermanentSendError,
     Recipient,
@@ -49,6 +50,8 @@ SENDING = ActionStatus.SENDING
 # A message may fire a little before its rows' due time (clock skew between hosts).
 EARLY_TOLERANCE = timedelta(milliseconds=500)
 MAX_ERROR_LENGTH = 500
+# A send slot (rate cap) at most this far away is waited for; a later one is kept for later.
+MAX_SLOT_WAIT = timedelta(seconds=2)
 
 
 @dataclass
@@ -56,6 +59,7 @@ class DeliveryReport:
     sent: list[uuid.UUID] = field(default_factory=list)
     skipped: list[uuid.UUID] = field(default_factory=list)
     retried: list[uuid.UUID] = field(default_factory=list)
+    deferred: list[uuid.UUID] = field(default_factory=list)
     failed: list[uuid.UUID] = field(default_factory=list)
     missed: int = 0
 
@@ -135,6 +139,8 @@ def _deliver_one(action: ScheduledAction, token: uuid.UUID, report: DeliveryRepo
     except Exception as exc:  # a broken writer must not strand the claim
         _retry_or_fail(action, token, f"writing the text failed: {_describe(exc)}", None, report)
         return
+    if not _wait_for_send_slot(action, token, report):
+        return
     with transaction.atomic():
         prospect = Prospect.objects.select_for_update().get(pk=action.prospect_id)
         now = timezone.now()
@@ -187,6 +193,32 @@ def _deliver_one(action: ScheduledAction, token: uuid.UUID, report: DeliveryRepo
         sent.duplicate,
         (now - action.scheduled_for).total_seconds() * 1000,
     )
+
+
+def _wait_for_send_slot(action: ScheduledAction, token: uuid.UUID, report: DeliveryReport) -> bool:
+    """Honour the per-account rate cap: True to send now (after waiting a moment if need be);
+    False when the action was put back to pending until the slot it now holds."""
+    now = timezone.now()
+    slot = action.rate_slot_at or ratelimit.reserve_slot(now)
+    if slot - now <= MAX_SLOT_WAIT:
+        time.sleep(max(0.0, (slot - now).total_seconds()))
+        return True
+    with transaction.atomic():
+        if _finish(
+            action,
+            token,
+            ActionStatus.PENDING,
+            scheduled_for=slot,
+            rate_slot_at=slot,
+            claimed_at=None,
+            enqueued_at=None,
+            attempts=F("attempts") - 1,  # not an attempt: nothing was tried
+        ):
+            action.scheduled_for = slot
+            dispatcher.enqueue_on_commit(action)
+    report.deferred.append(action.pk)
+    log.info("action deferred by the send rate cap id=%s slot=%s", action.pk, slot.isoformat())
+    return False
 
 
 def why_not_send(action: ScheduledAction, prospect: Prospect, now: datetime) -> str:
@@ -293,6 +325,7 @@ def _retry_or_fail(
             scheduled_for=when,
             claimed_at=None,
             enqueued_at=None,
+            rate_slot_at=None,
             last_error=reason,
         ):
             action.scheduled_for = when

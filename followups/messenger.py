@@ -53,7 +53,8 @@ class Recipient:
 
 @dataclass(frozen=True)
 class SentMessage:
-    message_id: int
+    # None when Telegram only said the random_id was used before (RANDOM_ID_DUPLICATE).
+    message_id: int | None
     # True when Telegram recognised the random_id: this send had already happened.
     duplicate: bool = False
 

@@ -132,6 +132,8 @@ class ScheduledAction(models.Model):
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.CharField(max_length=255, blank=True)
     telegram_message_id = models.BigIntegerField(null=True, blank=True)
+    # A send slot this action holds under the per-account rate cap (see followups.ratelimit).
+    rate_slot_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["scheduled_for"]
@@ -183,3 +185,13 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.direction} {self.prospect_id} {self.sent_at:%Y-%m-%d %H:%M}"
+
+
+class SendRate(models.Model):
+    """The next free send slot of one Telegram account, shared by every worker."""
+
+    account = models.CharField(max_length=64, unique=True)
+    next_free_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.account}: next slot {self.next_free_at:%H:%M:%S}"

@@ -240,6 +240,7 @@ def reschedule(
             client_requested_time=explicit,
             promised_at=now,
             enqueued_at=None,
+            rate_slot_at=None,
             updated_at=now,
         )
         if changed:

@@ -155,6 +155,25 @@ FOLLOWUPS_FOLLOWUP_WRITER = env_str(
     "FOLLOWUPS_FOLLOWUP_WRITER", "followups.delivery.plain_follow_up"
 )
 
+# Sends per minute for the one Telegram account, shared by every worker: a burst is spread
+# out in due order instead of getting the account limited. 0 disables the cap.
+FOLLOWUPS_SEND_RATE_PER_MINUTE = env_int("FOLLOWUPS_SEND_RATE_PER_MINUTE", 20, minimum=0)
+
+# --- The bot: Telegram (Telethon) and the agent (Claude) ----------------------------------
+# Secrets: read here, never logged, never shown in the admin.
+TELEGRAM_API_ID = env_int("TELEGRAM_API_ID", 0, minimum=0)
+TELEGRAM_API_HASH = env_str("TELEGRAM_API_HASH", "")
+# A Telethon StringSession (from `manage.py telegram_login`) for the listener, and one for the
+# workers' sends (a second login of the same account); workers fall back to the listener's
+# session with receive_updates=False when it is empty.
+TELEGRAM_SESSION = env_str("TELEGRAM_SESSION", "")
+TELEGRAM_WORKER_SESSION = env_str("TELEGRAM_WORKER_SESSION", "")
+ANTHROPIC_API_KEY = env_str("ANTHROPIC_API_KEY", "")
+ANTHROPIC_MODEL = env_str("ANTHROPIC_MODEL", "claude-sonnet-4-5")
+ANTHROPIC_TIMEOUT_S = env_int("ANTHROPIC_TIMEOUT_S", 30, minimum=1)
+# Longest inbound text the agent reads; longer messages are cut (and the client told).
+BOT_MAX_INBOUND_CHARS = env_int("BOT_MAX_INBOUND_CHARS", 4000, minimum=100)
+
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,

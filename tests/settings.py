@@ -58,3 +58,4 @@ if not SERVICES_AVAILABLE:
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 FOLLOWUPS_QUIET_HOURS = "off"  # tests that need quiet hours turn them on
 WHITENOISE_AUTOREFRESH = True  # no collectstatic before tests
+FOLLOWUPS_SEND_RATE_PER_MINUTE = 0  # tests of the cap turn it on

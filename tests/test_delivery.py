@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import timedelta
+from itertools import pairwise
 
 import pytest
 from django.utils import timezone
@@ -195,3 +196,41 @@ def test_empty_template_is_written_at_send_time(transactional_db, make_prospect,
     assert messenger.to(prospect.telegram_id) == [
         "Hello! As agreed, I'm getting back to you. Is now a good time to continue?"
     ]
+
+
+def test_rate_cap_spreads_a_burst_none_dropped(
+    transactional_db, make_prospect, messenger, settings
+):
+    settings.FOLLOWUPS_SEND_RATE_PER_MINUTE = 20  # a slot every 3 s: too far to wait for
+    prospects = [make_prospect() for _ in range(5)]
+    actions = [follow_up(p, soon(-1 + i * 0.01)) for i, p in enumerate(prospects)]
+    report = delivery.deliver([a.pk for a in actions])
+    assert report.sent == [actions[0].pk]
+    assert report.deferred == [a.pk for a in actions[1:]]  # in due order
+    deferred = list(
+        ScheduledAction.objects.filter(pk__in=report.deferred).order_by("scheduled_for")
+    )
+    assert [a.pk for a in deferred] == report.deferred
+    assert {(a.status, a.attempts) for a in deferred} == {(ActionStatus.PENDING, 0)}
+    slots = [a.rate_slot_at for a in deferred]
+    assert [b - a for a, b in pairwise(slots)] == [timedelta(seconds=3)] * 3
+    assert [a.scheduled_for for a in deferred] == slots
+    # Each comes back at its slot and is sent then, without reserving another.
+    ScheduledAction.objects.filter(pk=deferred[0].pk).update(
+        scheduled_for=timezone.now(), rate_slot_at=timezone.now()
+    )
+    assert delivery.deliver([deferred[0].pk]).sent == [deferred[0].pk]
+    assert len(messenger.delivered) == 2
+
+
+@pytest.mark.services
+def test_rate_cap_through_workers(worker, make_prospect, messenger, settings):
+    settings.FOLLOWUPS_SEND_RATE_PER_MINUTE = 120  # one send every 0.5 s
+    prospects = [make_prospect() for _ in range(8)]
+    actions = [follow_up(p, soon(0.5 + i * 0.01)) for i, p in enumerate(prospects)]
+    wait_until(lambda: {status_of(a) for a in actions} == {ActionStatus.EXECUTED}, timeout=20)
+    assert sorted(d.recipient_id for d in messenger.delivered) == sorted(
+        p.telegram_id for p in prospects
+    )
+    sent_at = sorted(d.at for d in messenger.delivered)
+    assert sent_at[-1] - sent_at[0] >= timedelta(seconds=3.4)

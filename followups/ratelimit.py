@@ -1,0 +1,39 @@
+"""The per-account send rate cap, shared by all workers through one Postgres row.
+
+Each send reserves the next free slot (`FOLLOWUPS_SEND_RATE_PER_MINUTE` slots a minute). A slot
+a moment away is waited for; a later one is kept by the action, which goes back to pending
+until then. So a burst ("завтра" said by 500 clients → 500 sends at 10:00) is spread out in
+due order, none dropped, instead of getting the account limited by Telegram.
+"""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from followups.models import SendRate
+
+ACCOUNT = "telegram"
+
+
+def interval() -> timedelta | None:
+    """Time between two sends, or None when the cap is off."""
+    per_minute = settings.FOLLOWUPS_SEND_RATE_PER_MINUTE
+    return timedelta(minutes=1) / per_minute if per_minute else None
+
+
+def reserve_slot(now: datetime | None = None) -> datetime:
+    """Reserve the next free send slot and return its time (`now` or later)."""
+    now = now or timezone.now()
+    step = interval()
+    if step is None:
+        return now
+    with transaction.atomic():
+        rate, _ = SendRate.objects.select_for_update().get_or_create(
+            account=ACCOUNT, defaults={"next_free_at": now}
+        )
+        slot = max(rate.next_free_at, now)
+        rate.next_free_at = slot + step
+        rate.save(update_fields=["next_free_at"])
+    return slot
