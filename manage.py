@@ -6,6 +6,8 @@ import sys
 
 
 def main():
+    if sys.argv[1:2] == ["demo"]:  # self-contained: SQLite and the in-process broker
+        os.environ["DJANGO_SETTINGS_MODULE"] = "project.demo_settings"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
     from django.core.management import execute_from_command_line
 

@@ -9,4 +9,5 @@ class FollowupsConfig(AppConfig):
     def ready(self) -> None:
         from followups.roles import ensure_staff_groups
 
-        post_migrate.connect(ensure_staff_groups, sender=self)
+        # After every app: the groups take in permissions of apps migrated after this one.
+        post_migrate.connect(ensure_staff_groups, dispatch_uid="followups-staff-groups")

@@ -303,8 +303,10 @@ def _retry_or_fail(
 ) -> None:
     """Back to pending for another try later, or `failed` once the retries are spent."""
     reason = reason[:MAX_ERROR_LENGTH]
+    # A flood wait is Telegram saying "not yet", not a failed try: it does not use up retries.
+    flood_wait = retry_after_s is not None
     attempts = action.attempts  # loaded after the claim incremented it
-    if attempts > settings.FOLLOWUPS_MAX_RETRIES:
+    if not flood_wait and attempts > settings.FOLLOWUPS_MAX_RETRIES:
         _finish(
             action, token, ActionStatus.FAILED, last_error=f"gave up after {attempts}: {reason}"
         )
@@ -312,7 +314,7 @@ def _retry_or_fail(
         log.warning("action failed id=%s attempts=%d reason=%s", action.pk, attempts, reason)
         return
     now = timezone.now()
-    delay = max(float(settings.FOLLOWUPS_RETRY_DELAY_S), retry_after_s or 0.0)
+    delay = retry_after_s + 1 if flood_wait else settings.FOLLOWUPS_RETRY_DELAY_S
     when = now + timedelta(seconds=delay)
     window = None if action.client_requested_time else quiet_hours()
     if window:
@@ -327,6 +329,7 @@ def _retry_or_fail(
             enqueued_at=None,
             rate_slot_at=None,
             last_error=reason,
+            **({"attempts": F("attempts") - 1} if flood_wait else {}),
         ):
             action.scheduled_for = when
             dispatcher.enqueue_on_commit(action)

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from followups.models import ActionStatus, ScheduledAction
+from followups.models import ActionStatus, Heartbeat, ScheduledAction
 
 log = logging.getLogger(__name__)
 
@@ -188,4 +188,5 @@ def reconcile(*, force: bool, clean: bool = True, now: datetime | None = None) -
     report.enqueued = enqueue_due(now, force=force)
     if clean:
         report.deleted = cleanup(now)
+    Heartbeat.objects.update_or_create(name="dispatcher", defaults={"beat_at": timezone.now()})
     return report

@@ -4,7 +4,6 @@
 which behaves like Telegram where it matters here: a repeated `random_id` does not send twice.
 """
 
-import functools
 import itertools
 import threading
 from dataclasses import dataclass, field
@@ -12,6 +11,8 @@ from datetime import datetime
 from typing import Protocol
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -121,11 +122,23 @@ class InMemoryMessenger:
             self._failures.clear()
 
 
-@functools.cache
-def _load(path: str) -> Messenger:
-    return import_string(path)()
+_instances: dict[str, Messenger] = {}
+_instances_lock = threading.Lock()
 
 
 def get_messenger() -> Messenger:
-    """The process-wide messenger named by settings (one instance per process)."""
-    return _load(settings.FOLLOWUPS_MESSENGER)
+    """The process-wide messenger named by settings: one instance per process, even when
+    several worker threads ask at once (a Telegram messenger holds one connection)."""
+    path = settings.FOLLOWUPS_MESSENGER
+    with _instances_lock:
+        if path not in _instances:
+            _instances[path] = import_string(path)()
+        return _instances[path]
+
+
+@receiver(setting_changed)
+def _forget_instances(setting: str, **kwargs) -> None:
+    """A test that switches FOLLOWUPS_MESSENGER gets a fresh instance of the new one."""
+    if setting == "FOLLOWUPS_MESSENGER":
+        with _instances_lock:
+            _instances.clear()

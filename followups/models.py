@@ -195,3 +195,13 @@ class SendRate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account}: next slot {self.next_free_at:%H:%M:%S}"
+
+
+class Heartbeat(models.Model):
+    """The last time a background loop (the dispatcher) finished a pass."""
+
+    name = models.CharField(max_length=64, unique=True)
+    beat_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.beat_at:%H:%M:%S}"

@@ -185,19 +185,29 @@ def cancel_action(action: ScheduledAction, reason: str) -> bool:
     return bool(changed)
 
 
-def _cancel_pending(qs: QuerySet[ScheduledAction], reason: str) -> int:
+def _cancel_pending(qs: QuerySet[ScheduledAction], reason: str) -> list[UUID]:
+    """Cancel the pending rows of `qs`; returns the ids this call cancelled (a row a worker
+    claimed in the meantime is not among them)."""
     now = timezone.now()
     ids = list(qs.filter(status=PENDING).values_list("pk", flat=True))
-    count = ScheduledAction.objects.filter(pk__in=ids, status=PENDING).update(
+    ScheduledAction.objects.filter(pk__in=ids, status=PENDING).update(
         status=ActionStatus.CANCELLED, cancelled_at=now, cancel_reason=reason, updated_at=now
     )
-    for action_id in ids:
+    # `now` is unique to this call, so it tells our cancellations from anyone else's.
+    cancelled = list(
+        ScheduledAction.objects.filter(pk__in=ids, cancelled_at=now).values_list("pk", flat=True)
+    )
+    for action_id in cancelled:
         log.info("action cancelled id=%s reason=%s", action_id, reason)
-    return count
+    return cancelled
 
 
 def cancel_pending_followups(prospect: Prospect, reason: str = "client_responded") -> int:
     """Cancel every pending follow-up of a prospect (not meeting reminders). Returns the count."""
+    return len(_cancel_followups(prospect, reason))
+
+
+def _cancel_followups(prospect: Prospect, reason: str) -> list[UUID]:
     return _cancel_pending(
         ScheduledAction.objects.filter(prospect=prospect, action_type=ActionType.FOLLOW_UP),
         reason,
@@ -266,9 +276,9 @@ def record_client_message(
     at: datetime | None = None,
     telegram_message_id: int | None = None,
     acknowledgement: bool = False,
-) -> int:
+) -> list[UUID]:
     """Store an inbound message and, unless it only acknowledges a promise just made, cancel
-    the prospect's pending follow-ups. Returns how many were cancelled.
+    the prospect's pending follow-ups. Returns the ids of those cancelled.
 
     The prospect row is locked so that a worker about to send a follow-up to this client
     either finishes first or sees this message in its re-check (DESIGN, invariant 4).
@@ -287,7 +297,7 @@ def record_client_message(
         if not acknowledgement:
             fields["last_reply_at"] = at
         Prospect.objects.filter(pk=locked.pk).update(**fields, updated_at=timezone.now())
-        cancelled = 0 if acknowledgement else cancel_pending_followups(locked)
+        cancelled = [] if acknowledgement else _cancel_followups(locked, "client_responded")
     for name, value in fields.items():
         setattr(prospect, name, value)
     return cancelled
@@ -299,7 +309,9 @@ def opt_out(prospect: Prospect, at: datetime | None = None) -> int:
     at = at or timezone.now()
     with transaction.atomic():
         Prospect.objects.filter(pk=prospect.pk).update(opted_out_at=at, updated_at=at)
-        cancelled = _cancel_pending(ScheduledAction.objects.filter(prospect=prospect), "opted_out")
+        cancelled = len(
+            _cancel_pending(ScheduledAction.objects.filter(prospect=prospect), "opted_out")
+        )
     prospect.opted_out_at = at
     log.info("prospect opted out id=%s cancelled=%d", prospect.pk, cancelled)
     return cancelled
@@ -384,6 +396,6 @@ def cancel_meeting(meeting: Meeting) -> int:
             status=Meeting.Status.CANCELLED, updated_at=timezone.now()
         )
         meeting.status = Meeting.Status.CANCELLED
-        cancelled = _cancel_pending(meeting.reminders.all(), "meeting_cancelled")
+        cancelled = len(_cancel_pending(meeting.reminders.all(), "meeting_cancelled"))
     log.info("meeting cancelled id=%s reminders_cancelled=%d", meeting.pk, cancelled)
     return cancelled

@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_dramatiq",
     "followups",
+    "bot",
 ]
 
 MIDDLEWARE = [
@@ -151,9 +152,7 @@ FOLLOWUPS_WATCH_INTERVAL_S = env_int("FOLLOWUPS_WATCH_INTERVAL_S", 2, minimum=1)
 FOLLOWUPS_MESSENGER = env_str("FOLLOWUPS_MESSENGER", "followups.messenger.InMemoryMessenger")
 # Writes a follow-up's text at send time when the agent left the template empty: a dotted
 # path to a callable(action) -> str.
-FOLLOWUPS_FOLLOWUP_WRITER = env_str(
-    "FOLLOWUPS_FOLLOWUP_WRITER", "followups.delivery.plain_follow_up"
-)
+FOLLOWUPS_FOLLOWUP_WRITER = env_str("FOLLOWUPS_FOLLOWUP_WRITER", "bot.conversation.write_follow_up")
 
 # Sends per minute for the one Telegram account, shared by every worker: a burst is spread
 # out in due order instead of getting the account limited. 0 disables the cap.
@@ -169,7 +168,7 @@ TELEGRAM_API_HASH = env_str("TELEGRAM_API_HASH", "")
 TELEGRAM_SESSION = env_str("TELEGRAM_SESSION", "")
 TELEGRAM_WORKER_SESSION = env_str("TELEGRAM_WORKER_SESSION", "")
 ANTHROPIC_API_KEY = env_str("ANTHROPIC_API_KEY", "")
-ANTHROPIC_MODEL = env_str("ANTHROPIC_MODEL", "claude-sonnet-4-5")
+ANTHROPIC_MODEL = env_str("ANTHROPIC_MODEL", "claude-sonnet-5-5")
 ANTHROPIC_TIMEOUT_S = env_int("ANTHROPIC_TIMEOUT_S", 30, minimum=1)
 # Longest inbound text the agent reads; longer messages are cut (and the client told).
 BOT_MAX_INBOUND_CHARS = env_int("BOT_MAX_INBOUND_CHARS", 4000, minimum=100)

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-REQUIRED_SERVICES = {"postgres", "rabbitmq", "migrate", "web", "worker", "dispatcher"}
+REQUIRED_SERVICES = {"postgres", "rabbitmq", "migrate", "web", "worker", "bot", "dispatcher"}
 HEALTHCHECKED = {"postgres", "rabbitmq", "web"}
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 

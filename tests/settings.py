@@ -50,6 +50,9 @@ if os.environ.get("CI", "").lower() in ("1", "true") and not SERVICES_AVAILABLE:
         f"({urlsplit(BROKER_URL).hostname}:{urlsplit(BROKER_URL).port or 5672}); "
         f"postgres answers: {POSTGRES_AVAILABLE}, rabbitmq answers: {RABBITMQ_AVAILABLE}"
     )
+# Two test runs at once (say, two developers on one machine) need their own database and queue:
+# FOLLOWUPS_TEST_DB and FOLLOWUPS_QUEUE name them.
+DATABASES["default"]["TEST"] = {"NAME": os.environ.get("FOLLOWUPS_TEST_DB", "test_followups")}
 if not SERVICES_AVAILABLE:
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
     DRAMATIQ_BROKER = {**DRAMATIQ_BROKER, "BROKER": "dramatiq.brokers.stub.StubBroker"}
@@ -59,3 +62,4 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 FOLLOWUPS_QUIET_HOURS = "off"  # tests that need quiet hours turn them on
 WHITENOISE_AUTOREFRESH = True  # no collectstatic before tests
 FOLLOWUPS_SEND_RATE_PER_MINUTE = 0  # tests of the cap turn it on
+ANTHROPIC_API_KEY = ""  # tests never reach Claude; those that need it install a fake

@@ -119,17 +119,31 @@ def test_opted_out_at_recheck(transactional_db, prospect, messenger):
 def test_transient_error_is_retried_later(transactional_db, prospect, messenger, settings):
     settings.FOLLOWUPS_RETRY_DELAY_S = 30
     action = follow_up(prospect, soon(0))
-    messenger.fail_next(TransientSendError("FLOOD_WAIT", retry_after_s=120))
-    report = delivery.deliver([action.pk])
-    assert report.retried == [action.pk]
+    messenger.fail_next(TransientSendError("network down"))
+    delivery.deliver([action.pk])
     action.refresh_from_db()
-    assert action.status == ActionStatus.PENDING
-    assert action.last_error == "FLOOD_WAIT"
-    assert action.scheduled_for >= timezone.now() + timedelta(seconds=110)
+    assert (action.status, action.last_error) == (ActionStatus.PENDING, "network down")
+    assert timedelta(seconds=25) < action.scheduled_for - timezone.now() <= timedelta(seconds=30)
     make_due(action)
     assert delivery.deliver([action.pk]).sent == [action.pk]
     action.refresh_from_db()
     assert (action.status, action.attempts) == (ActionStatus.EXECUTED, 2)
+
+
+def test_flood_wait_waits_as_told_and_uses_no_retry(
+    transactional_db, prospect, messenger, settings
+):
+    settings.FOLLOWUPS_MAX_RETRIES = 0
+    action = follow_up(prospect, soon(0))
+    messenger.fail_next(TransientSendError("FLOOD_WAIT_120", retry_after_s=120))
+    report = delivery.deliver([action.pk])
+    assert report.retried == [action.pk]
+    action.refresh_from_db()
+    assert (action.status, action.attempts) == (ActionStatus.PENDING, 0)
+    assert action.last_error == "FLOOD_WAIT_120"
+    assert timedelta(seconds=115) < action.scheduled_for - timezone.now() <= timedelta(seconds=121)
+    make_due(action)
+    assert delivery.deliver([action.pk]).sent == [action.pk]
 
 
 def test_retries_run_out(transactional_db, prospect, messenger, settings):

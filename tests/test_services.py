@@ -140,7 +140,9 @@ class TestCancel:
         a = follow_up(prospect, timezone.now() + timedelta(hours=2))
         b = follow_up(prospect, timezone.now() + timedelta(days=2))
         meeting = services.book_meeting(prospect, timezone.now() + timedelta(days=3))
-        assert services.record_client_message(prospect, "Добрый день!") == 2
+        assert sorted(services.record_client_message(prospect, "Добрый день!")) == sorted(
+            [a.pk, b.pk]
+        )
         statuses = dict(ScheduledAction.objects.values_list("pk", "status"))
         assert statuses[a.pk] == statuses[b.pk] == ActionStatus.CANCELLED
         reminder = meeting.reminders.get()
@@ -152,7 +154,7 @@ class TestCancel:
 
     def test_acknowledgement_keeps_the_promise(self, prospect):
         action = follow_up(prospect, timezone.now() + timedelta(hours=2))
-        assert services.record_client_message(prospect, "ок", acknowledgement=True) == 0
+        assert services.record_client_message(prospect, "ок", acknowledgement=True) == []
         action.refresh_from_db()
         assert action.status == ActionStatus.PENDING
         prospect.refresh_from_db()

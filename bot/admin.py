@@ -1,0 +1,41 @@
+import json
+
+from django.contrib import admin
+from django.utils.html import format_html
+
+from bot.models import ToolCall
+
+
+@admin.register(ToolCall)
+class ToolCallAdmin(admin.ModelAdmin):
+    """What the agent asked its tools for, and what came of it (refusals say why)."""
+
+    list_display = ("created_at", "prospect", "tool", "outcome", "agent", "summary")
+    list_filter = ("outcome", "tool", "agent")
+    search_fields = ("prospect__display_name", "prospect__username", "=prospect__telegram_id")
+    list_select_related = ("prospect",)
+    fields = ("created_at", "prospect", "tool", "agent", "outcome", "input_pretty", "result_pretty")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="result")
+    def summary(self, obj):
+        return obj.result.get("error") or obj.result.get("client_text") or obj.result.get("status")
+
+    @admin.display(description="input")
+    def input_pretty(self, obj):
+        return format_html(
+            "<pre>{}</pre>", json.dumps(obj.tool_input, ensure_ascii=False, indent=2)
+        )
+
+    @admin.display(description="result")
+    def result_pretty(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(obj.result, ensure_ascii=False, indent=2))

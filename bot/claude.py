@@ -1,0 +1,87 @@
+"""The agent on Claude: the Messages API with tools, and a bounded tool loop.
+
+tool_use → run the tools → tool_result → … → final text, at most MAX_ROUNDS model calls.
+Any API trouble (no key, network, timeout, rate limit, 5xx, a malformed answer) raises
+AgentUnavailable, and the conversation falls back to the rule-based agent.
+"""
+
+import functools
+import json
+import logging
+
+import anthropic
+from django.conf import settings
+
+from bot.tools import TOOLS, Turn, run_tool
+
+log = logging.getLogger(__name__)
+
+MAX_ROUNDS = 5
+MAX_TOKENS = 1024
+
+
+class AgentUnavailable(Exception):
+    """Claude could not answer; `reason` is short and has no secrets."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@functools.cache
+def anthropic_client() -> anthropic.Anthropic:
+    """One client per process. One SDK retry: a turn must not hang while the client waits."""
+    return anthropic.Anthropic(
+        api_key=settings.ANTHROPIC_API_KEY,
+        timeout=settings.ANTHROPIC_TIMEOUT_S,
+        max_retries=1,
+    )
+
+
+def _call(**kwargs):
+    try:
+        return anthropic_client().messages.create(
+            model=settings.ANTHROPIC_MODEL, max_tokens=MAX_TOKENS, **kwargs
+        )
+    except anthropic.APIError as exc:  # connection, timeout, status errors alike
+        status = getattr(exc, "status_code", None)
+        raise AgentUnavailable(f"{type(exc).__name__}" + (f" {status}" if status else "")) from exc
+
+
+def respond(turn: Turn, system: str, history: list[dict]) -> str:
+    """The reply to the client's latest message, running the tools the model asks for."""
+    messages = list(history)
+    for _ in range(MAX_ROUNDS):
+        response = _call(system=system, tools=TOOLS, messages=messages)
+        if response.stop_reason != "tool_use":
+            text = "".join(b.text for b in response.content if b.type == "text").strip()
+            if not text:
+                raise AgentUnavailable(f"empty answer (stop_reason {response.stop_reason})")
+            return text
+        messages.append({"role": "assistant", "content": response.content})
+        results = []
+        for block in response.content:
+            if block.type != "tool_use":
+                continue
+            result = run_tool(block.name, block.input, turn)
+            results.append(
+                {
+                    "type": "tool_result",
+                    "tool_use_id": block.id,
+                    "content": json.dumps(result.content, ensure_ascii=False),
+                    "is_error": result.is_error,
+                }
+            )
+        messages.append({"role": "user", "content": results})
+    raise AgentUnavailable(f"no final answer after {MAX_ROUNDS} rounds of tools")
+
+
+def write_follow_up(system: str, history: list[dict]) -> str:
+    """A follow-up text written at send time from the conversation (no tools)."""
+    if not settings.ANTHROPIC_API_KEY:
+        raise AgentUnavailable("no ANTHROPIC_API_KEY")
+    response = _call(system=system, messages=history)
+    text = "".join(b.text for b in response.content if b.type == "text").strip()
+    if not text:
+        raise AgentUnavailable("empty answer")
+    return text

@@ -1,0 +1,203 @@
+"""One inbound client message, end to end: store it, cancel what it makes stale, ask the
+agent, return the reply. Transport-free: the Telethon listener calls `handle_incoming`."""
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from bot import claude, fallback, prompts
+from bot.claude import AgentUnavailable
+from bot.humanize import describe_when
+from bot.tools import Turn
+from followups import services
+from followups.delivery import plain_follow_up
+from followups.models import ActionStatus, ActionType, Message, Prospect, ScheduledAction
+
+log = logging.getLogger(__name__)
+
+HISTORY_MESSAGES = 30
+# «ок» counts as acknowledging a promise only this soon after the agent made it.
+ACK_WINDOW = timedelta(hours=1)
+_ACK_WORDS = {
+    "ок", "окей", "оки", "ok", "okay", "k", "хорошо", "спасибо", "спс", "благодарю", "thanks",
+    "thank", "you", "thx", "ty", "договорились", "жду", "ага", "угу", "да", "понял", "поняла",
+    "ясно", "отлично", "супер", "great", "cool", "sure", "yes", "good", "👍", "🙏", "👌", "🤝",
+    "❤", "❤️", "🙂", "😊", "+",
+}  # fmt: skip
+_TOKEN = re.compile(r"[\w+]+|[^\w\s.,!?)(-]", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A private message from a client, as the listener saw it."""
+
+    telegram_id: int
+    access_hash: int | None
+    username: str
+    display_name: str
+    language_code: str  # Telegram's lang_code of the sender, "" when unknown
+    message_id: int
+    at: datetime  # aware
+    text: str  # "" for media without a caption
+    kind: str = "text"  # text, photo, video, voice, audio, sticker, document, location, other
+
+
+def handle_incoming(incoming: Incoming) -> str | None:
+    """Synchronous (database and agent calls): the reply text to send, or None."""
+    now = timezone.now()
+    prospect = upsert_prospect(incoming)
+    text = incoming.text
+    if len(text) > settings.BOT_MAX_INBOUND_CHARS:
+        log.info("inbound cut prospect=%s chars=%d", prospect.pk, len(text))
+        text = text[: settings.BOT_MAX_INBOUND_CHARS]
+    ack = is_acknowledgement(prospect, text, incoming.at)
+    cancelled = services.record_client_message(
+        prospect,
+        text or f"[{incoming.kind}]",
+        at=incoming.at,
+        telegram_message_id=incoming.message_id,
+        acknowledgement=ack,
+    )
+    if ack:
+        log.info("follow-ups kept prospect=%s reason=acknowledgement of the promise", prospect.pk)
+    elif cancelled:
+        log.info("Cancelled %d pending follow-ups for prospect %s", len(cancelled), prospect.pk)
+    turn = Turn(
+        prospect=prospect, now=now, agent="claude", cancelled_now=cancelled, acknowledgement=ack
+    )
+    return _reply(turn, text, incoming.kind)
+
+
+def _reply(turn: Turn, text: str, kind: str) -> str:
+    prospect = turn.prospect
+    if settings.ANTHROPIC_API_KEY:
+        cancelled = list(ScheduledAction.objects.filter(pk__in=turn.cancelled_now))
+        try:
+            return claude.respond(
+                turn, prompts.system_prompt(prospect, turn.now, cancelled), history(prospect)
+            )
+        except AgentUnavailable as exc:
+            log.warning("Claude unavailable (%s); fallback agent, prospect=%s", exc, prospect.pk)
+        if turn.changed_anything:  # Claude's tools acted before it failed: confirm, not repeat
+            return _confirmation(turn)
+    turn.agent = "fallback"
+    return fallback.respond(turn, text, kind)
+
+
+def _confirmation(turn: Turn) -> str:
+    texts = fallback.TEXTS.get(turn.prospect.language[:2], fallback.TEXTS["ru"])
+    if turn.opted_out:
+        return texts["opted_out"]
+    last = turn.scheduled[-1]
+    when = describe_when(last.scheduled_for, turn.now, turn.prospect.zone, turn.prospect.language)
+    return texts["scheduled"].format(when=when)
+
+
+def upsert_prospect(incoming: Incoming) -> Prospect:
+    """The prospect for this sender, created on first contact; Telegram's details refreshed
+    (the access hash is what later sends need)."""
+    language = "en" if incoming.language_code.lower().startswith("en") else "ru"
+    with transaction.atomic():
+        prospect, created = Prospect.objects.select_for_update().get_or_create(
+            telegram_id=incoming.telegram_id,
+            defaults={
+                "access_hash": incoming.access_hash,
+                "username": incoming.username[:64],
+                "display_name": incoming.display_name[:255],
+                "language": language,
+            },
+        )
+        fresh = {
+            "access_hash": incoming.access_hash or prospect.access_hash,
+            "username": incoming.username[:64],
+            "display_name": incoming.display_name[:255] or prospect.display_name,
+        }
+        changed = [k for k, v in fresh.items() if getattr(prospect, k) != v]
+        if changed and not created:
+            for name in changed:
+                setattr(prospect, name, fresh[name])
+            prospect.save(update_fields=[*changed, "updated_at"])
+    if created:
+        log.info("prospect created id=%s", prospect.pk)
+    return prospect
+
+
+def is_acknowledgement(prospect: Prospect, text: str, at: datetime) -> bool:
+    """A bare «ок»/«спасибо»/«👍» right after the agent confirmed a follow-up time.
+
+    Such a message is not the client writing first: cancelling the follow-up would silently
+    break the promise just made.
+    """
+    tokens = _TOKEN.findall(text.lower())
+    if not tokens or not all(t in _ACK_WORDS for t in tokens):
+        return False
+    last = Message.objects.filter(prospect=prospect).order_by("-sent_at").first()
+    if last is None or last.direction != Message.Direction.OUTBOUND:
+        return False
+    promises = ScheduledAction.objects.filter(
+        prospect=prospect,
+        action_type=ActionType.FOLLOW_UP,
+        status=ActionStatus.PENDING,
+        promised_at__gte=at - ACK_WINDOW,
+    )
+    if prospect.last_reply_at:
+        promises = promises.filter(promised_at__gte=prospect.last_reply_at)
+    return promises.exists()
+
+
+def history(prospect: Prospect, limit: int = HISTORY_MESSAGES) -> list[dict]:
+    """The recent conversation as Messages API turns: consecutive messages of one side merged,
+    starting with the client's."""
+    recent = list(Message.objects.filter(prospect=prospect).order_by("-sent_at")[:limit])[::-1]
+    turns: list[dict] = []
+    for message in recent:
+        role = "user" if message.direction == Message.Direction.INBOUND else "assistant"
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["content"] += "\n" + message.text
+        elif turns or role == "user":
+            turns.append({"role": role, "content": message.text})
+    return turns
+
+
+def record_outgoing(telegram_id: int, text: str, message_id: int | None, at: datetime) -> None:
+    """Store the agent's reply as the listener sent it."""
+    prospect = Prospect.objects.get(telegram_id=telegram_id)
+    Message.objects.create(
+        prospect=prospect,
+        direction=Message.Direction.OUTBOUND,
+        text=text,
+        sent_at=at,
+        telegram_message_id=message_id,
+    )
+    Prospect.objects.filter(pk=prospect.pk).update(last_outbound_at=at)
+
+
+FOLLOW_UP_INSTRUCTION = (
+    "Сейчас время написать клиенту follow-up, о котором вы договорились ({reason}). Напиши "
+    "одно короткое полезное сообщение на языке клиента, продолжая разговор. Только текст "
+    "сообщения."
+)
+
+
+def write_follow_up(action: ScheduledAction) -> str:
+    """settings.FOLLOWUPS_FOLLOWUP_WRITER: a follow-up written at send time from the
+    conversation, or the plain text when Claude is unavailable."""
+    prospect = action.prospect
+    if not settings.ANTHROPIC_API_KEY:
+        return plain_follow_up(action)
+    turns = history(prospect)
+    instruction = FOLLOW_UP_INSTRUCTION.format(reason=action.payload.get("reason") or "—")
+    if turns and turns[-1]["role"] == "user":
+        turns[-1] = {"role": "user", "content": turns[-1]["content"] + "\n\n" + instruction}
+    else:
+        turns.append({"role": "user", "content": instruction})
+    try:
+        return claude.write_follow_up(prompts.system_prompt(prospect, timezone.now()), turns)
+    except AgentUnavailable as exc:
+        log.warning("Claude unavailable (%s); plain follow-up id=%s", exc, action.pk)
+        return plain_follow_up(action)

@@ -1,0 +1,67 @@
+"""The rule-based agent: answers when Claude cannot (no key, outage) and drives the demo.
+
+It cannot hold a sales conversation, but it never loses a time request: the resolver reads
+the client's words, and the same tools as Claude's schedule the follow-up or record an
+opt-out, so the confirmation is as exact as Claude's.
+"""
+
+from bot.tools import WHEN_TEXT_LIMIT, Turn, run_tool
+from followups.timeresolver import resolve_text
+
+TEXTS = {
+    "ru": {
+        "scheduled": "Отлично, напишу вам {when}!",
+        "acknowledged": "Договорились! 👍",
+        "ambiguous": "Уточните, пожалуйста, когда вам удобно: например, «завтра в 11» или "
+        "«в пятницу после обеда».",
+        "ambiguous_guess": "Уточните, пожалуйста, когда вам удобно — {guess}?",
+        "past": "Кажется, это время уже прошло. Когда вам будет удобно?",
+        "opted_out": "Хорошо, больше не будем вам писать. Если понадобимся — просто напишите.",
+        "refused": "Не получилось запланировать — когда вам удобно, чтобы я написал?",
+        "media": "Спасибо! Я пока читаю только текст — напишите, пожалуйста, словами.",
+        "default": "Спасибо за сообщение! Менеджер ответит вам в ближайшее время.",
+    },
+    "en": {
+        "scheduled": "Great, I'll write to you {when}!",
+        "acknowledged": "Deal! 👍",
+        "ambiguous": "When would suit you? For example, «tomorrow at 11» or «Friday afternoon».",
+        "ambiguous_guess": "Could you confirm when suits you — {guess}?",
+        "past": "That time seems to have passed already. When would suit you?",
+        "opted_out": "Understood, we won't write to you again. Write any time you need us.",
+        "refused": "I couldn't schedule that. When should I write to you?",
+        "media": "Thank you! For now I can only read text — please write it in words.",
+        "default": "Thanks for your message! A manager will answer you shortly.",
+    },
+}
+
+
+def _texts(language: str) -> dict[str, str]:
+    return TEXTS.get((language or "ru")[:2].lower(), TEXTS["ru"])
+
+
+def respond(turn: Turn, text: str, kind: str = "text") -> str:
+    texts = _texts(turn.prospect.language)
+    if kind != "text" and not text.strip():
+        return texts["media"]
+    if turn.acknowledgement:
+        return texts["acknowledged"]
+    resolution = resolve_text(text, turn.now, turn.prospect.zone)
+    if resolution.opt_out:
+        run_tool("opt_out", {}, turn)
+        return texts["opted_out"]
+    if resolution.status == "none":
+        return texts["default"]
+    when_text = text
+    if len(text) > WHEN_TEXT_LIMIT and resolution.span:
+        when_text = text[resolution.span[0] : resolution.span[1]]
+    result = run_tool(
+        "schedule_followup",
+        {"when_text": when_text, "message_template": "", "reason": "client asked (fallback)"},
+        turn,
+    ).content
+    status = result.get("status")
+    if status == "scheduled":
+        return texts["scheduled"].format(when=result["client_text"])
+    if status == "ambiguous" and result.get("possible_reading"):
+        return texts["ambiguous_guess"].format(guess=result["possible_reading"])
+    return texts.get(status, texts["refused"])

@@ -1,0 +1,53 @@
+"""The agent's system prompt (Russian, like the original plan's)."""
+
+from datetime import datetime
+
+from bot.humanize import describe_when
+from followups.models import Prospect, ScheduledAction
+
+_WEEKDAYS = ("понедельник", "вторник", "среда", "четверг", "пятница", "суббота", "воскресенье")
+
+SYSTEM_PROMPT = """Ты — вежливый и внимательный менеджер по продажам, который переписывается с \
+клиентом в Telegram. Отвечай коротко, по делу, на языке клиента.
+
+## Планирование follow-up
+Когда клиент просит связаться позже («напиши через 2 часа», «свяжись завтра», «в воскресенье»):
+1. Вызови schedule_followup: в when_text передай слова клиента о времени дословно, \
+в message_template — полезное сообщение, которое мы отправим в это время (micro-insight, \
+а не «напоминаю о себе»).
+2. Время вычисляет сервер, не ты. Подтверди клиенту ровно то время, которое вернул инструмент \
+(поле client_text), например: «Отлично, напишу вам {{client_text}}!»
+3. Если инструмент ответил ambiguous, past или no_time — ничего не запланировано: уточни \
+у клиента день и время.
+4. Если клиент просит больше не писать — вызови opt_out и вежливо попрощайся.
+5. Когда клиент согласился на встречу в конкретное время — вызови book_meeting со словами \
+клиента о времени.
+
+Текущее время клиента: {now_local} ({weekday}), часовой пояс {zone}.
+{cancelled}"""
+
+_CANCELLED = """
+Последнее сообщение клиента отменило запланированные follow-up:
+{items}
+Если сообщение не меняет договорённость (например, «да, жду» или вопрос не о времени), \
+восстанови нужный через restore_followup. Если клиент ответил по существу — не восстанавливай."""
+
+
+def system_prompt(
+    prospect: Prospect, now: datetime, cancelled: list[ScheduledAction] | None = None
+) -> str:
+    local = now.astimezone(prospect.zone)
+    cancelled_text = ""
+    if cancelled:
+        items = "\n".join(
+            f"- {a.pk}: {describe_when(a.scheduled_for, now, prospect.zone, prospect.language)}"
+            f" — {(a.payload.get('reason') or '')[:200]}"
+            for a in cancelled
+        )
+        cancelled_text = _CANCELLED.format(items=items)
+    return SYSTEM_PROMPT.format(
+        now_local=local.strftime("%Y-%m-%d %H:%M"),
+        weekday=_WEEKDAYS[local.weekday()],
+        zone=prospect.time_zone,
+        cancelled=cancelled_text,
+    )

@@ -1,0 +1,345 @@
+"""The agent's tools: their schemas (for Claude) and what they do (for Claude and the
+rule-based fallback alike).
+
+The model never does date arithmetic: `schedule_followup` and `book_meeting` take the
+client's own words, the deterministic resolver computes the time, and the result says exactly
+what was scheduled (or that the client must be asked) so the confirmation is exact. Every call
+is validated; bad input schedules nothing, the model is told why, and the call is logged as a
+ToolCall that staff see in the admin.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+
+from bot.humanize import describe_when
+from bot.models import ToolCall
+from followups import services
+from followups.messenger import MAX_TEXT_LENGTH
+from followups.models import ActionStatus, ActionType, Prospect, ScheduledAction
+from followups.services import SchedulingError
+from followups.timeresolver import ResolverInputError, resolve_text
+
+log = logging.getLogger(__name__)
+
+# At most this many scheduling calls in one turn: a model looping on the tool must not
+# flood the client's schedule.
+MAX_SCHEDULING_CALLS_PER_TURN = 3
+WHEN_TEXT_LIMIT = 1000
+
+_WHEN_TEXT = {
+    "type": "string",
+    "description": "The client's own words about the time, verbatim, e.g. «через 2 часа», "
+    "«завтра после обеда», «в следующую пятницу в 11». Do not convert them.",
+}
+
+SCHEDULE_FOLLOWUP = {
+    "name": "schedule_followup",
+    "description": (
+        "Schedule a follow-up message to the client at the time THEY asked for (e.g. "
+        "«напиши мне через 2 часа», «свяжись завтра», «в воскресенье», «через неделю»). "
+        "Pass the client's words in when_text; the server computes the exact time in the "
+        "client's time zone. The result says exactly what was scheduled: confirm it to the "
+        "client with the result's `client_text`, word for word. If the result says "
+        "`ambiguous`, `past` or `no_time`, nothing was scheduled: ask the client to name a time."
+    ),
+    "input_schema": {
+        "type": "object",
+        "properties": {
+            "when_text": _WHEN_TEXT,
+            "follow_up_time": {
+                "type": "string",
+                "format": "date-time",
+                "description": "Optional: your own reading of the time, ISO 8601 with offset. "
+                "Only a cross-check; the server's computation is what gets scheduled.",
+            },
+            "message_template": {
+                "type": "string",
+                "description": "The follow-up message to send then, in the client's language. "
+                "Useful and specific (a micro-insight), not just «напоминаю о себе». Empty: it "
+                "is written at send time from the conversation.",
+            },
+            "reason": {
+                "type": "string",
+                "description": "Brief explanation of why this follow-up is scheduled.",
+            },
+        },
+        "required": ["when_text", "message_template", "reason"],
+    },
+}
+
+CANCEL_FOLLOWUPS = {
+    "name": "cancel_followups",
+    "description": "Cancel all the client's pending follow-ups (not meeting reminders), e.g. "
+    "when they say they no longer need to be contacted about it.",
+    "input_schema": {
+        "type": "object",
+        "properties": {"reason": {"type": "string", "description": "Why."}},
+        "required": ["reason"],
+    },
+}
+
+RESTORE_FOLLOWUP = {
+    "name": "restore_followup",
+    "description": "The client's latest message cancelled the follow-ups listed in the system "
+    "prompt. If the message leaves that plan unchanged (e.g. «да, жду», a question that does "
+    "not change when to write), restore it: same time, same text.",
+    "input_schema": {
+        "type": "object",
+        "properties": {"action_id": {"type": "string", "description": "Id from the list."}},
+        "required": ["action_id"],
+    },
+}
+
+OPT_OUT = {
+    "name": "opt_out",
+    "description": "The client asks not to be contacted any more («не пишите мне», «отпишите», "
+    "«stop»). Cancels everything pending; we never write first to them again.",
+    "input_schema": {"type": "object", "properties": {}, "required": []},
+}
+
+BOOK_MEETING = {
+    "name": "book_meeting",
+    "description": "Book a Zoom meeting at the time the client agreed to. Pass their words; "
+    "the server computes the time. Reminders before the meeting follow automatically.",
+    "input_schema": {
+        "type": "object",
+        "properties": {
+            "when_text": _WHEN_TEXT,
+            "title": {"type": "string", "description": "Short topic of the meeting."},
+        },
+        "required": ["when_text"],
+    },
+}
+
+TOOLS = [SCHEDULE_FOLLOWUP, CANCEL_FOLLOWUPS, RESTORE_FOLLOWUP, OPT_OUT, BOOK_MEETING]
+
+
+@dataclass
+class Turn:
+    """One client message being answered: who, when, and what the tools did so far."""
+
+    prospect: Prospect
+    now: datetime
+    agent: str  # "claude" or "fallback"
+    acknowledgement: bool = False  # the message only acknowledged a promise just made
+    cancelled_now: list[UUID] = field(default_factory=list)
+    scheduled: list[ScheduledAction] = field(default_factory=list)
+    scheduling_calls: int = 0
+    opted_out: bool = False
+
+    @property
+    def changed_anything(self) -> bool:
+        return bool(self.scheduled) or self.opted_out
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    content: dict[str, Any]
+    is_error: bool = False
+
+
+class _Refused(Exception):
+    """Bad tool input: nothing was done; the message says why."""
+
+
+def run_tool(name: str, tool_input: object, turn: Turn) -> ToolResult:
+    """Run one tool call and log it. Never raises for bad input: the model gets the reason."""
+    handler = _HANDLERS.get(name)
+    try:
+        if handler is None:
+            raise _Refused(f"unknown tool {name!r}; the tools are {', '.join(_HANDLERS)}")
+        if not isinstance(tool_input, dict):
+            raise _Refused("tool input must be a JSON object")
+        result = handler(tool_input, turn)
+    except (_Refused, SchedulingError, ResolverInputError) as exc:
+        result = ToolResult({"status": "refused", "error": str(exc)}, is_error=True)
+    if result.is_error:
+        outcome = ToolCall.Outcome.REFUSED
+    elif result.content.get("status") in ("ambiguous", "past", "no_time"):
+        outcome = ToolCall.Outcome.NEEDS_CLIENT
+    else:
+        outcome = ToolCall.Outcome.OK
+    ToolCall.objects.create(
+        prospect=turn.prospect,
+        tool=name[:64],
+        tool_input=tool_input if isinstance(tool_input, dict) else {"raw": repr(tool_input)[:500]},
+        outcome=outcome,
+        result=result.content,
+        agent=turn.agent,
+    )
+    log.info("tool %s prospect=%s outcome=%s", name[:64], turn.prospect.pk, outcome)
+    return result
+
+
+def _text(tool_input: dict, key: str, *, required: bool, limit: int) -> str:
+    value = tool_input.get(key, "")
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise _Refused(f"{key} must be a string")
+    if required and not value.strip():
+        raise _Refused(f"{key} is required")
+    if len(value) > limit:
+        raise _Refused(f"{key} is {len(value)} characters; at most {limit}")
+    return value.strip()
+
+
+def _model_reading(tool_input: dict, turn: Turn) -> datetime | None:
+    """The model's own `follow_up_time`, validated: it is only a cross-check, but a malformed
+    one says the call is confused, so the call is refused."""
+    raw = tool_input.get("follow_up_time")
+    if raw in (None, ""):
+        return None
+    if not isinstance(raw, str):
+        raise _Refused("follow_up_time must be an ISO 8601 string")
+    try:
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise _Refused(f"follow_up_time {raw!r} is not ISO 8601") from None
+    if parsed.tzinfo is None:
+        raise _Refused(f"follow_up_time {raw!r} has no UTC offset")
+    if parsed < turn.now - timedelta(minutes=1):
+        raise _Refused(f"follow_up_time {raw!r} is in the past")
+    if parsed > turn.now + timedelta(days=settings.FOLLOWUPS_MAX_AHEAD_DAYS):
+        raise _Refused(f"follow_up_time {raw!r} is more than a year ahead")
+    return parsed
+
+
+def _resolve(when_text: str, turn: Turn):
+    """The resolver's reading of the client's words, as (resolution, result-if-not-ok)."""
+    prospect = turn.prospect
+    resolution = resolve_text(when_text, turn.now, prospect.zone)
+    if resolution.status == "ok":
+        return resolution, None
+    content: dict[str, Any] = {"status": resolution.status, "scheduled": False}
+    if resolution.status == "ambiguous":
+        content["instruction"] = "The time is ambiguous: ask the client to name a day and time."
+        if resolution.fallback is not None:
+            content["possible_reading"] = describe_when(
+                resolution.fallback, turn.now, prospect.zone, prospect.language
+            )
+    elif resolution.status == "past":
+        content["instruction"] = "That time has already passed: ask the client for a new one."
+    else:
+        content["status"] = "no_time"
+        content["instruction"] = "No contact time in those words: ask the client when to write."
+    return resolution, ToolResult(content)
+
+
+def _schedule_followup(tool_input: dict, turn: Turn) -> ToolResult:
+    when_text = _text(tool_input, "when_text", required=True, limit=WHEN_TEXT_LIMIT)
+    template = _text(tool_input, "message_template", required=False, limit=MAX_TEXT_LENGTH)
+    reason = _text(tool_input, "reason", required=True, limit=500)
+    model_reading = _model_reading(tool_input, turn)
+    turn.scheduling_calls += 1
+    if turn.scheduling_calls > MAX_SCHEDULING_CALLS_PER_TURN:
+        raise _Refused(f"at most {MAX_SCHEDULING_CALLS_PER_TURN} scheduling calls per message")
+    resolution, not_ok = _resolve(when_text, turn)
+    if not_ok:
+        return not_ok
+    same = services.get_pending(turn.prospect).filter(
+        action_type=ActionType.FOLLOW_UP, scheduled_for=resolution.when
+    )
+    if existing := same.first():  # the model repeated itself: one promise, one action
+        content = _scheduled_content(existing, turn, model_reading)
+        return ToolResult({**content, "note": "already scheduled; nothing new was added"})
+    action = services.schedule_action(
+        turn.prospect,
+        ActionType.FOLLOW_UP,
+        resolution.when,
+        payload={"message_template": template, "reason": reason, "when_text": when_text},
+        client_requested_time=True,
+        now=turn.now,
+    )
+    turn.scheduled.append(action)
+    return ToolResult(_scheduled_content(action, turn, model_reading))
+
+
+def _scheduled_content(action: ScheduledAction, turn: Turn, model_reading=None) -> dict:
+    prospect = turn.prospect
+    content = {
+        "status": "scheduled",
+        "action_id": str(action.pk),
+        "when": action.scheduled_for.astimezone(prospect.zone).isoformat(),
+        "client_text": describe_when(
+            action.scheduled_for, turn.now, prospect.zone, prospect.language
+        ),
+    }
+    if model_reading is not None and abs(model_reading - action.scheduled_for) >= timedelta(
+        minutes=1
+    ):
+        content["note"] = (
+            f"Your reading ({model_reading.isoformat()}) differed; the schedule uses the "
+            "computed time above. Confirm that one."
+        )
+    return content
+
+
+def _cancel_followups(tool_input: dict, turn: Turn) -> ToolResult:
+    reason = _text(tool_input, "reason", required=True, limit=200)
+    count = services.cancel_pending_followups(turn.prospect, reason=f"agent: {reason}")
+    return ToolResult({"status": "cancelled", "count": count})
+
+
+def _restore_followup(tool_input: dict, turn: Turn) -> ToolResult:
+    raw = _text(tool_input, "action_id", required=True, limit=64)
+    try:
+        action_id = UUID(raw)
+    except ValueError:
+        raise _Refused(f"action_id {raw!r} is not an id") from None
+    if action_id not in turn.cancelled_now:
+        raise _Refused("only a follow-up cancelled by the client's latest message can be restored")
+    old = ScheduledAction.objects.get(pk=action_id, status=ActionStatus.CANCELLED)
+    turn.scheduling_calls += 1
+    action = services.schedule_action(
+        turn.prospect,
+        ActionType.FOLLOW_UP,
+        old.scheduled_for,
+        payload={**old.payload, "restored_from": str(old.pk)},
+        client_requested_time=old.client_requested_time,
+        now=turn.now,
+    )
+    turn.scheduled.append(action)
+    log.info("follow-up kept id=%s restored_from=%s reason=plan unchanged", action.pk, old.pk)
+    return ToolResult(_scheduled_content(action, turn))
+
+
+def _opt_out(tool_input: dict, turn: Turn) -> ToolResult:
+    count = services.opt_out(turn.prospect)
+    turn.opted_out = True
+    return ToolResult({"status": "opted_out", "cancelled": count})
+
+
+def _book_meeting(tool_input: dict, turn: Turn) -> ToolResult:
+    when_text = _text(tool_input, "when_text", required=True, limit=WHEN_TEXT_LIMIT)
+    title = _text(tool_input, "title", required=False, limit=200)
+    resolution, not_ok = _resolve(when_text, turn)
+    if not_ok:
+        return not_ok
+    meeting = services.book_meeting(turn.prospect, resolution.when, title=title)
+    prospect = turn.prospect
+    return ToolResult(
+        {
+            "status": "booked",
+            "meeting_id": meeting.pk,
+            "when": meeting.starts_at.astimezone(prospect.zone).isoformat(),
+            "client_text": describe_when(
+                meeting.starts_at, turn.now, prospect.zone, prospect.language
+            ),
+            "reminders": meeting.reminders.filter(status=ActionStatus.PENDING).count(),
+        }
+    )
+
+
+_HANDLERS = {
+    "schedule_followup": _schedule_followup,
+    "cancel_followups": _cancel_followups,
+    "restore_followup": _restore_followup,
+    "opt_out": _opt_out,
+    "book_meeting": _book_meeting,
+}

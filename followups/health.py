@@ -1,0 +1,90 @@
+"""What the system looks like right now, read from the rows and the broker: for
+`manage.py followups_status`, `/healthz` and `/metrics`."""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import dramatiq
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, F, Min
+from django.utils import timezone
+from dramatiq.common import dq_name, xq_name
+
+from followups.models import ActionStatus, Heartbeat, ScheduledAction
+
+# Lateness buckets (seconds) of the sends in the last hour, for /metrics.
+LATENESS_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600)
+
+
+@dataclass
+class Snapshot:
+    now: datetime
+    counts: dict[tuple[str, str], int] = field(default_factory=dict)  # (status, type) → rows
+    overdue: int = 0
+    next_due: datetime | None = None
+    sent_last_hour: int = 0
+    sent_last_day: int = 0
+    failed_last_day: int = 0
+    lateness_last_hour: list[float] = field(default_factory=list)  # seconds, one per send
+    heartbeat_age_s: float | None = None
+    queues: dict[str, int] | None = None  # None when the broker did not answer
+    broker_error: str = ""
+
+    @property
+    def dispatcher_fresh(self) -> bool:
+        limit = 3 * settings.FOLLOWUPS_WATCH_INTERVAL_S + 10
+        return self.heartbeat_age_s is not None and self.heartbeat_age_s <= limit
+
+
+def queue_depths() -> dict[str, int]:
+    """Messages waiting in the delivery queue, its delay queue and its dead-letter queue.
+    (Delayed messages a worker already holds are not counted by RabbitMQ.)"""
+    broker = dramatiq.get_broker()
+    queue = settings.FOLLOWUPS_QUEUE
+    if hasattr(broker, "get_queue_message_counts"):
+        ready, delayed, dead = broker.get_queue_message_counts(queue)
+    else:  # the in-process broker
+        broker.declare_queue(queue)
+        ready = broker.queues[queue].qsize()
+        delayed = broker.queues[dq_name(queue)].qsize()
+        dead = len(broker.dead_letters_by_queue[xq_name(queue)])
+    return {"ready": ready, "delayed": delayed, "dead_letter": dead}
+
+
+def snapshot() -> Snapshot:
+    now = timezone.now()
+    snap = Snapshot(now=now)
+    rows = ScheduledAction.objects.values("status", "action_type").annotate(n=Count("pk"))
+    snap.counts = {(r["status"], r["action_type"]): r["n"] for r in rows}
+    pending = ScheduledAction.objects.filter(status=ActionStatus.PENDING)
+    snap.overdue = pending.filter(scheduled_for__lt=now).count()
+    snap.next_due = pending.filter(scheduled_for__gte=now).aggregate(m=Min("scheduled_for"))["m"]
+    executed = ScheduledAction.objects.filter(status=ActionStatus.EXECUTED)
+    snap.sent_last_hour = executed.filter(executed_at__gte=now - timedelta(hours=1)).count()
+    snap.sent_last_day = executed.filter(executed_at__gte=now - timedelta(days=1)).count()
+    snap.failed_last_day = ScheduledAction.objects.filter(
+        status=ActionStatus.FAILED, updated_at__gte=now - timedelta(days=1)
+    ).count()
+    snap.lateness_last_hour = [
+        late.total_seconds()
+        for late in executed.filter(executed_at__gte=now - timedelta(hours=1))
+        .annotate(late=F("executed_at") - F("scheduled_for"))
+        .values_list("late", flat=True)
+    ]
+    beat = Heartbeat.objects.filter(name="dispatcher").first()
+    snap.heartbeat_age_s = (now - beat.beat_at).total_seconds() if beat else None
+    try:
+        snap.queues = queue_depths()
+    except Exception as exc:  # the broker is down: report it, don't fail the whole snapshot
+        snap.broker_error = f"{type(exc).__name__}"
+    return snap
+
+
+def database_ok() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception:
+        return False
+    return True

@@ -1,0 +1,1000 @@
+"""Vocabulary, normalisation, typo tolerance and tokenisation.
+
+Every surface form a client may type (Russian, English, Russian in Latin letters, typos,
+abbreviations, number words) becomes a short language-neutral tag: "tomorrow", "wd5" (Friday),
+"mo11" (November), "hour", "17:00", "20th", "contact" ... The grammar in parse.py is written once,
+over tags, so "завтра в 5", "tmrw at 5" and "zavtra v 5" are the same sentence to it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+@dataclass(frozen=True, slots=True)
+class Tok:
+    """One tag and the character span of the text it came from (several tags may share one)."""
+
+    tag: str
+    start: int
+    end: int
+    text: str
+
+
+# --- vocabulary: tag -> surface forms --------------------------------------------------------
+# A tag may be several space-separated tags ("tonight" is "today evening").
+
+_VOCAB: dict[str, str] = {
+    # prepositions, particles, connectors
+    "at": "в во at",
+    "on": "на on for",
+    "in": "через чрез чз in",
+    "within": "within during",
+    "after": "после after afterwards",
+    "before": "до before until till til untill",
+    "by": "к ко by",
+    "from": "с со от from since",
+    "to": "по to",
+    "between": "между between",
+    "around": "около примерно приблизительно где-то где-нибудь ориентировочно around about "
+    "approximately approx",
+    "toward": "ближе под towards toward",
+    "laterpost": "спустя",
+    "ago": "назад ago",
+    "or": "или либо or either",
+    "and": "и and",
+    ",": "но а однако зато but however",
+    "not": "не not dont don't кроме except",
+    "no": "нет no nope",
+    "never": "никогда never",
+    "more": "больше anymore again",
+    "stop": "хватит прекратите прекрати перестаньте перестань stop quit",
+    "optout": "отстаньте отстань отвали отписаться отписка отпишусь-ка unsubscribe spam спам "
+    "blacklist",
+    "unsub": "отпишите отпиши",
+    "disturb": "беспокойте беспокоить тревожьте bother disturb",
+    "interest": "интересно интересует интересна интересен interested interesting",
+    "not interest": "неинтересно неинтересен неинтересна uninterested",
+    "relevant": "актуально актуален актуальна relevant",
+    "not relevant": "неактуально неактуален неактуальна irrelevant",
+    "need": "надо нужно необходимо need",
+    "thanks": "спасибо спс thanks thank thx",
+    "rather": "лучше точнее вернее rather better actually instead",
+    "also": "тоже также too",
+    "ish": "ish",
+    "me": "мне меня нам нас вам вас тебе тебя me us you",
+    "busy": "занят занята заняты занято busy unavailable",
+    "not convenient": "неудобно неудобен неудобна inconvenient",
+    "convenient": "удобно удобнее удобен удобна удобны удобненько convenient",
+    "can": "могу смогу можем сможем получится выйдет успею успеем can could",
+    "not can": "can't cant cannot couldn't couldnt",
+    "now": "сейчас щас now",
+    "times": "раз раза разок time times",
+    "other": "другой другое другую другие another other",
+    "1": "a an",
+    # units
+    "min": "минута минуты минуту минут минутой минутку минутки минуток минуточку минуточек "
+    "минутка мин м min mins minute minutes m",
+    "hour": "час часа часов часу часик часика часиков часок часочек ч h hr hrs hour hours",
+    "oclock": "o'clock oclock",
+    "day": "день дней дн денек денька деньков деньке сутки суток day days",
+    "dayg": "дня",
+    "week": "неделя недели неделе неделю недель неделька недельку недельки нед week weeks wk wks",
+    "month": "месяц месяца месяцев месяцу месяце месяцок месячишко мес month months mnth",
+    "year": "год года году лет годик годика г year years yr yrs",
+    "sec": "секунд секунды секунду секундочку сек sec secs second seconds",
+    # days
+    "today": "сегодня седня сегодняшний сегодняшнего сегодняшнему today tdy 2day todays",
+    "tomorrow": "завтра завтрашний завтрашнего завтрашнему завтрашнюю завтрашнем tomorrow tmrw "
+    "tmr tmrow tmw tmrrw 2moro 2morow 2morrow 2mrw tomoz tomorow tommorow tommorrow morrow",
+    "dayafter": "послезавтра послезавтрашний",
+    "yesterday": "вчера вчерашний вчерашнего yesterday yday",
+    "daybefore": "позавчера",
+    "today evening": "tonight tonite 2nite 2night",
+    "wd1": "понедельник понедельника понедельнику понедельником понедельнике понедельники "
+    "понедельникам пн пон пнд monday mondays mon",
+    "wd2": "вторник вторника вторнику вторником вторнике вторники вторникам вт втор втр "
+    "tuesday tuesdays tue tues",
+    "wd3": "среда среду среды среде средой средам ср сред wednesday wednesdays wed weds",
+    "wd4": "четверг четверга четвергу четвергом четверге четверги четвергам чт чтв четв "
+    "thursday thursdays thu thur thurs",
+    "wd5": "пятница пятницу пятницы пятнице пятницей пятницам пт пят пятн friday fridays fri",
+    "wd6": "суббота субботу субботы субботе субботой субботам сб суб субб saturday saturdays sat",
+    "wd7": "воскресенье воскресенья воскресенью воскресеньем воскресение вс вск воскр sunday "
+    "sundays sun",
+    "mo1": "январь января январе январю янв january jan",
+    "mo2": "февраль февраля феврале февралю фев февр february feb",
+    "mo3": "март марта марте марту мар march mar",
+    "mo4": "апрель апреля апреле апрелю апр april apr",
+    "mo5": "май мая мае маю may",
+    "mo6": "июнь июня июне июню июн june jun",
+    "mo7": "июль июля июле июлю июл july jul",
+    "mo8": "август августа августе августу авг august aug",
+    "mo9": "сентябрь сентября сентябре сентябрю сен сент september sep sept",
+    "mo10": "октябрь октября октябре октябрю окт october oct",
+    "mo11": "ноябрь ноября ноябре ноябрю ноя нояб november nov",
+    "mo12": "декабрь декабря декабре декабрю дек december dec",
+    # modifiers and parts
+    "this": "этот эта это эту этой этом эти этих этим текущий текущей текущую текущем текущая this",
+    "next": "следующий следующая следующее следующую следующей следующем следующего следующие "
+    "следующих следующим след next",
+    "last": "прошлый прошлая прошлое прошлую прошлой прошлом прошлого прошлые прошлых прошедшей "
+    "прошедшую last previous",
+    "nearest": "ближайший ближайшую ближайшая ближайшее ближайшей ближайшие ближайших coming "
+    "upcoming",
+    "weekend": "выходные выходных выходным выходными выхи выхах выходах уикенд уикенда уикэнд "
+    "викенд weekend weekends wknd",
+    "start": "начало начале начала началу start beginning begin early рано",
+    "middle": "середина середине середину середины mid middle",
+    "end": "конец конце конца концу end late поздно последний последняя последнее последнюю "
+    "последней последних последние последнего последнем",
+    "middle week": "midweek",
+    "half": "пол половина половину половине половиной half",
+    "quarter": "четверть четверти quarter",
+    "without": "без",
+    "past": "past",
+    "date": "числа число числу числе числах",
+    "1.5": "полтора полторы",
+    "2": "пару пара пары парочку парочка couple пару-тройку пара-тройка",
+    "several": "несколько нескольких few several",
+    # parts of the day
+    "morning": "утро утра утром утру утречком утречка morning mornings",
+    "noon": "полдень полудня noon midday",
+    "lunch": "обед обеда обеду обедом обеде обеденное обеденный обеденного lunch lunchtime",
+    "afternoon": "днем afternoon afternoons",
+    "evening": "вечер вечера вечеру вечером вечерком вечерочком вечерку evening evenings eve",
+    "night": "ночь ночи ночью ночкой night overnight",
+    "nights": "ночей nights",
+    "midnight": "полночь полуночи midnight",
+    "breakfast": "завтрак завтрака завтраку завтраком завтраке breakfast",
+    "dinner": "ужин ужина ужину ужином ужине dinner supper",
+    "eod": "eod cob",
+    "am": "am",
+    "pm": "pm",
+    # vague
+    "later": "позже попозже позднее попозжее потом later",
+    "sometime": "как-нибудь когда-нибудь когда-то sometime someday зимой весной летом осенью",
+    "soon": "скоро вскоре soon asap shortly",
+    # counted things that are not times
+    "cnt": "человек человека людей чел гостей гостя гость гости взрослых взрослый взрослые "
+    "взрослого детей ребенка ребенок дети ребенком персон персоны спальни спален спальня "
+    "спальнях комнат комнаты комната метров метра кв км километров минутах часах шагах ходьбы "
+    "звезд звезды этаж этаже этажа процентов процента штук шт people persons person pax guests "
+    "guest adults adult kids kid children child bedrooms bedroom br rooms room km meters stars "
+    "floor percent",
+    "cur": "руб рублей рубля долларов доллара доллар долл баксов бакса usd eur евро idr рупий "
+    "рупии rp млн миллионов миллиона тыс тысяч тысячи k mln million thousand dollars dollar bucks "
+    "euro rupiah",
+    "contact": "msg ring follow talk chat meet meeting dm whatsapp wa telegram tg",
+    "event": "arrive arriving arrival arrives land landing fly flying flight flights book booked "
+    "booking reservation reserve reserved stay staying villa villas trip tour holiday holidays "
+    "vacation wedding depart departure leave leaving hotel bali ubud canggu seminyak visit",
+    "": "the of во-первых во-вторых",
+}
+
+# Several-word phrases, matched on normalised token texts (punctuation included).
+_PHRASES: dict[str, str] = {
+    "ч / з": "in",
+    "ч \\ з": "in",
+    "в течение": "within",
+    "в течении": "within",
+    "на протяжении": "within",
+    "не раньше": "after",
+    "не ранее": "after",
+    "not before": "after",
+    "no earlier than": "after",
+    "не позже": "by",
+    "не позднее": "by",
+    "no later than": "by",
+    "not later than": "by",
+    "в районе": "around",
+    "ближе к": "toward",
+    "после завтра": "dayafter",
+    "day after tomorrow": "dayafter",
+    "day before yesterday": "daybefore",
+    "close of business": "eod",
+    "end of business": "eod",
+    "first thing": "morning",
+    "после работы": "evening",
+    "after work": "evening",
+    "до работы": "morning",
+    "before work": "morning",
+    "рабочего дня": "dayg",
+    "рабочей недели": "week",
+    "working day": "day",
+    "work day": "day",
+    "в другой раз": "later",
+    "another time": "later",
+    "some other time": "later",
+    "in a while": "later",
+    "in a bit": "later",
+    "a bit later": "later",
+    "some time": "sometime",
+    "в ближайшее время": "soon",
+    "как можно скорее": "soon",
+    "как можно раньше": "soon",
+    "as soon as possible": "soon",
+    "на днях": "sometime",
+    "добрый вечер": "",
+    "доброе утро": "",
+    "добрый день": "",
+    "доброй ночи": "",
+    "спокойной ночи": "",
+    "good morning": "",
+    "good afternoon": "",
+    "good evening": "",
+    "good night": "",
+    "по бали": "zone=Asia/Makassar",
+    "по балийскому времени": "zone=Asia/Makassar",
+    "по балийскому": "zone=Asia/Makassar",
+    "bali time": "zone=Asia/Makassar",
+    "wita": "zone=Asia/Makassar",
+    "по мск": "zone=Europe/Moscow",
+    "по москве": "zone=Europe/Moscow",
+    "по московскому времени": "zone=Europe/Moscow",
+    "по московскому": "zone=Europe/Moscow",
+    "мск": "zone=Europe/Moscow",
+    "msk": "zone=Europe/Moscow",
+    "moscow time": "zone=Europe/Moscow",
+    "по киеву": "zone=Europe/Kyiv",
+    "по киевскому времени": "zone=Europe/Kyiv",
+    "kyiv time": "zone=Europe/Kyiv",
+    "по джакарте": "zone=Asia/Jakarta",
+    "jakarta time": "zone=Asia/Jakarta",
+    "wib": "zone=Asia/Jakarta",
+    "по дубаю": "zone=Asia/Dubai",
+    "dubai time": "zone=Asia/Dubai",
+    "по лондону": "zone=Europe/London",
+    "london time": "zone=Europe/London",
+    "utc": "zone=UTC",
+    "gmt": "zone=UTC",
+    "по местному времени": "",
+    "по местному": "",
+    "local time": "",
+    "хотя нет": "rather",
+    "на следующей неделе": "on next week",
+    "на следующей": "on next week",  # "не на этой неделе, а на следующей"
+    "в это же время": "sametime",
+    "в то же время": "sametime",
+    "в это время": "sametime",
+    "at the same time": "sametime",
+    "same time": "sametime",
+    "in summer": "sometime",
+    "in winter": "sometime",
+    "in spring": "sometime",
+    "in autumn": "sometime",
+    "in the fall": "sometime",
+    "после праздников": "sometime",
+    "after the holidays": "sometime",
+    "рассылки": "optout",
+    "рассылку": "optout",
+    "mailing list": "optout",
+    "удалите мой номер": "optout",
+    "удалите меня": "optout",
+    "delete my number": "optout",
+    "в любое время": "sometime",
+    "any time": "sometime",
+    "anytime": "sometime",
+    "на встрече": "busy",
+    "на совещании": "busy",
+    "на работе": "busy",
+    "за рулем": "busy",
+    "in a meeting": "busy",
+    "at work": "busy",
+    "driving": "busy",
+    "новый год": "newyear",
+    "нового года": "newyear",
+    "новым годом": "newyear",
+    "новом году": "newyear",
+    "new year": "newyear",
+    "new year's": "newyear",
+    "в ближайшие дни": "sometime",
+    "in the coming days": "sometime",
+    "a few": "several",
+    "a couple of": "2",
+    "a couple": "2",
+    "couple of": "2",
+    "half an hour": "half hour",
+    "right now": "now",
+    "p . m .": "pm",
+    "p . m": "pm",
+    "a . m .": "am",
+    "a . m": "am",
+    "do not": "not",
+    "leave me alone": "optout",
+    "remove me": "optout",
+    "черный список": "optout",
+    "black list": "optout",
+    "день рождения": "event",
+    "check - in": "event",
+    "check in": "event",
+    "check - out": "event",
+    "check out": "event",
+    "mid -": "middle",
+    "get back": "contact",
+    "touch base": "contact",
+    "get in touch": "contact",
+    "hit me up": "contact",
+}
+
+# Verb stems: a word starting with one of these is a cue, whatever its ending.
+_CONTACT_STEMS = (
+    "напиш",
+    "написа",
+    "пиши",
+    "писать",
+    "пишите",
+    "свяж",
+    "связ",
+    "позвон",
+    "звон",
+    "созвон",
+    "набер",
+    "набра",
+    "напомн",
+    "спиш",
+    "черкн",
+    "чиркн",
+    "маякн",
+    "стукн",
+    "пинган",
+    "обсуд",
+    "поговор",
+    "вернем",
+    "вернусь",
+    "ответ",
+    "отвеч",
+    "встрет",
+    "встреч",
+    "отпишусь",
+    "отпишитесь",
+    "сообщ",
+    "writ",
+    "text",
+    "messag",
+    "call",
+    "contact",
+    "reach",
+    "remind",
+    "email",
+    "ping",
+)
+_EVENT_STEMS = (
+    "прилет",
+    "прилеч",
+    "прибыв",
+    "прибыт",
+    "прибуд",
+    "приезж",
+    "приед",
+    "приезд",
+    "заезж",
+    "заед",
+    "заезд",
+    "заех",
+    "засел",
+    "въезд",
+    "выезд",
+    "выезж",
+    "выед",
+    "выех",
+    "выселен",
+    "вылет",
+    "улета",
+    "улеч",
+    "уезж",
+    "уед",
+    "бронир",
+    "заброн",
+    "бронь",
+    "брони",
+    "отпуск",
+    "свадьб",
+    "экскурс",
+    "трансфер",
+    "рейс",
+    "перелет",
+    "вилл",
+    "апарт",
+    "бали",
+    "убуд",
+    "чангу",
+    "семиньяк",
+    "ночев",
+    "проживан",
+    "останов",
+    "отел",
+    "гостиниц",
+    "arriv",
+    "booking",
+)
+# Russian past tense ("писали", "звонил") reports, it does not ask: not a contact cue.
+_PAST_TENSE = re.compile(r"(?:л|ла|ло|ли|лся|лась|лось|лись)$")
+
+# Number words. Cardinals in all cases that occur in time phrases; ordinals split by form:
+# "Nth" (genitive/neuter, the forms used for dates and "половина десятого") and "Nord" (other).
+_RU_CARDINALS = {
+    0: "ноль нуля ноля",
+    1: "один одна одно одного одной одному одну одним",
+    2: "два две двух двум двумя",
+    3: "три трех трем тремя",
+    4: "четыре четырех четырем четырьмя",
+    5: "пять пяти",
+    6: "шесть шести",
+    7: "семь семи",
+    8: "восемь восьми",
+    9: "девять девяти",
+    10: "десять десяти",
+    11: "одиннадцать одиннадцати",
+    12: "двенадцать двенадцати",
+    13: "тринадцать тринадцати",
+    14: "четырнадцать четырнадцати",
+    15: "пятнадцать пятнадцати",
+    16: "шестнадцать шестнадцати",
+    17: "семнадцать семнадцати",
+    18: "восемнадцать восемнадцати",
+    19: "девятнадцать девятнадцати",
+    20: "двадцать двадцати",
+    30: "тридцать тридцати",
+    40: "сорок сорока",
+    50: "пятьдесят пятидесяти",
+    60: "шестьдесят шестидесяти",
+}
+_RU_ORDINAL_STEMS = {
+    1: "перв",
+    2: "втор",
+    4: "четверт",
+    5: "пят",
+    6: "шест",
+    7: "седьм",
+    8: "восьм",
+    9: "девят",
+    10: "десят",
+    11: "одиннадцат",
+    12: "двенадцат",
+    13: "тринадцат",
+    14: "четырнадцат",
+    15: "пятнадцат",
+    16: "шестнадцат",
+    17: "семнадцат",
+    18: "восемнадцат",
+    19: "девятнадцат",
+    20: "двадцат",
+    30: "тридцат",
+}
+_ORD_DATE_ENDINGS = ("ого", "ое", "ому")
+_ORD_OTHER_ENDINGS = ("ый", "ой", "ая", "ую", "ые", "ых", "ым")
+_EN_CARDINALS = (
+    *("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"),
+    *("eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen"),
+    *("eighteen", "nineteen", "twenty"),
+)
+_EN_TENS = {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60}
+# "second" is left out: it is far more often the unit of time.
+_EN_ORDINALS = (
+    *("first", "_", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth"),
+    *("eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth"),
+    *("seventeenth", "eighteenth", "nineteenth", "twentieth"),
+)
+
+# Words that only count as time words when the context supports them ("the sun", "may I").
+_WEAK = {"may", "march", "mar", "sat", "sun", "wed", "mon", "jan", "a", "an"} | {
+    w for w in _EN_ORDINALS if w != "_"
+}
+_WEAK_PREV = {"on", "at", "by", "before", "after", "from", "to", "this", "next", "last", "or"}
+_NUMBER_TAG = re.compile(r"\d+(?:th)?")
+_WEAK_NEXT = re.compile(r"\d.*|mo\d+|am|pm|morning|afternoon|evening|night|at|hour|min")
+
+# A "." after these is part of an abbreviation, not the end of a sentence.
+_ABBREVIATIONS = {
+    "след",
+    "нед",
+    "мин",
+    "сек",
+    "ч",
+    "г",
+    "тыс",
+    "руб",
+    "дн",
+    "мес",
+    "пн",
+    "вт",
+    "ср",
+    "чт",
+    "пт",
+    "сб",
+    "вс",
+    "пон",
+    "втор",
+    "сред",
+    "четв",
+    "пятн",
+    "суб",
+    "субб",
+    "воскр",
+    "янв",
+    "фев",
+    "февр",
+    "мар",
+    "апр",
+    "июн",
+    "июл",
+    "авг",
+    "сен",
+    "сент",
+    "окт",
+    "ноя",
+    "нояб",
+    "дек",
+    "mon",
+    "tue",
+    "tues",
+    "wed",
+    "thu",
+    "thur",
+    "thurs",
+    "fri",
+    "sat",
+    "sun",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+    "min",
+    "mins",
+    "hr",
+    "hrs",
+    "approx",
+    "p",
+    "a",
+    "m",
+}
+
+# Real words one typo away from vocabulary: never "correct" them.
+_FUZZY_GUARD = {
+    "среди",
+    "минус",
+    "ночую",
+    "вечеря",
+    "входные",
+    "победа",
+    "massage",
+    "время",
+    "бремя",
+}
+# Tags that describe context rather than time; typos are not corrected towards them.
+_NO_FUZZY_TAGS = {
+    "",
+    "1",
+    ",",
+    "and",
+    "or",
+    "also",
+    "busy",
+    "can",
+    "cnt",
+    "contact",
+    "convenient",
+    "cur",
+    "disturb",
+    "event",
+    "interest",
+    "ish",
+    "me",
+    "more",
+    "need",
+    "never",
+    "no",
+    "not",
+    "not can",
+    "not convenient",
+    "not interest",
+    "not relevant",
+    "optout",
+    "other",
+    "rather",
+    "relevant",
+    "sec",
+    "stop",
+    "thanks",
+    "times",
+    "unsub",
+}
+
+
+def _build_words() -> tuple[dict[str, str], dict[str, tuple[int, str]]]:
+    words: dict[str, str] = {}
+    numbers: dict[str, tuple[int, str]] = {}
+
+    def add(form: str, tag: str) -> None:
+        if words.setdefault(form, tag) != tag:
+            raise ValueError(f"vocabulary form {form!r} has two tags")
+
+    for tag, forms in _VOCAB.items():
+        for form in forms.split():
+            add(form, tag)
+    for value, forms in _RU_CARDINALS.items():
+        for form in forms.split():
+            add(form, str(value))
+            numbers[form] = (value, "card")
+    ordinal_stems = {**_RU_ORDINAL_STEMS, 3: "трет"}
+    for value, stem in ordinal_stems.items():
+        date_endings = ("ье", "ьего", "ьему") if value == 3 else _ORD_DATE_ENDINGS
+        other_endings = ("ий", "ья", "ью", "ьей", "ьи", "ьих") if value == 3 else _ORD_OTHER_ENDINGS
+        for ending in date_endings:
+            add(stem + ending, f"{value}th")
+            numbers[stem + ending] = (value, "th")
+        for ending in other_endings:
+            add(stem + ending, f"{value}ord")
+            numbers[stem + ending] = (value, "ord")
+    for value, form in enumerate(_EN_CARDINALS):
+        add(form, str(value))
+        numbers[form] = (value, "card")
+    for form, value in _EN_TENS.items():
+        add(form, str(value))
+        numbers[form] = (value, "card")
+    for value, form in enumerate(_EN_ORDINALS, start=1):
+        if form != "_":
+            add(form, f"{value}th")
+            numbers[form] = (value, "th")
+    return words, numbers
+
+
+WORDS, _NUMBER_WORDS = _build_words()
+
+
+def _build_phrases() -> dict[str, list[tuple[tuple[str, ...], str]]]:
+    by_first: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+    for phrase, tag in _PHRASES.items():
+        parts = tuple(phrase.split())
+        by_first.setdefault(parts[0], []).append((parts, tag))
+    for entries in by_first.values():
+        entries.sort(key=lambda entry: -len(entry[0]))
+    return by_first
+
+
+_PHRASES_BY_FIRST = _build_phrases()
+
+
+# --- normalisation -----------------------------------------------------------------------------
+
+_CHAR_MAP = str.maketrans(
+    {"ё": "е", "’": "'", "‘": "'", "`": "'", "–": "-", "—": "-", "−": "-", "\u00a0": " "}
+)
+_HOMOGLYPHS = str.maketrans("aeopcxykmt", "аеорсхукмт")
+_CYRILLIC = re.compile(r"[а-я]")
+_LATIN = re.compile(r"[a-z]")
+
+
+def normalise(text: str) -> str:
+    """Lower-case and unify look-alike characters, keeping every character at its offset."""
+    lowered = "".join(c if len(low := c.lower()) != 1 else low for c in text)
+    return lowered.translate(_CHAR_MAP)
+
+
+_TRANSLIT_PAIRS = {
+    "shch": "щ",
+    "sch": "щ",
+    "zh": "ж",
+    "kh": "х",
+    "ts": "ц",
+    "ch": "ч",
+    "sh": "ш",
+    "yu": "ю",
+    "ju": "ю",
+    "iu": "ю",
+    "ya": "я",
+    "ja": "я",
+    "ia": "я",
+    "yo": "е",
+    "ye": "е",
+    "je": "е",
+    "ey": "ей",
+    "iy": "ий",
+    "yy": "ый",
+    "'": "ь",
+    "x": "кс",
+    "w": "в",
+    "q": "к",
+    "4": "ч",
+    **dict(zip("abvgdezijklmnoprstufhcy", "абвгдезийклмнопрстуфхцы", strict=True)),
+}
+_TRANSLIT_RE = re.compile("|".join(sorted(map(re.escape, _TRANSLIT_PAIRS), key=len, reverse=True)))
+
+
+def transliterate(word: str) -> str:
+    """Russian typed in Latin letters ("zavtra", "cherez 2 chasa") back to Cyrillic."""
+    return _TRANSLIT_RE.sub(lambda m: _TRANSLIT_PAIRS[m.group()], word)
+
+
+# --- typo tolerance --------------------------------------------------------------------------
+
+
+def _deletions(word: str, depth: int) -> set[str]:
+    found = {word}
+    frontier = {word}
+    for _ in range(depth):
+        frontier = {w[:i] + w[i + 1 :] for w in frontier for i in range(len(w))}
+        found |= frontier
+    return found
+
+
+def _max_typos(word: str) -> int:
+    return 2 if len(word) >= 8 else 1
+
+
+def _min_fuzzy_len(word: str) -> int:
+    return 5 if _CYRILLIC.search(word) else 6
+
+
+def _build_fuzzy_index() -> dict[str, set[str]]:
+    index: dict[str, set[str]] = {}
+    for word, tag in WORDS.items():
+        if tag in _NO_FUZZY_TAGS or len(word) < _min_fuzzy_len(word) or "-" in word:
+            continue
+        for variant in _deletions(word, _max_typos(word)):
+            index.setdefault(variant, set()).add(word)
+    return index
+
+
+_FUZZY_INDEX = _build_fuzzy_index()
+
+
+def _typo_distance(a: str, b: str) -> int:
+    """Optimal string alignment distance: insertions, deletions, substitutions, swaps."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+def _fuzzy(word: str) -> str | None:
+    if len(word) < _min_fuzzy_len(word) or word in _FUZZY_GUARD:
+        return None
+    candidates: set[str] = set()
+    for variant in _deletions(word, _max_typos(word)):
+        candidates |= _FUZZY_INDEX.get(variant, set())
+    best: dict[int, set[str]] = {}
+    for candidate in candidates:
+        distance = _typo_distance(word, candidate)
+        if distance <= _max_typos(candidate) and distance <= _max_typos(word):
+            best.setdefault(distance, set()).add(WORDS[candidate])
+    if not best:
+        return None
+    tags = best[min(best)]
+    return tags.pop() if len(tags) == 1 else None
+
+
+# --- words -------------------------------------------------------------------------------------
+
+_UNIT_TAGS = {"min", "hour", "day", "dayg", "week", "month", "year"}
+_ORDINAL_TAG = re.compile(r"\d+th")
+
+
+def _cue(word: str) -> str | None:
+    if word.startswith(_CONTACT_STEMS) and not _PAST_TENSE.search(word):
+        return "contact"
+    if word.startswith(_EVENT_STEMS):
+        return "event"
+    return None
+
+
+def _half_of(word: str) -> str | None:
+    """ "полчаса", "полдесятого", "пол-пятого": "пол" glued to a unit or an hour ordinal."""
+    if not word.startswith("пол") or len(word) < 6:
+        return None
+    rest = word[3:].lstrip("-")
+    tag = WORDS.get(rest) or _fuzzy(rest)
+    if tag in _UNIT_TAGS or (tag and _ORDINAL_TAG.fullmatch(tag)):
+        return f"half {tag}"
+    return None
+
+
+@lru_cache(maxsize=65536)
+def word_tags(word: str, translit: bool = False) -> str:
+    """Tags for one normalised word ("" drops it, "_" is a word that means nothing here)."""
+    if translit and len(word) <= 2 and word.isalpha() and word.isascii():
+        return word_tags(transliterate(word))  # "v", "k", "do", "na" in "zavtra k vecheru"
+    tag = WORDS.get(word)
+    if tag is not None:
+        return tag
+    if word.endswith("'s"):
+        return word_tags(word[:-2], translit)
+    if _LATIN.search(word) and _CYRILLIC.search(word):
+        return word_tags(word.translate(_HOMOGLYPHS), translit)
+    if translit and not _CYRILLIC.search(word):
+        return word_tags(transliterate(word))
+    return _half_of(word) or _cue(word) or _fuzzy(word) or "_"
+
+
+def _is_translit(words: list[str]) -> bool:
+    """Whether a message is Russian in Latin letters: some longer word only makes sense so."""
+    for word in words:
+        if len(word) >= 4 and word.isascii() and word_tags(word) == "_":
+            tag = word_tags(transliterate(word))
+            if tag not in ("_", "") and tag not in _NO_FUZZY_TAGS - {"contact"}:
+                return True
+    return False
+
+
+# --- tokens -----------------------------------------------------------------------------------
+
+_TOKEN_RE = re.compile(
+    r"""
+    (?P<iso>\d{4}-\d{1,2}-\d{1,2})(?!\d)
+  | (?P<big>\+?\d(?:[\s\-()]{0,2}\d){6,})
+  | (?P<dmy>\d{1,2}[./]\d{1,2}[./](?:\d{4}|\d{2}))(?![\d./])
+  | (?P<hm>\d{1,2}:\d{2})(?::\d{2})?(?!\d)
+  | (?P<pair>\d{1,2}[./,]\d{1,2})(?!\d|[./,:]\d)
+  | (?P<card>\d{1,2}-?(?:х|ти|ми|ех|ух))(?![a-zа-я\d])
+  | (?P<ord>\d{1,2}(?:\s?-\s?)?(?:ого|го|ому|му|ое|е|ье|ий|ый|ой|й|st|nd|rd|th))(?![a-zа-я\d])
+  | (?P<slang>(?:2moro|2morow|2morrow|2mrw|2day|2nite|2night|4erez|4as[a-z]*)(?![a-z]))
+  | (?P<num>\d+)
+  | (?P<word>[a-zа-я]+(?:'[a-z]+)?(?:-[a-zа-я]+)*)
+  | (?P<nl>\n)
+  | (?P<punct>[^\s\w]|_)
+    """,
+    re.VERBOSE,
+)
+_PUNCT_TAGS = {
+    ".": "|",
+    "!": "|",
+    "?": "|",
+    ";": "|",
+    "\n": "|",
+    "…": "|",
+    ",": ",",
+    "-": "-",
+    "/": "or",
+    "~": "around",
+    "@": "at",
+    "$": "cur",
+    "€": "cur",
+    "₽": "cur",
+    "%": "cnt",
+    "&": "and",
+    "+": "and",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Raw:
+    kind: str
+    text: str
+    start: int
+    end: int
+
+
+def _raw_tokens(norm: str) -> list[_Raw]:
+    raws: list[_Raw] = []
+    for m in _TOKEN_RE.finditer(norm):
+        kind, text, start = m.lastgroup or "punct", m.group(), m.start()
+        kind = "word" if kind == "slang" else kind
+        if kind == "word" and "-" in text and text not in WORDS and _half_of(text) is None:
+            offset = start
+            for i, part in enumerate(text.split("-")):
+                if i:
+                    raws.append(_Raw("punct", "-", offset, offset + 1))
+                    offset += 1
+                raws.append(_Raw("word", part, offset, offset + len(part)))
+                offset += len(part)
+            continue
+        raws.append(_Raw(kind, text, start, m.end()))
+    return raws
+
+
+_LEADING_DIGITS = re.compile(r"\d+")
+
+
+def _number_tag(raw: _Raw) -> str:
+    text = raw.text
+    if raw.kind == "big":
+        return "big"
+    if raw.kind == "iso":
+        year, month, day = text.split("-")
+        return f"{int(day)}.{int(month)}.{year}"
+    if raw.kind == "dmy":
+        day, month, year = re.split(r"[./]", text)
+        return f"{int(day)}.{int(month)}.{2000 + int(year) if len(year) == 2 else year}"
+    if raw.kind == "pair":
+        return text.replace(",", ".")
+    if raw.kind == "ord":
+        return f"{int(_LEADING_DIGITS.match(text).group())}th"
+    if raw.kind == "card":
+        return _LEADING_DIGITS.match(text).group()
+    return text
+
+
+def _merge_number_words(toks: list[Tok]) -> list[Tok]:
+    """ "двадцать пять" -> 25, "twenty-first" -> 21th."""
+    merged: list[Tok] = []
+    i = 0
+    while i < len(toks):
+        tok = toks[i]
+        tens = _NUMBER_WORDS.get(tok.text)
+        if tens and tens[1] == "card" and tens[0] in (20, 30, 40, 50):
+            j = i + 1 + (i + 1 < len(toks) and toks[i + 1].tag == "-")
+            unit = _NUMBER_WORDS.get(toks[j].text) if j < len(toks) else None
+            if unit and 1 <= unit[0] <= 9:
+                suffix = {"card": "", "th": "th", "ord": "ord"}[unit[1]]
+                text = f"{tok.text} {toks[j].text}"
+                merged.append(Tok(f"{tens[0] + unit[0]}{suffix}", tok.start, toks[j].end, text))
+                i = j + 1
+                continue
+        merged.append(tok)
+        i += 1
+    return merged
+
+
+def _weak_checked(toks: list[Tok]) -> list[Tok]:
+    out = []
+    for i, tok in enumerate(toks):
+        if tok.text in _WEAK and tok.tag != "_":
+            prev = toks[i - 1].tag if i else ""
+            nxt = toks[i + 1].tag if i + 1 < len(toks) else ""
+            supported = (
+                prev in _WEAK_PREV
+                or (prev == "in" and tok.tag.startswith("mo"))
+                or bool(_NUMBER_TAG.fullmatch(prev))
+                or bool(_WEAK_NEXT.fullmatch(nxt))
+            )
+            if tok.text in ("a", "an"):
+                supported = nxt in _UNIT_TAGS or nxt in ("half", "several", "2")
+            if not supported:
+                tok = Tok("_", tok.start, tok.end, tok.text)
+        out.append(tok)
+    return out
+
+
+def tokenize(text: str) -> list[Tok]:
+    """Tags for a message, each with the span of the original text it stands for."""
+    norm = normalise(text)
+    raws = _raw_tokens(norm)
+    translit = _is_translit([r.text for r in raws if r.kind == "word"])
+    toks: list[Tok] = []
+    i = 0
+    while i < len(raws):
+        raw = raws[i]
+        phrase = _match_phrase(raws, i)
+        if phrase:
+            length, tags = phrase
+            end = raws[i + length - 1].end
+            toks.extend(Tok(t, raw.start, end, norm[raw.start : end]) for t in tags.split())
+            i += length
+            continue
+        i += 1
+        if raw.kind == "word":
+            tags = word_tags(raw.text, translit)
+        elif raw.kind in ("punct", "nl"):
+            tags = _PUNCT_TAGS.get(raw.text, "")
+            prev = raws[i - 2] if i >= 2 else None
+            if raw.text == "." and prev and prev.end == raw.start and prev.text in _ABBREVIATIONS:
+                continue  # "след.", "нояб.": an abbreviation, not the end of a sentence
+        else:
+            tags = _number_tag(raw)
+        toks.extend(Tok(t, raw.start, raw.end, raw.text) for t in tags.split())
+    return _weak_checked(_merge_number_words(toks))
+
+
+def _match_phrase(raws: list[_Raw], i: int) -> tuple[int, str] | None:
+    for parts, tag in _PHRASES_BY_FIRST.get(raws[i].text, ()):
+        end = i + len(parts)
+        if end <= len(raws) and all(raws[i + k].text == p for k, p in enumerate(parts)):
+            return len(parts), tag
+    return None

@@ -1,0 +1,735 @@
+"""Text -> candidate contact times, each as fields of the structured schema (fields.py).
+
+1. lexicon.tokenize turns the message into language-neutral tags.
+2. RULES, regular expressions over the tag string, find time mentions (a duration, a day, a
+   clock time, a part of the day ...); each handler turns its match into schema fields.
+3. Neighbouring mentions that fit together merge ("завтра" + "после 3"); mentions joined by
+   "или"/"or" become alternatives; "с понедельника по среду" keeps the start.
+4. Each expression is weighed in its clause: a contact verb raises it; a booking, an arrival or
+   "3 ночи" (nights) marks it as something else; "не" or "занят" rules it out.
+Numbers only become times inside these frames, so prices, guests and phone numbers stay out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .fields import WEEKDAYS, ResolverInputError, validate
+from .lexicon import Tok, tokenize
+
+SEVERAL = 3  # "несколько дней": the fallback reading of "several"
+
+DAY_KEYS = {
+    "days_ahead",
+    "weeks_ahead",
+    "months_ahead",
+    "weekday",
+    "weekday_modifier",
+    "week",
+    "week_part",
+    "weekend",
+    "year",
+    "month",
+    "day",
+    "month_part",
+}
+TIME_KEYS = {"hour", "minute", "meridiem", "part_of_day", "same_time"}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One time expression in the message. `drop` says why it is not a contact time: one of
+    DROP_REASONS."""
+
+    fields: dict[str, Any]
+    span: tuple[int, int]
+    score: int
+    drop: str | None
+    vague: bool
+
+
+DROP_REASONS = {
+    "negated": "the client ruled this time out",
+    "unavailable": "the client is unavailable then",
+    "booking": "about a booking or a trip, not a contact time",
+}
+
+
+@dataclass(frozen=True)
+class Parsed:
+    candidates: tuple[Candidate, ...]
+    opt_out: str | None  # "strong" (stop writing to me) or "soft" (not interested)
+    opt_out_span: tuple[int, int] | None
+
+
+# --- grammar -----------------------------------------------------------------------------------
+
+NUM = r"\d+(?:\.\d+)?"
+D12 = r"\d{1,2}"
+UNIT = r"(?:min|hour|day|dayg|week|month|year)"
+PREPS = r"(?:(?:at|around|by|after|before|from|between|toward) )+"
+MER = r"(?:am|pm|morning|afternoon|evening|dayg|night|oclock)"
+DAYPRE = r"(?:(?P<pre>on|at|by|before|after|from|to) )?"
+# A number followed by one of these counts something else ("в 5 минутах", "в 2 раза").
+NOT_COUNTED = (
+    r"(?! (?:cnt|cur|nights|night|min|hour|day|dayg|week|month|year|date|times|big|sec|mo\d+"
+    r"|\d+th))"
+)
+
+
+@dataclass
+class _Ctx:
+    toks: list[Tok]
+    tag_index: dict[int, int]
+
+    def texts(self, m: re.Match[str], group: str) -> list[str]:
+        """The normalised words under a group of a match."""
+        first = self.tag_index[m.start(group)]
+        last = self.tag_index[m.end(group) - len(m.group(group).split()[-1])]
+        return [tok.text for tok in self.toks[first : last + 1]]
+
+
+Handler = Callable[[re.Match[str], _Ctx], dict[str, Any] | None]
+
+
+def _amount_fields(amount: float, unit: str, extra_minutes: float = 0) -> dict[str, Any]:
+    if unit == "min":
+        return {"duration_minutes": amount + extra_minutes}
+    if unit == "hour":
+        return {"duration_minutes": amount * 60 + extra_minutes}
+    days_per_unit = {"day": 1, "dayg": 1, "week": 7, "month": 30, "year": 365}[unit]
+    if unit in ("month", "year") and (amount * 12 if unit == "year" else amount).is_integer():
+        return {"months_ahead": int(amount * 12 if unit == "year" else amount)}
+    if unit == "week" and amount.is_integer():
+        return {"weeks_ahead": int(amount)}
+    if unit in ("day", "dayg") and not amount.is_integer():
+        return {"duration_minutes": amount * 1440}
+    return {"days_ahead": round(amount * days_per_unit)}
+
+
+def _duration(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+    g = m.groupdict()
+    unit, pre, number = g["u"], g.get("pre"), g.get("n")
+    if pre == "after" and ctx.texts(m, "pre") == ["после"] and unit == "hour" and number:
+        # "после 2 часов" is after two o'clock, not two hours from now
+        return _clock_fields(float(number), 0, None, "after ") if number.isdigit() else None
+    if pre == "within" and number is None and unit not in ("min", "hour"):
+        return {"vague": True}
+    approximate = number == "several"
+    amount = float(SEVERAL) if approximate else float(number) if number else None
+    if amount is None:
+        amount = 0.5 if g.get("half") else 1.0
+    if g.get("plushalf") or g.get("half2"):
+        amount += 0.5
+    extra = float(g["n3"]) if g.get("n3") else 0
+    sign = -1 if g.get("ago") else 1
+    options = [amount]
+    for sep, other in ((g.get("sep"), g.get("n2")), (g.get("sep2"), g.get("n4"))):
+        if sep in ("or",) and other:
+            options.append(float(other))
+    fields = [_amount_fields(sign * option, unit, sign * extra) for option in options]
+    if len(fields) > 1:
+        return {"alternatives": fields}
+    return {**fields[0], "approximate": True} if approximate else fields[0]
+
+
+def _unit_first(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+    """ "через минут 20" is 20 minutes, but "через час 15" is an hour and a quarter."""
+    amount = float(m.group("n"))
+    if m.group("u") == "hour" and ctx.texts(m, "u")[0] in ("час", "hour"):
+        return {"duration_minutes": 60 + amount}
+    return _amount_fields(amount, m.group("u"))
+
+
+def _bound(pre: str | None) -> dict[str, str]:
+    words = (pre or "").split()
+    if "after" in words:
+        return {"bound": "after"}
+    if "before" in words and "from" not in words:
+        return {"bound": "before"}
+    return {}
+
+
+_MERIDIEM_FIELDS: dict[str, dict[str, str]] = {
+    "oclock": {},
+    "am": {"meridiem": "am"},
+    "pm": {"meridiem": "pm"},
+    "morning": {"part_of_day": "morning"},
+    "afternoon": {"part_of_day": "afternoon"},
+    "dayg": {"part_of_day": "afternoon"},
+    "evening": {"part_of_day": "evening"},
+    "night": {"part_of_day": "night"},
+}
+
+
+def _clock_fields(
+    hour: float, minute: int, mer: str | None, pre: str | None, zero: bool = False
+) -> dict[str, Any] | None:
+    if not (hour.is_integer() and 0 <= hour <= 24 and 0 <= minute <= 59):
+        return None
+    fields: dict[str, Any] = {"hour": int(hour)}
+    if minute:
+        fields["minute"] = minute
+    if mer:
+        fields.update(_MERIDIEM_FIELDS[mer])
+    elif zero and hour < 12:
+        fields["meridiem"] = "am"  # "07:30": a leading zero means the 24-hour clock
+    return {**fields, **_bound(pre)}
+
+
+def _split_hm(text: str) -> tuple[float, int, bool]:
+    hour, _, minute = text.partition(":")
+    return float(hour), int(minute or 0), hour.startswith("0") and len(hour) == 2
+
+
+def _clock_range(first, second, sep: str | None, pre: str | None) -> dict[str, Any] | None:
+    """ "с 3 до 5" and "в 2-3 дня" start at the first; "в 3 или 4" are alternatives."""
+    if first is None or (sep and second is None):
+        return None
+    if sep in ("or", "and") and "between" not in (pre or ""):
+        return {"alternatives": [first, second]}
+    return first
+
+
+def _clock(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+    g = m.groupdict()
+    pre, mer, mer2 = g.get("pre"), g.get("mer"), g.get("mer2")
+    if g.get("hm"):
+        hour, minute, zero = _split_hm(g["hm"])
+    elif g.get("h3"):
+        hour, minute, zero, mer = float(g["h3"]), 0, False, g["mer3"]
+    else:
+        hour, minute, zero = (1.0 if g.get("one") else float(g["h"])), int(g.get("m") or 0), False
+        zero = bool(g.get("h")) and g["h"].startswith("0") and len(g["h"]) == 2
+    h2 = g.get("h2") or ""
+    if g.get("sep") == "-" and len(h2) == 2 and not g.get("m") and (h2 == "00" or int(h2) > 24):
+        return _clock_fields(hour, int(h2), mer or mer2, pre, zero)  # "в 8-30" is 8:30
+    first = _clock_fields(hour, minute, mer or mer2, pre, zero)
+    second = None
+    if g.get("hm2") or g.get("h2"):
+        hour2, minute2, zero2 = _split_hm(g.get("hm2") or g["h2"])
+        second = _clock_fields(hour2, minute2, mer2 or mer, None, zero2)
+    return _clock_range(first, second, g.get("sep"), pre)
+
+
+def _clock_fraction(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+    """ "половина десятого" 9:30, "без пятнадцати три" 2:45, "quarter past 3", "quarter to 5"."""
+    g = m.groupdict()
+    hour = int(g["h"])
+    quarter = g.get("q")
+    past = {"half": 30, "quarter": 15}.get(quarter or "", 0)
+    if "without" in m.group() or " to " in f" {m.group()} ":
+        before = 15 if (g.get("mm") or quarter) == "quarter" else int(g.get("mm") or 0)
+        return _clock_fields(float(hour - 1 or 12), 60 - before, g.get("mer"), g.get("pre"))
+    if " past " in f" {m.group()} ":
+        minute = past or int(quarter)
+        return _clock_fields(float(hour), minute, g.get("mer"), g.get("pre"))
+    return _clock_fields(float(hour - 1 or 12), past, g.get("mer"), g.get("pre"))
+
+
+def _day_fields(pre: str | None) -> dict[str, Any]:
+    return {"bound": "after"} if pre == "after" else {}
+
+
+def _relday(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
+    offsets = {"today": 0, "tomorrow": 1, "dayafter": 2, "yesterday": -1, "daybefore": -2}
+    return {"days_ahead": offsets[m.group("d")], **_day_fields(m.group("pre"))}
+
+
+def _weekday_fields(tag: str) -> str:
+    return WEEKDAYS[int(tag[2:]) - 1]
+
+
+def _weekday(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
+    fields: dict[str, Any] = {"weekday": _weekday_fields(m.group("wd"))}
+    if m.group("mod") in ("this", "next", "last"):
+        fields["weekday_modifier"] = m.group("mod")
+    return {**fields, **_day_fields(m.group("pre"))}
+
+
+def _week(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+    pre, part, mod = m.group("pre"), m.group("part"), m.group("mod")
+    relation = {"nearest": "this"}.get(mod, mod)
+    if m.group("w") == "weekend":
+        if pre == "after":
+            return {"week": "next"}
+        return {"weekend": True, **({"week": relation} if relation else {})}
+    if not (part or mod) and (pre in (None, "in", "within") or ctx.texts(m, "w")[0] == "неделю"):
+        return None  # "через неделю" is a duration, "на неделю" a length of stay
+    fields: dict[str, Any] = {"week_part": part} if part else {}
+    if relation or not part:
+        fields["week"] = relation or "this"
+    return fields
+
+
+def _month(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+    g = m.groupdict()
+    part = "start" if g["part"] in ("1ord", "1th") else "end" if g["lastday"] else g["part"]
+    if g["m"]:
+        if not (part or g["mod"]):
+            return None
+        ref = g["mod"]
+    else:
+        ref = int(g["mo"][2:])
+    fields: dict[str, Any] = {"month_part": part} if part else {}
+    if ref is not None:
+        fields["month"] = ref
+    if g.get("y"):
+        fields["year"] = int(g["y"])
+    return fields
+
+
+def _date(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+    g = m.groupdict()
+    day = int((g.get("d") or g.get("d2")).removesuffix("th"))
+    fields: dict[str, Any] = {"day": day}
+    if g.get("mo"):
+        fields["month"] = int(g["mo"][2:])
+    if g.get("y"):
+        fields["year"] = int(g["y"])
+    if g.get("wd"):
+        fields["weekday"] = _weekday_fields(g["wd"])
+    if g.get("d2") and g.get("mo"):
+        fields["_range"] = True
+    return {**fields, **_day_fields(g.get("pre"))}
+
+
+def _numeric_date(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+    """ "20.11" is a date, "в 10.30" a time, "20/11" and "20.11.2026" always dates."""
+    text, pre, mer = m.group("dm"), m.group("pre"), m.group("mer")
+    parts = re.split(r"[./]", text)
+    first, second = int(parts[0]), int(parts[1])
+    is_date = 1 <= first <= 31 and 1 <= second <= 12 and max(map(len, parts[:2])) == 2
+    if len(parts) == 3 or "/" in text:
+        return (
+            {"day": first, "month": second, "year": int(parts[2])}
+            if len(parts) == 3
+            else ({"day": first, "month": second} if is_date else None)
+        )
+    is_time = first <= 23 and len(parts[1]) == 2 and second <= 59
+    timely = mer or (pre and pre not in ("on", "to"))
+    if is_time and (not is_date or (timely and second % 5 == 0)):
+        zero = parts[0].startswith("0") and len(parts[0]) == 2
+        return _clock_fields(float(first), second, mer, pre, zero)
+    if is_date:
+        return {"day": first, "month": second, **_day_fields(pre)}
+    return None
+
+
+def _part_of_day(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+    pre, mod, part = m.group("pre"), m.group("mod"), m.group("p")
+    if part == "midnight":
+        return {"part_of_day": "night"} if pre == "after" else {"hour": 0}
+    part = {"breakfast": "morning", "dinner": "evening", "eod": "end_of_day"}.get(part, part)
+    if pre == "toward" and part == "evening":
+        part = "towards_evening"
+    fields: dict[str, Any] = {"part_of_day": part}
+    if pre in ("after", "before", "by") and m.group("p") not in ("breakfast", "dinner"):
+        fields["bound"] = pre
+    if mod == "this":
+        fields["days_ahead"] = 0
+    return fields
+
+
+def _end_of_day(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
+    return {"part_of_day": "end_of_day"}
+
+
+def _half_day(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
+    return {"part_of_day": "morning" if m.group("o") == "1" else "afternoon"}
+
+
+def _new_year(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
+    return {"month": 1, "day": 1, **_day_fields(m.group("pre"))}
+
+
+def _bare_minutes(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+    """ "перезвони через 20", "call me in 10": a bare number after "через" counts minutes."""
+    minutes = int(m.group("n"))
+    return {"duration_minutes": minutes} if 5 <= minutes < 60 else None
+
+
+def _zone(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
+    """ "в 15 по мск": the clock time is on another zone's clock."""
+    return {"time_zone": m.group("zone")}
+
+
+def _same_time(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
+    return {"same_time": True}
+
+
+def _vague(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
+    return {"vague": True}
+
+
+def _rule(pattern: str, handler: Handler) -> tuple[re.Pattern[str], Handler]:
+    return re.compile(rf"(?<![^ ])(?:{pattern})(?![^ ])"), handler
+
+
+# The order breaks ties between matches of equal length: earlier wins.
+RULES = [
+    _rule(
+        rf"(?P<pre>in|within|after) (?:around )?(?:next )?"
+        rf"(?:(?P<n>{NUM}|several) (?:(?P<sep>-|or|to) (?P<n2>{NUM}) )?"
+        rf"(?:(?:from|and) (?P<plushalf>half) )?)?"
+        rf"(?:(?P<half>half) (?:1 )?)?(?P<u>{UNIT})"
+        rf"(?: (?:and )?(?P<n3>{D12}) min)?"
+        rf"(?: (?:and|from) (?:1 )?(?P<half2>half))?"
+        rf"(?: (?P<sep2>-|or) (?P<n4>{NUM})(?: {UNIT})?)?",
+        _duration,
+    ),
+    _rule(
+        rf"(?P<u>{UNIT}) (?P<pre>in|within) (?:around )?(?P<n>{NUM})"
+        rf"(?: (?P<sep>-|or) (?P<n2>{NUM}))?{NOT_COUNTED}",
+        _duration,
+    ),
+    _rule(rf"in (?P<u>{UNIT}) (?P<n>{NUM}){NOT_COUNTED}", _unit_first),
+    _rule(
+        rf"(?:(?P<n>{NUM}|several) )?(?:(?P<half>half) (?:1 )?)?(?P<u>{UNIT}) "
+        rf"(?:laterpost|later|from now|(?P<ago>ago))",
+        _duration,
+    ),
+    _rule(
+        rf"{DAYPRE}(?P<d>today|tomorrow|dayafter|yesterday|daybefore)(?: (?:day|dayg))?",
+        _relday,
+    ),
+    _rule(rf"{DAYPRE}(?:(?P<mod>this|next|last|nearest) )?(?P<wd>wd[1-7])", _weekday),
+    _rule(
+        r"(?:(?P<pre>on|at|in|by|before|after|from|to|within) )?(?:(?P<part>start|middle|end) )?"
+        r"(?:(?P<mod>this|next|last|nearest) )?(?P<w>week|weekend)",
+        _week,
+    ),
+    _rule(
+        r"(?:(?P<pre>on|at|in|by|before|after|from|to|within) )?"
+        r"(?:(?P<part>start|middle|end|1ord|1th) (?:(?:date|day|dayg) )?"
+        r"|(?P<lastday>last) (?:date|day|dayg) )?"
+        r"(?:(?P<mod>this|next|last) )?"
+        r"(?:(?P<m>month)|(?P<mo>mo\d{1,2})(?: (?P<y>\d{4})(?: year)?)?)",
+        _month,
+    ),
+    _rule(r"(?:(?:on|at|in) )?(?:next|this) year", _vague),
+    _rule(
+        rf"{DAYPRE}(?:(?P<wd>wd[1-7]) (?:, )?)?(?P<d>{D12})(?:th)? (?:date )?(?P<mo>mo\d{{1,2}})"
+        rf"(?: (?P<y>\d{{4}})(?: year)?)?",
+        _date,
+    ),
+    _rule(
+        rf"{DAYPRE}(?P<mo>mo\d{{1,2}}) (?P<d>{D12})(?:th)?(?: (?P<y>\d{{4}}))?{NOT_COUNTED}",
+        _date,
+    ),
+    _rule(
+        rf"(?:from )?(?P<d>{D12})(?:th)? (?:-|to|before|and) (?P<d2>{D12})(?:th)? "
+        rf"(?:date )?(?P<mo>mo\d{{1,2}})",
+        _date,
+    ),
+    _rule(
+        rf"(?:(?P<pre>on|at|by|before|after|from|to|around|toward) )?"
+        rf"(?P<dm>{D12}[./]{D12}(?:\.\d{{4}})?)(?: (?P<mer>{MER}))?{NOT_COUNTED}",
+        _numeric_date,
+    ),
+    _rule(rf"{DAYPRE}(?:(?P<d>{D12})th(?: date)?|(?P<d2>{D12}) date)", _date),
+    _rule(
+        rf"(?:(?P<pre>{PREPS}))?(?P<hm>{D12}:\d\d)(?: (?:in )?(?P<mer>{MER}))?"
+        rf"(?: (?P<sep>-|to|before|or|and) (?:at |to )?(?P<hm2>{D12}(?::\d\d)?)"
+        rf"(?: (?P<mer2>{MER}))?)?",
+        _clock,
+    ),
+    _rule(
+        rf"(?P<pre>{PREPS})(?:(?P<h>{D12})(?: hour)?|(?P<one>hour))(?: (?P<m>\d\d)(?: min)?)?"
+        rf"(?: (?:in )?(?P<mer>{MER}))?"
+        rf"(?: (?P<sep>-|to|before|or|and) (?:at |to )?(?P<h2>{D12})(?: hour)?"
+        rf"(?: (?:in )?(?P<mer2>{MER}))?)?{NOT_COUNTED}",
+        _clock,
+    ),
+    _rule(
+        rf"(?P<h>{D12})(?: hour)?(?: (?P<m>\d\d)(?: min)?)? (?:in )?"
+        rf"(?P<mer>am|pm|morning|evening|oclock)"
+        rf"|(?P<h3>{D12}) hour (?P<mer3>dayg|night|afternoon)"
+        rf"|(?P<hm>{D12}) (?P<sep>-|to) (?P<h2>{D12}) (?P<mer2>am|pm)",
+        _clock,
+    ),
+    _rule(
+        rf"(?:(?P<pre>{PREPS}))?(?P<q>half|quarter) (?P<h>{D12})th(?: (?:in )?(?P<mer>{MER}))?",
+        _clock_fraction,
+    ),
+    _rule(
+        rf"(?:(?P<pre>{PREPS}))?without (?P<mm>{D12}|quarter)(?: min)? (?P<h>{D12})(?: hour)?"
+        rf"(?: (?:in )?(?P<mer>{MER}))?",
+        _clock_fraction,
+    ),
+    _rule(
+        rf"(?:(?P<pre>{PREPS}))?(?P<q>half|quarter|{D12})(?: min)? past (?P<h>{D12})"
+        rf"(?: (?:in )?(?P<mer>{MER}))?",
+        _clock_fraction,
+    ),
+    _rule(
+        rf"(?:(?P<pre>{PREPS}))?(?:(?P<q>quarter)|(?P<mm>{D12}) min) to (?P<h>{D12})"
+        rf"(?: (?:in )?(?P<mer>{MER}))?",
+        _clock_fraction,
+    ),
+    _rule(
+        r"(?<![^a-z]\d )(?<!^\d )"  # "2 ночи" counts nights
+        r"(?:(?P<pre>at|in|on|by|before|after|from|toward|within|around) )?"
+        r"(?:(?P<mod>this|start|end|middle) )?"
+        r"(?P<p>morning|noon|lunch|afternoon|evening|night|midnight|breakfast|dinner|eod)",
+        _part_of_day,
+    ),
+    _rule(r"(?:(?:at|by|before|in|toward|on) )?end (?:this )?(?:dayg|day)", _end_of_day),
+    _rule(r"(?:(?:at|in|on) )?(?P<o>1|2)(?:th|ord) half (?:dayg|day)", _half_day),
+    _rule(r"(?:(?P<pre>on|after|by|from) )?newyear", _new_year),
+    _rule(rf"in (?P<n>{D12}){NOT_COUNTED}(?! (?:-|or|to|and|\d))", _bare_minutes),
+    _rule(rf"(?:(?P<pre>{PREPS}))?(?P<h>{D12}) ish", _clock),
+    _rule(r"sametime", _same_time),
+    _rule(r"zone=(?P<zone>\S+)", _zone),
+    _rule(r"later|sometime|soon|not now|(?:next|other) times", _vague),
+]
+
+
+# --- assembly -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Expr:
+    options: list[dict[str, Any]]
+    start: int  # token indices, end exclusive
+    end: int
+    lead: str = ""
+    is_range: bool = False
+    notes: set[str] = field(default_factory=set)
+
+
+def _kind(fields: dict[str, Any]) -> str:
+    if "vague" in fields:
+        return "vague"
+    if "duration_minutes" in fields:
+        return "duration"
+    return "day" if fields.keys() & DAY_KEYS else "time"
+
+
+def _slots(fields: dict[str, Any]) -> set[str]:
+    """What a mention fixes: a day, a time of day, or a whole duration."""
+    if "duration_minutes" in fields:
+        return {"duration"}
+    return {slot for slot, keys in (("day", DAY_KEYS), ("time", TIME_KEYS)) if fields.keys() & keys}
+
+
+def _public(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if not k.startswith("_")}
+
+
+def _valid(fields: dict[str, Any]) -> bool:
+    try:
+        validate(_public(fields))
+    except ResolverInputError:
+        return False
+    return True
+
+
+def _merged(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any] | None:
+    if a.keys() & b.keys() or {_kind(a), _kind(b)} & {"vague", "duration"}:
+        return None
+    union = {**a, **b}
+    return union if _valid(union) else None
+
+
+def _find(tag_string: str, ctx: _Ctx) -> list[_Expr]:
+    """All rule matches, longest first, without overlaps, in text order."""
+    hits = []
+    for order, (regex, handler) in enumerate(RULES):
+        for m in regex.finditer(tag_string):
+            fields = handler(m, ctx)
+            if fields is None:
+                continue
+            start = ctx.tag_index[m.start()]
+            end = ctx.tag_index[m.end() - len(m.group().split()[-1])] + 1
+            hits.append((-(end - start), start, order, end, fields, m.group().split()[0]))
+    chosen: list[_Expr] = []
+    taken: set[int] = set()
+    for _, start, _, end, fields, lead in sorted(hits, key=lambda hit: hit[:3]):
+        if taken.isdisjoint(range(start, end)):
+            taken.update(range(start, end))
+            options = fields.get("alternatives", [fields])
+            is_range = any(option.pop("_range", False) for option in options)
+            chosen.append(_Expr(options, start, end, lead, is_range))
+    return sorted(chosen, key=lambda e: e.start)
+
+
+_MERGE_GAP = {"_", ",", "me", "and", "around", "hour", "contact", "convenient", "at", "on"}
+
+
+def _join(expr: _Expr, nxt: _Expr, gap: list[str]) -> bool:
+    """Fold `nxt` into `expr` if they belong together; False to keep them apart."""
+    if "|" in gap:
+        return False
+    kinds = {_kind(expr.options[-1]), _kind(nxt.options[0])}
+    same = len(kinds) == 1 and "vague" not in kinds
+    shared = bool(_slots(expr.options[-1]) & _slots(nxt.options[0]))
+    dash = bool(gap) and set(gap) <= {"-", ","} and "-" in gap
+    dates = same and all("day" in o for o in (expr.options[-1], nxt.options[0]))
+    if shared and (("or" in gap) or (dash and not dates) or (gap == ["and"])):
+        expr.options.extend(nxt.options)
+    elif same and kinds == {"day"} and (dash or (not gap and nxt.lead in ("to", "before"))):
+        expr.is_range = dates  # "с 20 по 25 ноября" is a stay; "с пн по ср" just starts on Monday
+    elif kinds == {"day"} and set(gap) & {",", "contact"} and not _date_and_weekday(expr, nxt):
+        return False
+    elif len(gap) <= 3 and set(gap) <= _MERGE_GAP:
+        if len(nxt.options) == 1:
+            merged = [_merged(expr.options[-1], nxt.options[0])]
+            target = slice(len(expr.options) - 1, None)
+        elif len(expr.options) == 1:
+            merged = [_merged(expr.options[0], option) for option in nxt.options]
+            target = slice(None)
+        else:
+            return False
+        if None in merged:
+            return False
+        expr.options[target] = merged
+    else:
+        return False
+    expr.end = nxt.end
+    return True
+
+
+def _date_and_weekday(expr: _Expr, nxt: _Expr) -> bool:
+    """ "в среду, 25-го": a weekday and a date name one day, even across a comma."""
+    named = {"weekday", "day"}
+    return {
+        frozenset(expr.options[-1].keys() & named),
+        frozenset(nxt.options[0].keys() & named),
+    } == {
+        frozenset({"weekday"}),
+        frozenset({"day"}),
+    }
+
+
+def _share_context(options: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """ "в понедельник или вторник в 5": each option takes the day or time it lacks from its
+    nearest neighbour that has one."""
+    result = []
+    for i, option in enumerate(options):
+        option = dict(option)
+        for keys in (DAY_KEYS, TIME_KEYS):
+            if option.keys() & keys:
+                continue
+            donors = sorted(range(len(options)), key=lambda j: (abs(j - i), j > i))
+            for j in donors:
+                if options[j].keys() & keys:
+                    shared = keys | {"bound"} if keys is TIME_KEYS else keys
+                    option.update({k: v for k, v in options[j].items() if k in shared})
+                    break
+        result.append(option)
+    return result
+
+
+def _group(exprs: list[_Expr], tags: list[str]) -> list[_Expr]:
+    grouped: list[_Expr] = []
+    for expr in exprs:
+        if grouped and _join(grouped[-1], expr, tags[grouped[-1].end : expr.start]):
+            continue
+        grouped.append(expr)
+    return grouped
+
+
+# --- context -------------------------------------------------------------------------------------
+
+_POSITIVE = {"contact", "convenient"}
+_NIGHTS = re.compile(r"(?:^|(?<!at) )(?:\d+|several|2) nights?(?= |$)")
+
+
+def _clause(tags: list[str], start: int, end: int) -> tuple[int, int]:
+    """The clause around tags[start:end]: up to the nearest comma or sentence end."""
+    while start and tags[start - 1] not in ("|", ","):
+        start -= 1
+    while end < len(tags) and tags[end] not in ("|", ","):
+        end += 1
+    return start, end
+
+
+_NOT_CONTACT = re.compile(r"(?<![^ ])not (?:me )?contact(?![^ ])")
+_UNAVAILABLE = re.compile(r"(?<![^ ])(?:busy|not (?:\S+ )?(?:can|convenient))(?![^ ])")
+
+
+def _unavailable(clause: list[str]) -> bool:
+    return bool(_UNAVAILABLE.search(" ".join(clause)))
+
+
+def _weigh(expr: _Expr, tags: list[str]) -> tuple[int, str | None]:
+    """Score a time by its clause (between commas or sentence ends), or say why it is not a
+    contact time."""
+    left, right = _clause(tags, expr.start, expr.end)
+    before, after = tags[left : expr.start], tags[expr.end : right]
+    clause = before + after
+    start = expr.start
+    while start > left and tags[start - 1] in ("contact", "me"):
+        start -= 1
+    if (start > left and tags[start - 1] == "not") or _NOT_CONTACT.search(" ".join(clause)):
+        return 0, "negated"  # "не сегодня", "не пишите сегодня", "ночью не звоните"
+    previous = tags[_clause(tags, left - 1, left - 1)[0] : left - 1] if left else []
+    if _unavailable(clause) or ("also" in clause and _unavailable(previous)):
+        return 0, "unavailable"  # "завтра не могу, в четверг тоже"
+    contact = bool(_POSITIVE & set(clause)) or "can" in clause  # negated ones returned above
+    booking = "event" in clause or _NIGHTS.search(" ".join(clause)) or expr.is_range
+    if booking and not contact:
+        return 0, "booking"
+    sentence_start, sentence_end = left, right
+    while sentence_start and tags[sentence_start - 1] != "|":
+        sentence_start -= 1
+    while sentence_end < len(tags) and tags[sentence_end] != "|":
+        sentence_end += 1
+    in_sentence = bool(_POSITIVE & set(tags[sentence_start:sentence_end]))
+    corrected = "rather" in tags[_clause(tags, left - 1, left - 1)[0] if left else 0 : expr.start]
+    return 1 + 2 * contact + in_sentence + corrected, None
+
+
+_OPT_OUT_STRONG = re.compile(
+    r"(?<![^ ])(?:"
+    r"not (?:me |_ )*contact(?: me| _)*(?: (?:more|never)|(?= \||$))"
+    r"|(?:more|never) (?:me |_ )*(?:not (?:me |_ )*)?contact"
+    r"|stop (?:me |_ )*contact"
+    r"|(?:not|no) need (?:\S+ ){0,2}contact"
+    r"|optout|unsub (?:me|from)|not disturb"
+    r"|stop(?= \||$)"
+    r")"
+)
+_OPT_OUT_SOFT = re.compile(
+    r"(?<![^ ])(?:not interest|not relevant|no (?:, )?thanks|(?:not|no) need(?= \||$| ,))"
+)
+
+
+def _span(toks: list[Tok], start: int, end: int) -> tuple[int, int]:
+    return toks[start].start, toks[end - 1].end
+
+
+def parse(text: str) -> Parsed:
+    toks = tokenize(text)
+    tags = [tok.tag for tok in toks]
+    tag_index: dict[int, int] = {}
+    offset = 0
+    for i, tag in enumerate(tags):
+        tag_index[offset] = i
+        offset += len(tag) + 1
+    tag_string = " ".join(tags)
+    ctx = _Ctx(toks, tag_index)
+    candidates = []
+    for expr in _group(_find(tag_string, ctx), tags):
+        options = _share_context(expr.options)
+        options = [_public(option) for option in options]
+        fields = options[0] if len(options) == 1 else {"alternatives": options}
+        if not _valid(fields):
+            continue
+        score, drop = _weigh(expr, tags)
+        if drop == "unavailable" and fields.get("bound") == "before":
+            fields, drop = {k: v for k, v in fields.items() if k != "bound"}, None  # busy until 5
+        vague = fields == {"vague": True}
+        candidates.append(Candidate(fields, _span(toks, expr.start, expr.end), score, drop, vague))
+    opt_out, opt_span = None, None
+    for strength, regex in (("strong", _OPT_OUT_STRONG), ("soft", _OPT_OUT_SOFT)):
+        if m := regex.search(tag_string):
+            start = tag_index[m.start()]
+            end = tag_index[m.end() - len(m.group().split()[-1])] + 1
+            opt_out, opt_span = strength, _span(toks, start, end)
+            break
+    return Parsed(tuple(candidates), opt_out, opt_span)

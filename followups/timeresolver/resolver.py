@@ -1,0 +1,117 @@
+"""Entry points: words (or structured fields) + now + the client's zone -> Resolution."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .arithmetic import Outcome, compute, either
+from .fields import ResolverInputError, validate
+from .parse import DROP_REASONS, Candidate, parse
+from .result import Resolution, Status
+
+DEFAULT_TZ = "Asia/Makassar"
+
+
+def get_zone(tz: str | tzinfo) -> tzinfo:
+    """A tzinfo for an IANA name; ResolverInputError if there is no such zone."""
+    if isinstance(tz, tzinfo):
+        return tz
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
+        raise ResolverInputError(f"unknown time zone {tz!r}") from exc
+
+
+def local_now(now: datetime | str | None, zone: tzinfo) -> datetime:
+    """`now` in the client's zone: None is the current time, a naive value is local to `zone`,
+    a string is ISO 8601."""
+    if now is None:
+        return datetime.now(zone)
+    if isinstance(now, str):
+        try:
+            now = datetime.fromisoformat(now)
+        except ValueError as exc:
+            raise ResolverInputError(f"'now' is not an ISO 8601 timestamp: {now!r}") from exc
+    return now.replace(tzinfo=zone) if now.tzinfo is None else now.astimezone(zone)
+
+
+def _resolution(
+    outcome: Outcome, span: tuple[int, int] | None = None, said: str = "", opt_out: bool = False
+) -> Resolution:
+    return Resolution(
+        status=outcome.status,
+        when=outcome.when if outcome.status == Status.OK else None,
+        fallback=outcome.fallback if outcome.status == Status.AMBIGUOUS else None,
+        span=span,
+        reason=f"'{said}': {outcome.reason}" if said else outcome.reason,
+        opt_out=opt_out,
+    )
+
+
+def resolve_fields(
+    fields: Mapping[str, Any], now: datetime | str | None = None, tz: str | tzinfo = DEFAULT_TZ
+) -> Resolution:
+    """Resolve what an LLM extracted (see STRUCTURED_SCHEMA); ResolverInputError names a bad
+    field."""
+    moment = local_now(now, get_zone(tz))
+    return _resolution(compute(validate(fields), moment))
+
+
+def resolve_text(
+    text: str, now: datetime | str | None = None, tz: str | tzinfo = DEFAULT_TZ
+) -> Resolution:
+    """Resolve a client's message. Pure and fast: no I/O, no network."""
+    moment = local_now(now, get_zone(tz))
+    parsed = parse(text)
+
+    def said(span: tuple[int, int]) -> str:
+        return text[span[0] : span[1]]
+
+    live = [c for c in parsed.candidates if c.drop is None and not c.vague]
+    if live:
+        return _choose(live, moment, said)
+    if parsed.opt_out == "strong":
+        return _opted_out(parsed.opt_out_span, said)
+    vague = [c for c in parsed.candidates if c.drop is None and c.vague]
+    if vague:
+        outcome = Outcome(Status.AMBIGUOUS, reason="a wish with no usable time")
+        return _resolution(outcome, vague[0].span, said(vague[0].span))
+    if parsed.opt_out == "soft":
+        return _opted_out(parsed.opt_out_span, said)
+    ruled_out = [c for c in parsed.candidates if c.drop in ("negated", "unavailable")]
+    if ruled_out:
+        first = ruled_out[0]
+        outcome = compute(validate(first.fields), moment)
+        if outcome.status != Status.PAST:
+            why = f"{DROP_REASONS[first.drop]}; no other time given"
+            outcome = Outcome(Status.AMBIGUOUS, reason=why)
+        return _resolution(outcome, first.span, said(first.span))
+    if parsed.candidates:
+        other = parsed.candidates[0]
+        return Resolution(Status.NONE, reason=f"'{said(other.span)}': {DROP_REASONS[other.drop]}")
+    return Resolution(Status.NONE, reason="no contact time")
+
+
+def _opted_out(span: tuple[int, int] | None, said) -> Resolution:
+    return Resolution(Status.NONE, span=span, reason=f"opt-out: '{said(span)}'", opt_out=True)
+
+
+def _choose(live: list[Candidate], now: datetime, said) -> Resolution:
+    """The best-supported times; a definite reading beats an unclear one and a future one a
+    past one ("вчера не смог, давайте завтра"); several different times left are
+    alternatives."""
+    top = max(c.score for c in live)
+    scored = [(c, compute(validate(c.fields), now)) for c in live if c.score == top]
+    chosen = [pair for pair in scored if pair[1].status == Status.OK] or [
+        pair for pair in scored if pair[1].status != Status.PAST
+    ]
+    chosen = chosen or scored
+    if len(chosen) == 1:
+        candidate, outcome = chosen[0]
+        return _resolution(outcome, candidate.span, said(candidate.span))
+    outcome = either([o for _, o in chosen], "several different times")
+    span = (min(c.span[0] for c, _ in chosen), max(c.span[1] for c, _ in chosen))
+    return _resolution(outcome, span, said(span))

@@ -1,0 +1,24 @@
+"""`manage.py demo`: the whole product in one process with no external service. SQLite file,
+Dramatiq's in-process broker and worker, the console messenger (manage.py selects this)."""
+
+import os
+
+from project.settings import *  # noqa: F403
+from project.settings import BASE_DIR, DRAMATIQ_BROKER
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get("DEMO_DB", str(BASE_DIR / "demo.sqlite3")),
+        "OPTIONS": {"timeout": 30},
+    }
+}
+DRAMATIQ_BROKER = {**DRAMATIQ_BROKER, "BROKER": "dramatiq.brokers.stub.StubBroker", "OPTIONS": {}}
+FOLLOWUPS_MESSENGER = "bot.demo.ConsoleMessenger"
+# Demo time runs fast; broker delays do not. Publish only what is due now, often.
+FOLLOWUPS_ENQUEUE_HORIZON_S = 1
+FOLLOWUPS_WATCH_INTERVAL_S = 1
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "WARNING")
+LOGGING["root"]["level"] = LOG_LEVEL  # noqa: F405
