@@ -164,6 +164,15 @@ def history(prospect: Prospect, limit: int = HISTORY_MESSAGES) -> list[dict]:
     return turns
 
 
+def is_stored(telegram_id: int, message_id: int) -> bool:
+    """Whether this client message was already handled (the listener's catch-up asks)."""
+    return Message.objects.filter(
+        prospect__telegram_id=telegram_id,
+        direction=Message.Direction.INBOUND,
+        telegram_message_id=message_id,
+    ).exists()
+
+
 def record_outgoing(telegram_id: int, text: str, message_id: int | None, at: datetime) -> None:
     """Store the agent's reply as the listener sent it."""
     prospect = Prospect.objects.get(telegram_id=telegram_id)

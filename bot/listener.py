@@ -13,9 +13,11 @@ import contextlib
 import logging
 from collections import Counter
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from django.db import close_old_connections
-from telethon import TelegramClient, errors, events
+from django.utils import timezone
+from telethon import TelegramClient, errors, events, utils
 from telethon.tl import types
 
 from bot import conversation
@@ -29,6 +31,10 @@ log = logging.getLogger(__name__)
 SERVICE_NOTIFICATIONS_ID = 777000
 # On shutdown, how long to wait for messages already being handled.
 DRAIN_TIMEOUT_S = 30.0
+# At start, unread private messages this recent are answered (see Listener.catch_up).
+CATCH_UP_WINDOW = timedelta(hours=24)
+CATCH_UP_DIALOGS = 200
+CATCH_UP_PER_CHAT = 20
 
 
 class NotAuthorized(Exception):
@@ -162,6 +168,34 @@ class Listener:
                 self.drain_timeout_s,
             )
 
+    async def catch_up(self, since: datetime) -> int:
+        """Handle the private messages that arrived while the listener was down, oldest first.
+
+        A StringSession keeps no update state, so Telethon cannot replay them; without this a
+        client who wrote during a restart would get no answer, and worse, their pending
+        follow-up would still go out. Unread messages newer than `since` are handled like
+        live ones; those already stored (answered before the restart) are skipped.
+        """
+        handled = 0
+        async for dialog in self.client.iter_dialogs(limit=CATCH_UP_DIALOGS):
+            if not dialog.is_user or not dialog.unread_count:
+                continue
+            limit = min(dialog.unread_count, CATCH_UP_PER_CHAT)
+            unread = [m async for m in self.client.iter_messages(dialog.entity, limit=limit)]
+            for message in reversed(unread):
+                event = events.NewMessage.Event(message)
+                event._entities = {utils.get_peer_id(dialog.entity): dialog.entity}
+                event._set_client(self.client)
+                if message.date < since or not should_handle(event):
+                    continue
+                if await asyncio.to_thread(
+                    _in_thread, conversation.is_stored, event.sender_id, message.id
+                ):
+                    continue
+                await self.on_message(event)
+                handled += 1
+        return handled
+
     @contextlib.asynccontextmanager
     async def _one_at_a_time(self, chat_id: int):
         lock = self._chat_locks.setdefault(chat_id, asyncio.Lock())
@@ -230,6 +264,8 @@ async def run(
         me = starting.result()
         listener.register()
         log.info("listening as user=%s", me.id)
+        caught_up = await listener.catch_up(since=timezone.now() - CATCH_UP_WINDOW)
+        log.info("answered %d message(s) that arrived while the listener was down", caught_up)
         disconnected = client.disconnected
         await asyncio.wait({stopped, disconnected}, return_when=asyncio.FIRST_COMPLETED)
         log.info("stopping: no new messages; finishing %d in flight", listener.in_flight)

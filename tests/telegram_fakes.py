@@ -10,6 +10,7 @@ import asyncio
 import itertools
 import os
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 from telethon import TelegramClient, errors, events, utils
 from telethon._updates import EntityCache
@@ -61,6 +62,8 @@ class FakeTelegramClient:
         self._self_id = SELF_ID
         self._disconnected: asyncio.Future | None = None
         self._ids = itertools.count(500)
+        # For the listener's catch-up: [(entity, unread_count, [messages newest first])].
+        self.dialogs: list[tuple] = []
 
     async def __call__(self, request):
         self.requests.append(request)
@@ -114,6 +117,19 @@ class FakeTelegramClient:
             message=message,
             out=True,
         )
+
+    async def iter_dialogs(self, limit=None):
+        for entity, unread_count, _ in self.dialogs[:limit]:
+            yield SimpleNamespace(
+                entity=entity, unread_count=unread_count, is_user=isinstance(entity, types.User)
+            )
+
+    async def iter_messages(self, entity, limit=None):
+        """Newest first, as Telethon returns them."""
+        for dialog_entity, _, messages in self.dialogs:
+            if dialog_entity is entity:
+                for message in messages[:limit]:
+                    yield message
 
     def add_event_handler(self, callback, event) -> None:
         self.handlers.append((callback, event))
@@ -181,9 +197,8 @@ def make_user(user_id: int = 4242, **fields) -> types.User:
 def private_message(
     sender: types.User, text: str = "Здравствуйте!", *, msg_id: int = 7, **fields
 ) -> types.Message:
-    return types.Message(
-        id=msg_id, peer_id=types.PeerUser(sender.id), date=WHEN, message=text, **fields
-    )
+    fields.setdefault("date", WHEN)
+    return types.Message(id=msg_id, peer_id=types.PeerUser(sender.id), message=text, **fields)
 
 
 def new_message(message: types.TypeMessage, pts: int = 10) -> types.UpdateNewMessage:
