@@ -25,7 +25,7 @@ def test_scripted_demo_delivers_what_is_due_within_the_hour(tmp_path):
     done = run_demo(tmp_path, "Привет! Напиши мне через 30 минут\nок\n", "--speed", "2000")
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    assert "агент> Отлично, напишу вам сегодня в" in out or "агент> Отлично, напишу вам завтра в" in out
+    assert "агент> Отлично, напишу вам" in out
     assert "агент> Договорились! 👍" in out  # «ок» acknowledged the promise, did not cancel it
     assert "scheduled message → client:" in out
     assert out.index("scheduled message") > out.index("(input ended")
