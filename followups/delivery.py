@@ -1,16 +1,17 @@
 """Delivering due actions: claim, re-check, send, record.
 
-Many actions are claimed in one statement; each is then re-checked and sent on its own,
-idempotently (DESIGN, invariants 2-4):
+A broker message names up to BATCH_SIZE actions due in the same second. They are claimed in
+one statement and recorded in a handful (DESIGN, "Precision and capacity"); each is still
+re-checked and sent on its own, idempotently (invariants 2-4):
 
 - the claim is a compare-and-set from `pending` with a fresh token; only the token's holder
   records a result, so a redelivered message, a second worker or a released claim cannot
   record twice or resurrect a cancelled row;
-- the prospect row is locked during the re-check and the send, so a client message arriving
-  at the same instant either lands before the re-check (and the follow-up is dropped) or
-  after the send;
-- the send carries a random_id derived from the action id: a retry after a crash between
-  the send and the record reaches the client once.
+- the batch's prospect rows are locked (and its action rows, which proves the claims are still
+  ours) during the re-check and the sends: a client message arriving at the same instant either
+  lands before the re-check (and the follow-up is dropped) or waits until after the send;
+- each send carries a random_id derived from the action id: a retry after a crash between the
+  send and the record reaches the client once.
 """
 
 import logging
@@ -26,11 +27,12 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from followups import dispatcher, ratelimit, texts
+from followups import bulk, dispatcher, ratelimit, texts
 from followups.messenger import (
     PermanentSendError,
     Recipient,
     SendError,
+    SentMessage,
     TransientSendError,
     get_messenger,
 )
@@ -64,6 +66,15 @@ class DeliveryReport:
     missed: int = 0
 
 
+@dataclass
+class _Send:
+    """One claimed action on its way out."""
+
+    action: ScheduledAction
+    text: str
+    slot: datetime
+
+
 def parse_ids(raw_ids: object) -> list[uuid.UUID]:
     """The valid UUIDs among a message's arguments; garbage is logged and ignored."""
     if not isinstance(raw_ids, list | tuple):
@@ -84,6 +95,27 @@ def deliver(action_ids: Iterable[uuid.UUID]) -> DeliveryReport:
     ids = list(action_ids)
     now = timezone.now()
     report = DeliveryReport()
+    token = uuid.uuid4()
+    claimed = _claim(ids, token, now, report)
+    if len(claimed) + report.missed < len(ids):
+        _republish_early(ids, now)
+    sends = []
+    for action in claimed:
+        try:
+            sends.append(_Send(action, render_text(action), now))
+        except Exception as exc:  # a broken writer must not strand the claim
+            reason = f"writing the text failed: {_describe(exc)}"
+            _retry_or_fail(action, token, reason, None, report)
+    sends = _take_send_slots(sends, token, report)
+    if sends:
+        _send_batch(sends, token, report)
+    return report
+
+
+def _claim(
+    ids: list[uuid.UUID], token: uuid.UUID, now: datetime, report: DeliveryReport
+) -> list[ScheduledAction]:
+    """Apply the missed-run policy, then claim what is pending and due, in two statements."""
     grace = timedelta(seconds=settings.FOLLOWUPS_MISSED_GRACE_S)
     pending = ScheduledAction.objects.filter(pk__in=ids, status=ActionStatus.PENDING)
     report.missed = pending.filter(scheduled_for__lt=now - grace).update(
@@ -91,7 +123,6 @@ def deliver(action_ids: Iterable[uuid.UUID]) -> DeliveryReport:
         last_error=f"overdue by more than {settings.FOLLOWUPS_MISSED_GRACE_S} s; not sent",
         updated_at=now,
     )
-    token = uuid.uuid4()
     pending.filter(scheduled_for__lte=now + EARLY_TOLERANCE).update(
         status=SENDING,
         claim_token=token,
@@ -112,10 +143,7 @@ def deliver(action_ids: Iterable[uuid.UUID]) -> DeliveryReport:
             action.action_type,
             (now - action.scheduled_for).total_seconds() * 1000,
         )
-        _deliver_one(action, token, report)
-    if len(claimed) + report.missed < len(ids):
-        _republish_early(ids, now)
-    return report
+    return claimed
 
 
 def _republish_early(ids: list[uuid.UUID], now: datetime) -> None:
@@ -133,96 +161,139 @@ def _republish_early(ids: list[uuid.UUID], now: datetime) -> None:
         dispatcher.publish(early, now)
 
 
-def _deliver_one(action: ScheduledAction, token: uuid.UUID, report: DeliveryReport) -> None:
-    try:
-        text = render_text(action)
-    except Exception as exc:  # a broken writer must not strand the claim
-        _retry_or_fail(action, token, f"writing the text failed: {_describe(exc)}", None, report)
-        return
-    if not _wait_for_send_slot(action, token, report):
-        return
-    with transaction.atomic():
-        prospect = Prospect.objects.select_for_update().get(pk=action.prospect_id)
-        now = timezone.now()
-        # Renew the claim, and make sure it is still ours, right before sending.
-        if not _claimed(action, token).update(claimed_at=now):
-            log.warning("claim lost before send id=%s", action.pk)
-            return
-        reason = why_not_send(action, prospect, now)
-        if reason:
-            _finish(action, token, ActionStatus.CANCELLED, cancelled_at=now, cancel_reason=reason)
-            log.info("action cancelled id=%s reason=%s", action.pk, reason)
-            report.skipped.append(action.pk)
-            return
-        recipient = Recipient(prospect.telegram_id, prospect.access_hash, prospect.username)
-        try:
-            sent = get_messenger().send(recipient, text, action.random_id)
-        except PermanentSendError as exc:
-            _fail(action, token, prospect, exc, now)
-            report.failed.append(action.pk)
-            return
-        except TransientSendError as exc:
-            _retry_or_fail(action, token, exc.reason, exc.retry_after_s, report)
-            return
-        except Exception as exc:  # unknown trouble: assume it may pass, within max retries
-            _retry_or_fail(action, token, _describe(exc), None, report)
-            return
-        _finish(
-            action,
-            token,
-            ActionStatus.EXECUTED,
-            executed_at=now,
-            telegram_message_id=sent.message_id,
-            last_error="",
-        )
-        Message.objects.create(
-            prospect=prospect,
-            direction=Message.Direction.OUTBOUND,
-            text=text,
-            sent_at=now,
-            telegram_message_id=sent.message_id,
-            action=action,
-        )
-        Prospect.objects.filter(pk=prospect.pk).update(last_outbound_at=now)
-    report.sent.append(action.pk)
-    log.info(
-        "action executed id=%s prospect=%s message=%s duplicate=%s lateness_ms=%d",
-        action.pk,
-        action.prospect_id,
-        sent.message_id,
-        sent.duplicate,
-        (now - action.scheduled_for).total_seconds() * 1000,
-    )
-
-
-def _wait_for_send_slot(action: ScheduledAction, token: uuid.UUID, report: DeliveryReport) -> bool:
-    """Honour the per-account rate cap: True to send now (after waiting a moment if need be);
-    False when the action was put back to pending until the slot it now holds."""
+def _take_send_slots(sends: list[_Send], token: uuid.UUID, report: DeliveryReport) -> list[_Send]:
+    """Honour the per-account rate cap. Each action gets a send slot (the one it already holds,
+    or a new one, all reserved in one statement); those whose slot is more than MAX_SLOT_WAIT
+    away go back to pending until then, holding it. Returns the sends to make now."""
+    if ratelimit.interval() is None or not sends:
+        return sends
     now = timezone.now()
-    slot = action.rate_slot_at or ratelimit.reserve_slot(now)
-    if slot - now <= MAX_SLOT_WAIT:
-        time.sleep(max(0.0, (slot - now).total_seconds()))
-        return True
+    fresh = iter(ratelimit.reserve_slots(sum(1 for s in sends if s.action.rate_slot_at is None)))
+    ready = []
+    for send in sends:
+        send.slot = send.action.rate_slot_at or next(fresh)
+        if send.slot - now <= MAX_SLOT_WAIT:
+            ready.append(send)
+        else:
+            _defer(send, token, report)
+    return ready
+
+
+def _defer(send: _Send, token: uuid.UUID, report: DeliveryReport) -> None:
+    action = send.action
     with transaction.atomic():
         if _finish(
             action,
             token,
             ActionStatus.PENDING,
-            scheduled_for=slot,
-            rate_slot_at=slot,
+            scheduled_for=send.slot,
+            rate_slot_at=send.slot,
             claimed_at=None,
             enqueued_at=None,
             attempts=F("attempts") - 1,  # not an attempt: nothing was tried
         ):
-            action.scheduled_for = slot
+            action.scheduled_for = send.slot
             dispatcher.enqueue_on_commit(action)
     report.deferred.append(action.pk)
-    log.info("action deferred by the send rate cap id=%s slot=%s", action.pk, slot.isoformat())
-    return False
+    log.info("action deferred by the send rate cap id=%s slot=%s", action.pk, send.slot)
 
 
-def why_not_send(action: ScheduledAction, prospect: Prospect, now: datetime) -> str:
-    """The reason this action must not go out now, or '' to send it."""
+def _send_batch(sends: list[_Send], token: uuid.UUID, report: DeliveryReport) -> None:
+    """Lock, re-check, send and record a batch of claimed actions in one transaction."""
+    executed: list[tuple[_Send, SentMessage, datetime]] = []
+    with transaction.atomic():
+        prospects = {
+            p.pk: p
+            for p in Prospect.objects.select_for_update()
+            .filter(pk__in={s.action.prospect_id for s in sends})
+            .order_by("pk")
+        }
+        ours = set(
+            ScheduledAction.objects.select_for_update()
+            .filter(pk__in=[s.action.pk for s in sends], status=SENDING, claim_token=token)
+            .values_list("pk", flat=True)
+        )
+        meetings = {
+            m.pk: m for m in Meeting.objects.filter(pk__in={s.action.meeting_id for s in sends})
+        }
+        messenger = get_messenger()
+        for send in sends:
+            action = send.action
+            if action.pk not in ours:
+                log.warning("claim lost before send id=%s", action.pk)
+                continue
+            prospect = prospects[action.prospect_id]
+            now = timezone.now()
+            reason = why_not_send(action, prospect, meetings.get(action.meeting_id), now)
+            if reason:
+                _finish(action, token, ActionStatus.CANCELLED, cancelled_at=now,
+                        cancel_reason=reason)  # fmt: skip
+                log.info("action cancelled id=%s reason=%s", action.pk, reason)
+                report.skipped.append(action.pk)
+                continue
+            if send.slot > now:
+                time.sleep((send.slot - now).total_seconds())
+            recipient = Recipient(prospect.telegram_id, prospect.access_hash, prospect.username)
+            try:
+                sent = messenger.send(recipient, send.text, action.random_id)
+            except PermanentSendError as exc:
+                _fail(action, token, prospect, exc)
+                report.failed.append(action.pk)
+            except TransientSendError as exc:
+                _retry_or_fail(action, token, exc.reason, exc.retry_after_s, report)
+            except Exception as exc:  # unknown trouble: assume it may pass, within max retries
+                _retry_or_fail(action, token, _describe(exc), None, report)
+            else:
+                executed.append((send, sent, timezone.now()))
+        _record_executed(executed, prospects)
+    for send, sent, sent_at in executed:
+        report.sent.append(send.action.pk)
+        log.info(
+            "action executed id=%s prospect=%s message=%s duplicate=%s lateness_ms=%d",
+            send.action.pk,
+            send.action.prospect_id,
+            sent.message_id,
+            sent.duplicate,
+            (sent_at - send.action.scheduled_for).total_seconds() * 1000,
+        )
+
+
+def _record_executed(executed: list, prospects: dict[int, Prospect]) -> None:
+    """Record the sends of a batch: the rows (locked, so still ours), the conversation log,
+    each prospect's last outbound time. Three statements, whatever the batch size."""
+    if not executed:
+        return
+    actions, messages, touched = [], [], {}
+    for send, sent, sent_at in executed:
+        action = send.action
+        action.executed_at, action.telegram_message_id = sent_at, sent.message_id
+        actions.append(action)
+        messages.append(
+            Message(
+                prospect_id=action.prospect_id,
+                direction=Message.Direction.OUTBOUND,
+                text=send.text,
+                sent_at=sent_at,
+                telegram_message_id=sent.message_id,
+                action=action,
+            )
+        )
+        prospect = prospects[action.prospect_id]
+        prospect.last_outbound_at = sent_at
+        touched[prospect.pk] = prospect
+    ScheduledAction.objects.filter(pk__in=[a.pk for a in actions]).update(
+        status=ActionStatus.EXECUTED, claim_token=None, last_error="", updated_at=timezone.now()
+    )
+    bulk.update_rows(actions, ["executed_at", "telegram_message_id"])
+    Message.objects.bulk_create(messages)
+    bulk.update_rows(list(touched.values()), ["last_outbound_at"])
+
+
+def why_not_send(
+    action: ScheduledAction, prospect: Prospect, meeting: Meeting | None, now: datetime
+) -> str:
+    """The reason this action must not go out now, or '' to send it. `prospect` and `meeting`
+    are read under lock, just before the send."""
     if prospect.opted_out_at:
         return "opted_out"
     if prospect.unreachable_since:
@@ -233,8 +304,7 @@ def why_not_send(action: ScheduledAction, prospect: Prospect, now: datetime) -> 
         and prospect.last_reply_at > action.promised_at
     ):
         return "client_responded"
-    if action.action_type == ActionType.PRE_MEETING_REMINDER and action.meeting_id:
-        meeting = Meeting.objects.get(pk=action.meeting_id)
+    if action.action_type == ActionType.PRE_MEETING_REMINDER and meeting is not None:
         if meeting.status == Meeting.Status.CANCELLED:
             return "meeting_cancelled"
         if meeting.starts_at <= now:
@@ -280,16 +350,15 @@ def _finish(action: ScheduledAction, token: uuid.UUID, status: str, **fields) ->
 
 
 def _fail(
-    action: ScheduledAction,
-    token: uuid.UUID,
-    prospect: Prospect,
-    exc: PermanentSendError,
-    now: datetime,
+    action: ScheduledAction, token: uuid.UUID, prospect: Prospect, exc: PermanentSendError
 ) -> None:
     _finish(action, token, ActionStatus.FAILED, last_error=exc.reason[:MAX_ERROR_LENGTH])
     if exc.recipient_unreachable:
+        # Also in memory: the batch's later sends to this client are then skipped.
+        prospect.unreachable_since, prospect.unreachable_reason = timezone.now(), exc.reason[:255]
         Prospect.objects.filter(pk=prospect.pk).update(
-            unreachable_since=now, unreachable_reason=exc.reason[:255]
+            unreachable_since=prospect.unreachable_since,
+            unreachable_reason=prospect.unreachable_reason,
         )
     log.warning("action failed id=%s reason=%s", action.pk, exc.reason)
 

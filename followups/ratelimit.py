@@ -23,17 +23,20 @@ def interval() -> timedelta | None:
     return timedelta(minutes=1) / per_minute if per_minute else None
 
 
-def reserve_slot(now: datetime | None = None) -> datetime:
-    """Reserve the next free send slot and return its time (`now` or later)."""
+def reserve_slots(count: int, now: datetime | None = None) -> list[datetime]:
+    """Reserve the next `count` free send slots, in order, in one short transaction (never
+    inside a longer one: the row lock serialises every worker's sends)."""
     now = now or timezone.now()
     step = interval()
     if step is None:
-        return now
+        return [now] * count
+    if count == 0:
+        return []
     with transaction.atomic():
         rate, _ = SendRate.objects.select_for_update().get_or_create(
             account=ACCOUNT, defaults={"next_free_at": now}
         )
-        slot = max(rate.next_free_at, now)
-        rate.next_free_at = slot + step
+        first = max(rate.next_free_at, now)
+        rate.next_free_at = first + step * count
         rate.save(update_fields=["next_free_at"])
-    return slot
+    return [first + step * i for i in range(count)]

@@ -248,3 +248,18 @@ def test_rate_cap_through_workers(worker, make_prospect, messenger, settings):
     )
     sent_at = sorted(d.at for d in messenger.delivered)
     assert sent_at[-1] - sent_at[0] >= timedelta(seconds=3.4)
+
+
+def test_a_batch_records_each_rows_own_result(transactional_db, make_prospect, messenger):
+    prospects = [make_prospect() for _ in range(5)]
+    actions = [follow_up(p, soon(0), text=f"text {i}") for i, p in enumerate(prospects)]
+    assert sorted(delivery.deliver([a.pk for a in actions]).sent) == sorted(a.pk for a in actions)
+    by_recipient = {d.recipient_id: d for d in messenger.delivered}
+    for action in ScheduledAction.objects.filter(pk__in=[a.pk for a in actions]):
+        sent = by_recipient[action.prospect.telegram_id]
+        assert action.status == ActionStatus.EXECUTED
+        assert action.telegram_message_id == sent.message_id
+        assert action.executed_at >= sent.at
+        assert action.prospect.last_outbound_at == action.executed_at
+        message = Message.objects.get(action=action)
+        assert (message.text, message.telegram_message_id) == (sent.text, sent.message_id)

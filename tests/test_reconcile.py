@@ -180,12 +180,12 @@ def test_two_dispatchers_and_a_worker_send_each_once(worker, make_prospect, mess
     """Two `reconcile --watch` processes race over the same rows; every action reaches its
     client once. Then SIGTERM stops each cleanly."""
     prospects = [make_prospect() for _ in range(30)]
-    actions = [follow_up(p, soon(2)) for p in prospects]
-    ScheduledAction.objects.update(enqueued_at=None)  # as if the on-commit publish was lost
-    broker_queue = worker.broker
-    broker_queue.flush_all()
+    actions = [follow_up(p, soon(3600)) for p in prospects]  # not on the broker
     procs = [_dispatcher_process(), _dispatcher_process()]
     try:
+        for proc in procs:  # both past their startup pass: only the watch loops remain
+            assert proc.stdout.readline().startswith("reconcile: ")
+        ScheduledAction.objects.update(scheduled_for=soon(1))  # due now: theirs to publish
         wait_until(lambda: set(statuses(*actions)) == {ActionStatus.EXECUTED}, timeout=30)
     finally:
         for proc in procs:
@@ -198,3 +198,4 @@ def test_two_dispatchers_and_a_worker_send_each_once(worker, make_prospect, mess
     )
     time.sleep(0.3)  # any duplicate message would have been handled by now
     assert len(messenger.delivered) == 30
+

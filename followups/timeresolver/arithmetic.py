@@ -222,12 +222,23 @@ def _on(day: date, now: datetime, clock: _Clock, spec: Spec | None, what: str) -
     return Outcome(Status.PAST, reason=f"{what} → {_fmt(moment)} has passed")
 
 
+def _next_slot(now: datetime, clock: _Clock) -> datetime:
+    """The requested time today if still ahead, else tomorrow."""
+    today = now.date()
+    moment = _at(today, clock.time, now.tzinfo)
+    return moment if moment > now else _at(today + timedelta(days=1), clock.time, now.tzinfo)
+
+
 def _monday(day: date, weeks: int = 0) -> date:
     return day - timedelta(days=day.weekday() - 7 * weeks)
 
 
 def _relative(spec: Spec, now: datetime, clock: _Clock) -> Outcome:
     today = now.date()
+    if spec.weeks_ahead and spec.weekday is not None:  # "через 2 недели в пятницу"
+        day = _monday(today, spec.weeks_ahead) + timedelta(days=spec.weekday)
+        name = WEEKDAYS[spec.weekday].capitalize()
+        return _on(day, now, clock, spec, f"{name} in {spec.weeks_ahead} week(s)")
     if spec.months_ahead:
         day, what = _add_months(today, spec.months_ahead), f"in {spec.months_ahead} month(s)"
     elif spec.weeks_ahead:
@@ -295,7 +306,7 @@ def _weekend(spec: Spec, now: datetime, clock: _Clock) -> Outcome:
 def _week(spec: Spec, now: datetime, clock: _Clock) -> Outcome:
     today = now.date()
     if spec.week == "this":
-        fallback = _at(today + timedelta(days=1), clock.time, now.tzinfo)
+        fallback = _next_slot(now, clock)
         return Outcome(Status.AMBIGUOUS, fallback=fallback, reason="'this week' names no day")
     weeks = 1 if spec.week == "next" else -1
     return _on(_monday(today, weeks), now, clock, spec, f"Monday of {spec.week} week")
@@ -325,20 +336,20 @@ def _valid_date(year: int, month: int, day: int) -> date | None:
     return date(year, month, day) if day <= calendar.monthrange(year, month)[1] else None
 
 
+def _first_valid(month: int, pick, years: range) -> date | None:
+    return next((d for y in years if (d := _valid_date(y, month, pick(y, month)))), None)
+
+
 def _yearless(month: int, pick, now: datetime) -> date | Outcome:
     """This year's date if still to come; a date that passed only days ago is past; else next
-    year's (for Feb 29, the next leap year)."""
+    year's (for Feb 29, the next leap year). `pick(year, month)` gives the day of the month."""
     today = now.date()
-    candidates = (_valid_date(year, month, pick(year, month)) for year in range(today.year, 2101))
-    day = next((d for d in candidates if d), None)
-    if day is None:
-        return Outcome(Status.NONE, reason=f"no such date in month {month}")
-    if day < today:
+    day = _first_valid(month, pick, range(today.year, today.year + 9))
+    if day and day < today:
         if (today - day).days <= RECENT_PAST_DAYS:
             return Outcome(Status.PAST, reason=f"{day:%d %b} has just passed")
-        later = (_valid_date(y, month, pick(y, month)) for y in range(today.year + 1, 2101))
-        day = next(d for d in later if d)
-    return day
+        day = _first_valid(month, pick, range(today.year + 1, today.year + 9))
+    return day or Outcome(Status.NONE, reason=f"no such date in month {month}")
 
 
 def _month_ref(ref: int | str | None, today: date) -> tuple[int, int]:
@@ -417,8 +428,9 @@ def _month(spec: Spec, now: datetime, clock: _Clock) -> Outcome:
         year, month = _month_ref("next", today)
         return _on(date(year, month, 1), now, clock, spec, "start of next month")
     if spec.month == "this" or (spec.month == today.month and spec.year in (None, today.year)):
-        tomorrow = today + timedelta(days=1)
-        fallback = _at(tomorrow, clock.time, now.tzinfo) if tomorrow.day > 1 else None
+        fallback = _next_slot(now, clock)
+        if fallback.month != today.month:
+            fallback = None
         return Outcome(Status.AMBIGUOUS, fallback=fallback, reason="this month names no day")
     if spec.year:
         day = date(spec.year, spec.month, 1)
@@ -433,13 +445,7 @@ def _month(spec: Spec, now: datetime, clock: _Clock) -> Outcome:
 def _clock_only(now: datetime, clock: _Clock) -> Outcome:
     """A time with no day: today if still ahead, else tomorrow ("by the end of the day" is
     today only)."""
-    today = now.date()
-    moment = _at(today, clock.time, now.tzinfo)
-    if moment > now:
-        return Outcome(Status.OK, moment, reason=f"today → {_fmt(moment)}")
     if clock.part == "end_of_day":
-        return _on(today, now, clock, None, "the end of the day")
-    moment = _at(today + timedelta(days=1), clock.time, now.tzinfo)
-    return Outcome(
-        Status.OK, moment, reason=f"{clock.time:%H:%M} has passed today → {_fmt(moment)}"
-    )
+        return _on(now.date(), now, clock, None, "the end of the day")
+    moment = _next_slot(now, clock)
+    return Outcome(Status.OK, moment, reason=f"{clock.time:%H:%M}, the next one → {_fmt(moment)}")

@@ -241,7 +241,7 @@ def _check_combination(values: dict[str, Any], path: str) -> None:
     for i, name in enumerate(_RELATIVE):
         conflict(name, {*_RELATIVE[i + 1 :], "week", "weekend", "week_part", "month"})
         conflict(name, {"day", "month_part"})
-    conflict("weekday", {"weekend", "week_part", "month_part", "weeks_ahead", "months_ahead"})
+    conflict("weekday", {"weekend", "week_part", "month_part", "months_ahead"})
     conflict("weekend", {"week_part", "day", "month", "month_part"})
     conflict("week_part", {"day", "month", "month_part"})
     conflict("week", {"weekday_modifier", "day", "month", "month_part"})

@@ -68,6 +68,7 @@ _VOCAB: dict[str, str] = {
     "busy": "занят занята заняты занято busy unavailable",
     "not convenient": "неудобно неудобен неудобна inconvenient",
     "convenient": "удобно удобнее удобен удобна удобны удобненько convenient",
+    "free": "свободен свободна свободны освобожусь освободимся free available",
     "can": "могу смогу можем сможем получится выйдет успею успеем can could",
     "not can": "can't cant cannot couldn't couldnt",
     "now": "сейчас щас now",
@@ -131,6 +132,7 @@ _VOCAB: dict[str, str] = {
     "end": "конец конце конца концу end late поздно последний последняя последнее последнюю "
     "последней последних последние последнего последнем",
     "middle week": "midweek",
+    "2 week": "fortnight fortnights",
     "half": "пол половина половину половине половиной half",
     "quarter": "четверть четверти quarter",
     "without": "без",
@@ -155,7 +157,8 @@ _VOCAB: dict[str, str] = {
     "pm": "pm",
     # vague
     "later": "позже попозже позднее попозжее потом later",
-    "sometime": "как-нибудь когда-нибудь когда-то sometime someday зимой весной летом осенью",
+    "sometime": "как-нибудь когда-нибудь когда-то sometime someday зимой весной летом осенью "
+    "рождество рождества рождеству christmas xmas пасхи пасха easter",
     "soon": "скоро вскоре soon asap shortly",
     # counted things that are not times
     "cnt": "человек человека людей чел гостей гостя гость гости взрослых взрослый взрослые "
@@ -170,7 +173,7 @@ _VOCAB: dict[str, str] = {
     "contact": "msg ring follow talk chat meet meeting dm whatsapp wa telegram tg",
     "event": "arrive arriving arrival arrives land landing fly flying flight flights book booked "
     "booking reservation reserve reserved stay staying villa villas trip tour holiday holidays "
-    "vacation wedding depart departure leave leaving hotel bali ubud canggu seminyak visit",
+    "vacation wedding depart departure leave leaving hotel bali ubud canggu seminyak visit будем",
     "": "the of во-первых во-вторых",
 }
 
@@ -181,10 +184,10 @@ _PHRASES: dict[str, str] = {
     "в течение": "within",
     "в течении": "within",
     "на протяжении": "within",
-    "не раньше": "after",
-    "не ранее": "after",
-    "not before": "after",
-    "no earlier than": "after",
+    "не раньше": "from",
+    "не ранее": "from",
+    "not before": "from",
+    "no earlier than": "from",
     "не позже": "by",
     "не позднее": "by",
     "no later than": "by",
@@ -288,6 +291,7 @@ _PHRASES: dict[str, str] = {
     "нового года": "newyear",
     "новым годом": "newyear",
     "новом году": "newyear",
+    "новому году": "newyear",
     "new year": "newyear",
     "new year's": "newyear",
     "в ближайшие дни": "sometime",
@@ -295,6 +299,7 @@ _PHRASES: dict[str, str] = {
     "a few": "several",
     "a couple of": "2",
     "a couple": "2",
+    "a fortnight": "2 week",
     "couple of": "2",
     "half an hour": "half hour",
     "right now": "now",
@@ -415,32 +420,33 @@ _PAST_TENSE = re.compile(r"(?:л|ла|ло|ли|лся|лась|лось|лис�
 
 # Number words. Cardinals in all cases that occur in time phrases; ordinals split by form:
 # "Nth" (genitive/neuter, the forms used for dates and "половина десятого") and "Nord" (other).
+# Cardinals: nominative (and accusative) forms / the other cases.
 _RU_CARDINALS = {
-    0: "ноль нуля ноля",
-    1: "один одна одно одного одной одному одну одним",
-    2: "два две двух двум двумя",
-    3: "три трех трем тремя",
-    4: "четыре четырех четырем четырьмя",
-    5: "пять пяти",
-    6: "шесть шести",
-    7: "семь семи",
-    8: "восемь восьми",
-    9: "девять девяти",
-    10: "десять десяти",
-    11: "одиннадцать одиннадцати",
-    12: "двенадцать двенадцати",
-    13: "тринадцать тринадцати",
-    14: "четырнадцать четырнадцати",
-    15: "пятнадцать пятнадцати",
-    16: "шестнадцать шестнадцати",
-    17: "семнадцать семнадцати",
-    18: "восемнадцать восемнадцати",
-    19: "девятнадцать девятнадцати",
-    20: "двадцать двадцати",
-    30: "тридцать тридцати",
-    40: "сорок сорока",
-    50: "пятьдесят пятидесяти",
-    60: "шестьдесят шестидесяти",
+    0: "ноль / нуля ноля",
+    1: "один одна одно одну / одного одной одному одним",
+    2: "два две / двух двум двумя",
+    3: "три / трех трем тремя",
+    4: "четыре / четырех четырем четырьмя",
+    5: "пять / пяти",
+    6: "шесть / шести",
+    7: "семь / семи",
+    8: "восемь / восьми",
+    9: "девять / девяти",
+    10: "десять / десяти",
+    11: "одиннадцать / одиннадцати",
+    12: "двенадцать / двенадцати",
+    13: "тринадцать / тринадцати",
+    14: "четырнадцать / четырнадцати",
+    15: "пятнадцать / пятнадцати",
+    16: "шестнадцать / шестнадцати",
+    17: "семнадцать / семнадцати",
+    18: "восемнадцать / восемнадцати",
+    19: "девятнадцать / девятнадцати",
+    20: "двадцать / двадцати",
+    30: "тридцать / тридцати",
+    40: "сорок / сорока",
+    50: "пятьдесят / пятидесяти",
+    60: "шестьдесят / шестидесяти",
 }
 _RU_ORDINAL_STEMS = {
     1: "перв",
@@ -472,20 +478,24 @@ _EN_CARDINALS = (
     *("eighteen", "nineteen", "twenty"),
 )
 _EN_TENS = {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60}
-# "second" is left out: it is far more often the unit of time.
-_EN_ORDINALS = (
-    *("first", "_", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth"),
-    *("eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth"),
-    *("seventeenth", "eighteenth", "nineteenth", "twentieth"),
-)
+_EN_ORDINALS = {
+    word: value
+    for value, word in enumerate(
+        (
+            *("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth"),
+            *("ninth", "tenth", "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth"),
+            *("sixteenth", "seventeenth", "eighteenth", "nineteenth", "twentieth"),
+        ),
+        start=1,
+    )
+    if word != "second"  # far more often the unit of time
+}
 
 # Words that only count as time words when the context supports them ("the sun", "may I").
-_WEAK = {"may", "march", "mar", "sat", "sun", "wed", "mon", "jan", "a", "an"} | {
-    w for w in _EN_ORDINALS if w != "_"
-}
+_WEAK = {"may", "march", "mar", "sat", "sun", "wed", "mon", "jan", "a", "an", *_EN_ORDINALS}
 _WEAK_PREV = {"on", "at", "by", "before", "after", "from", "to", "this", "next", "last", "or"}
 _NUMBER_TAG = re.compile(r"\d+(?:th)?")
-_WEAK_NEXT = re.compile(r"\d.*|mo\d+|am|pm|morning|afternoon|evening|night|at|hour|min")
+_WEAK_NEXT = re.compile(r"\d.*|mo\d+|am|pm|morning|afternoon|evening|night|at|hour|min|or")
 
 # A "." after these is part of an abbreviation, not the end of a sentence.
 _ABBREVIATIONS = {
@@ -582,6 +592,7 @@ _NO_FUZZY_TAGS = {
     "also",
     "busy",
     "can",
+    "free",
     "cnt",
     "contact",
     "convenient",
@@ -613,6 +624,7 @@ _NO_FUZZY_TAGS = {
 
 
 def _build_words() -> tuple[dict[str, str], dict[str, tuple[int, str]]]:
+    """Every form -> its tag; number words also -> (value, "card" | "th" | "ord")."""
     words: dict[str, str] = {}
     numbers: dict[str, tuple[int, str]] = {}
 
@@ -620,33 +632,28 @@ def _build_words() -> tuple[dict[str, str], dict[str, tuple[int, str]]]:
         if words.setdefault(form, tag) != tag:
             raise ValueError(f"vocabulary form {form!r} has two tags")
 
+    def add_number(form: str, value: int, kind: str) -> None:
+        add(form, f"{value}{'' if kind == 'card' else kind}")
+        numbers[form] = (value, kind)
+
     for tag, forms in _VOCAB.items():
         for form in forms.split():
             add(form, tag)
     for value, forms in _RU_CARDINALS.items():
-        for form in forms.split():
-            add(form, str(value))
-            numbers[form] = (value, "card")
-    ordinal_stems = {**_RU_ORDINAL_STEMS, 3: "трет"}
-    for value, stem in ordinal_stems.items():
+        for form in forms.replace("/", " ").split():
+            add_number(form, value, "card")
+    for value, stem in {**_RU_ORDINAL_STEMS, 3: "трет"}.items():
         date_endings = ("ье", "ьего", "ьему") if value == 3 else _ORD_DATE_ENDINGS
         other_endings = ("ий", "ья", "ью", "ьей", "ьи", "ьих") if value == 3 else _ORD_OTHER_ENDINGS
         for ending in date_endings:
-            add(stem + ending, f"{value}th")
-            numbers[stem + ending] = (value, "th")
+            add_number(stem + ending, value, "th")
         for ending in other_endings:
-            add(stem + ending, f"{value}ord")
-            numbers[stem + ending] = (value, "ord")
-    for value, form in enumerate(_EN_CARDINALS):
-        add(form, str(value))
-        numbers[form] = (value, "card")
-    for form, value in _EN_TENS.items():
-        add(form, str(value))
-        numbers[form] = (value, "card")
-    for value, form in enumerate(_EN_ORDINALS, start=1):
-        if form != "_":
-            add(form, f"{value}th")
-            numbers[form] = (value, "th")
+            add_number(stem + ending, value, "ord")
+    cardinals = {form: value for value, form in enumerate(_EN_CARDINALS)}
+    for form, value in {**cardinals, **_EN_TENS}.items():
+        add_number(form, value, "card")
+    for form, value in _EN_ORDINALS.items():
+        add_number(form, value, "th")
     return words, numbers
 
 
@@ -678,7 +685,9 @@ _LATIN = re.compile(r"[a-z]")
 
 def normalise(text: str) -> str:
     """Lower-case and unify look-alike characters, keeping every character at its offset."""
-    lowered = "".join(c if len(low := c.lower()) != 1 else low for c in text)
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a few characters ("İ") lower-case to two
+        lowered = "".join(c if len(low := c.lower()) != 1 else low for c in text)
     return lowered.translate(_CHAR_MAP)
 
 
@@ -921,8 +930,19 @@ def _number_tag(raw: _Raw) -> str:
     return text
 
 
+# "двадцать пять" is 25 and "двадцати пяти" too, but "без двадцати шесть" is 20 and 6.
+_NOMINATIVE = {form for forms in _RU_CARDINALS.values() for form in forms.partition("/")[0].split()}
+
+
+def _compound(tens: Tok, unit: Tok) -> bool:
+    """Whether two number words make one number: the cases agree (an ordinal unit is fine)."""
+    if not _CYRILLIC.search(tens.text) or _NUMBER_WORDS[unit.text][1] != "card":
+        return True
+    return (tens.text in _NOMINATIVE) == (unit.text in _NOMINATIVE)
+
+
 def _merge_number_words(toks: list[Tok]) -> list[Tok]:
-    """ "двадцать пять" -> 25, "twenty-first" -> 21th."""
+    """ "двадцать пять" -> 25, "двадцати пяти" -> 25, "twenty-first" -> 21th."""
     merged: list[Tok] = []
     i = 0
     while i < len(toks):
@@ -931,7 +951,7 @@ def _merge_number_words(toks: list[Tok]) -> list[Tok]:
         if tens and tens[1] == "card" and tens[0] in (20, 30, 40, 50):
             j = i + 1 + (i + 1 < len(toks) and toks[i + 1].tag == "-")
             unit = _NUMBER_WORDS.get(toks[j].text) if j < len(toks) else None
-            if unit and 1 <= unit[0] <= 9:
+            if unit and 1 <= unit[0] <= 9 and _compound(tok, toks[j]):
                 suffix = {"card": "", "th": "th", "ord": "ord"}[unit[1]]
                 text = f"{tok.text} {toks[j].text}"
                 merged.append(Tok(f"{tens[0] + unit[0]}{suffix}", tok.start, toks[j].end, text))
@@ -955,7 +975,7 @@ def _weak_checked(toks: list[Tok]) -> list[Tok]:
                 or bool(_WEAK_NEXT.fullmatch(nxt))
             )
             if tok.text in ("a", "an"):
-                supported = nxt in _UNIT_TAGS or nxt in ("half", "several", "2")
+                supported = nxt in _UNIT_TAGS or nxt in ("half", "several")
             if not supported:
                 tok = Tok("_", tok.start, tok.end, tok.text)
         out.append(tok)
@@ -970,9 +990,8 @@ def tokenize(text: str) -> list[Tok]:
     toks: list[Tok] = []
     i = 0
     while i < len(raws):
-        raw = raws[i]
-        phrase = _match_phrase(raws, i)
-        if phrase:
+        raw, previous = raws[i], raws[i - 1] if i else None
+        if phrase := _match_phrase(raws, i):
             length, tags = phrase
             end = raws[i + length - 1].end
             toks.extend(Tok(t, raw.start, end, norm[raw.start : end]) for t in tags.split())
@@ -982,10 +1001,10 @@ def tokenize(text: str) -> list[Tok]:
         if raw.kind == "word":
             tags = word_tags(raw.text, translit)
         elif raw.kind in ("punct", "nl"):
-            tags = _PUNCT_TAGS.get(raw.text, "")
-            prev = raws[i - 2] if i >= 2 else None
-            if raw.text == "." and prev and prev.end == raw.start and prev.text in _ABBREVIATIONS:
+            glued = previous and previous.end == raw.start
+            if raw.text == "." and glued and previous.text in _ABBREVIATIONS:
                 continue  # "след.", "нояб.": an abbreviation, not the end of a sentence
+            tags = _PUNCT_TAGS.get(raw.text, "")
         else:
             tags = _number_tag(raw)
         toks.extend(Tok(t, raw.start, raw.end, raw.text) for t in tags.split())

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from .fields import WEEKDAYS, ResolverInputError, validate
+from .fields import WEEKDAYS, ResolverInputError, Spec, validate
 from .lexicon import Tok, tokenize
 
 SEVERAL = 3  # "несколько дней": the fallback reading of "several"
@@ -41,14 +41,13 @@ TIME_KEYS = {"hour", "minute", "meridiem", "part_of_day", "same_time"}
 
 @dataclass(frozen=True)
 class Candidate:
-    """One time expression in the message. `drop` says why it is not a contact time: one of
-    DROP_REASONS."""
+    """One time expression in the message, as validated fields. `drop` says why it is not a
+    contact time: one of DROP_REASONS."""
 
-    fields: dict[str, Any]
+    spec: Spec
     span: tuple[int, int]
     score: int
     drop: str | None
-    vague: bool
 
 
 DROP_REASONS = {
@@ -69,7 +68,8 @@ class Parsed:
 
 NUM = r"\d+(?:\.\d+)?"
 D12 = r"\d{1,2}"
-UNIT = r"(?:min|hour|day|dayg|week|month|year)"
+UNIT_TAGS = ("min", "hour", "day", "dayg", "week", "month", "year")
+UNIT = f"(?:{'|'.join(UNIT_TAGS)})"
 PREPS = r"(?:(?:at|around|by|after|before|from|between|toward) )+"
 MER = r"(?:am|pm|morning|afternoon|evening|dayg|night|oclock)"
 DAYPRE = r"(?:(?P<pre>on|at|by|before|after|from|to) )?"
@@ -82,32 +82,46 @@ NOT_COUNTED = (
 
 @dataclass
 class _Ctx:
+    """The tokens of a message and where each tag starts in the tag string."""
+
     toks: list[Tok]
     tag_index: dict[int, int]
 
+    @classmethod
+    def of(cls, toks: list[Tok]) -> _Ctx:
+        tag_index, offset = {}, 0
+        for i, tok in enumerate(toks):
+            tag_index[offset] = i
+            offset += len(tok.tag) + 1
+        return cls(toks, tag_index)
+
+    def tokens(self, m: re.Match[str], group: str | int = 0) -> tuple[int, int]:
+        """The [first, last + 1) token indices a match (or one of its groups) covers."""
+        last_tag = m.group(group).split()[-1]
+        return self.tag_index[m.start(group)], self.tag_index[m.end(group) - len(last_tag)] + 1
+
     def texts(self, m: re.Match[str], group: str) -> list[str]:
         """The normalised words under a group of a match."""
-        first = self.tag_index[m.start(group)]
-        last = self.tag_index[m.end(group) - len(m.group(group).split()[-1])]
-        return [tok.text for tok in self.toks[first : last + 1]]
+        return [tok.text for tok in self.toks[slice(*self.tokens(m, group))]]
 
 
 Handler = Callable[[re.Match[str], _Ctx], dict[str, Any] | None]
 
 
 def _amount_fields(amount: float, unit: str, extra_minutes: float = 0) -> dict[str, Any]:
-    if unit == "min":
-        return {"duration_minutes": amount + extra_minutes}
-    if unit == "hour":
-        return {"duration_minutes": amount * 60 + extra_minutes}
-    days_per_unit = {"day": 1, "dayg": 1, "week": 7, "month": 30, "year": 365}[unit]
-    if unit in ("month", "year") and (amount * 12 if unit == "year" else amount).is_integer():
-        return {"months_ahead": int(amount * 12 if unit == "year" else amount)}
-    if unit == "week" and amount.is_integer():
-        return {"weeks_ahead": int(amount)}
-    if unit in ("day", "dayg") and not amount.is_integer():
-        return {"duration_minutes": amount * 1440}
-    return {"days_ahead": round(amount * days_per_unit)}
+    """An amount of a unit from now: minutes and hours exactly, days and longer by the
+    calendar (fractions of those fall back to the next finer unit)."""
+    if unit in ("min", "hour"):
+        return {"duration_minutes": amount * (60 if unit == "hour" else 1) + extra_minutes}
+    if unit in ("day", "dayg"):
+        whole = amount.is_integer()
+        return {"days_ahead": int(amount)} if whole else {"duration_minutes": amount * 1440}
+    if unit == "week":
+        whole = amount.is_integer()
+        return {"weeks_ahead": int(amount)} if whole else {"days_ahead": round(amount * 7)}
+    months = amount * 12 if unit == "year" else amount
+    whole = months.is_integer()
+    return {"months_ahead": int(months)} if whole else {"days_ahead": round(months * 30)}
 
 
 def _duration(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
@@ -115,12 +129,15 @@ def _duration(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     unit, pre, number = g["u"], g.get("pre"), g.get("n")
     if pre == "after" and ctx.texts(m, "pre") == ["после"] and unit == "hour" and number:
         # "после 2 часов" is after two o'clock, not two hours from now
-        return _clock_fields(float(number), 0, None, "after ") if number.isdigit() else None
+        return _clock_fields(int(number), 0, None, "after") if number.isdigit() else None
     if pre == "within" and number is None and unit not in ("min", "hour"):
         return {"vague": True}
     approximate = number == "several"
-    amount = float(SEVERAL) if approximate else float(number) if number else None
-    if amount is None:
+    if approximate:
+        amount = float(SEVERAL)
+    elif number:
+        amount = float(number)
+    else:
         amount = 0.5 if g.get("half") else 1.0
     if g.get("plushalf") or g.get("half2"):
         amount += 0.5
@@ -128,7 +145,7 @@ def _duration(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     sign = -1 if g.get("ago") else 1
     options = [amount]
     for sep, other in ((g.get("sep"), g.get("n2")), (g.get("sep2"), g.get("n4"))):
-        if sep in ("or",) and other:
+        if sep == "or" and other:
             options.append(float(other))
     fields = [_amount_fields(sign * option, unit, sign * extra) for option in options]
     if len(fields) > 1:
@@ -166,11 +183,12 @@ _MERIDIEM_FIELDS: dict[str, dict[str, str]] = {
 
 
 def _clock_fields(
-    hour: float, minute: int, mer: str | None, pre: str | None, zero: bool = False
+    hour: int, minute: int, mer: str | None, pre: str | None, zero: bool = False
 ) -> dict[str, Any] | None:
-    if not (hour.is_integer() and 0 <= hour <= 24 and 0 <= minute <= 59):
+    """`zero`: the hour was written with a leading zero ("07:30"), so on the 24-hour clock."""
+    if not (0 <= hour <= 24 and 0 <= minute <= 59):
         return None
-    fields: dict[str, Any] = {"hour": int(hour)}
+    fields: dict[str, Any] = {"hour": hour}
     if minute:
         fields["minute"] = minute
     if mer:
@@ -180,9 +198,10 @@ def _clock_fields(
     return {**fields, **_bound(pre)}
 
 
-def _split_hm(text: str) -> tuple[float, int, bool]:
+def _split_hm(text: str) -> tuple[int, int, bool]:
+    """ "07:30" -> (7, 30, leading zero)."""
     hour, _, minute = text.partition(":")
-    return float(hour), int(minute or 0), hour.startswith("0") and len(hour) == 2
+    return int(hour), int(minute or 0), len(hour) == 2 and hour.startswith("0")
 
 
 def _clock_range(first, second, sep: str | None, pre: str | None) -> dict[str, Any] | None:
@@ -197,13 +216,11 @@ def _clock_range(first, second, sep: str | None, pre: str | None) -> dict[str, A
 def _clock(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     g = m.groupdict()
     pre, mer, mer2 = g.get("pre"), g.get("mer"), g.get("mer2")
-    if g.get("hm"):
-        hour, minute, zero = _split_hm(g["hm"])
-    elif g.get("h3"):
-        hour, minute, zero, mer = float(g["h3"]), 0, False, g["mer3"]
+    if g.get("h3"):
+        hour, minute, zero, mer = int(g["h3"]), 0, False, g["mer3"]
     else:
-        hour, minute, zero = (1.0 if g.get("one") else float(g["h"])), int(g.get("m") or 0), False
-        zero = bool(g.get("h")) and g["h"].startswith("0") and len(g["h"]) == 2
+        hour, minute, zero = _split_hm(g.get("hm") or g.get("h") or "1")  # "в час" is one
+        minute = minute or int(g.get("m") or 0)
     h2 = g.get("h2") or ""
     if g.get("sep") == "-" and len(h2) == 2 and not g.get("m") and (h2 == "00" or int(h2) > 24):
         return _clock_fields(hour, int(h2), mer or mer2, pre, zero)  # "в 8-30" is 8:30
@@ -216,18 +233,15 @@ def _clock(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
 
 
 def _clock_fraction(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
-    """ "половина десятого" 9:30, "без пятнадцати три" 2:45, "quarter past 3", "quarter to 5"."""
+    """ "половина десятого" 9:30 and "четверть пятого" 4:15 (of the hour that is running),
+    "без пятнадцати три" 2:45, "half past 3", "quarter to 5"."""
     g = m.groupdict()
-    hour = int(g["h"])
-    quarter = g.get("q")
-    past = {"half": 30, "quarter": 15}.get(quarter or "", 0)
-    if "without" in m.group() or " to " in f" {m.group()} ":
-        before = 15 if (g.get("mm") or quarter) == "quarter" else int(g.get("mm") or 0)
-        return _clock_fields(float(hour - 1 or 12), 60 - before, g.get("mer"), g.get("pre"))
-    if " past " in f" {m.group()} ":
-        minute = past or int(quarter)
-        return _clock_fields(float(hour), minute, g.get("mer"), g.get("pre"))
-    return _clock_fields(float(hour - 1 or 12), past, g.get("mer"), g.get("pre"))
+    hour, op, amount = int(g["h"]), g.get("op"), g["q"]
+    minutes = {"half": 30, "quarter": 15}.get(amount) or int(amount)
+    if op == "past":
+        return _clock_fields(hour, minutes, g.get("mer"), g.get("pre"))
+    previous = hour - 1 or 12
+    return _clock_fields(previous, 60 - minutes if op else minutes, g.get("mer"), g.get("pre"))
 
 
 def _day_fields(pre: str | None) -> dict[str, Any]:
@@ -253,10 +267,13 @@ def _weekday(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
 def _week(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     pre, part, mod = m.group("pre"), m.group("part"), m.group("mod")
     relation = {"nearest": "this"}.get(mod, mod)
+    week = {"week": relation} if relation else {}
     if m.group("w") == "weekend":
         if pre == "after":
             return {"week": "next"}
-        return {"weekend": True, **({"week": relation} if relation else {})}
+        if pre == "toward":  # "ближе к выходным": the end of the working week
+            return {"week_part": "end", **week}
+        return {"weekend": True, **week}
     if not (part or mod) and (pre in (None, "in", "within") or ctx.texts(m, "w")[0] == "неделю"):
         return None  # "через неделю" is a duration, "на неделю" a length of stay
     fields: dict[str, Any] = {"week_part": part} if part else {}
@@ -284,6 +301,10 @@ def _month(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
 
 def _date(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     g = m.groupdict()
+    if g.get("dsep") == "or":  # "20 или 21 ноября"
+        month = int(g["mo"][2:])
+        days = (g["d"], g["d2"])
+        return {"alternatives": [{"day": int(d.removesuffix("th")), "month": month} for d in days]}
     day = int((g.get("d") or g.get("d2")).removesuffix("th"))
     fields: dict[str, Any] = {"day": day}
     if g.get("mo"):
@@ -293,7 +314,7 @@ def _date(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     if g.get("wd"):
         fields["weekday"] = _weekday_fields(g["wd"])
     if g.get("d2") and g.get("mo"):
-        fields["_range"] = True
+        fields["_range"] = True  # "20-25 ноября": taken off in _find, marks a stay
     return {**fields, **_day_fields(g.get("pre"))}
 
 
@@ -302,25 +323,26 @@ def _numeric_date(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     text, pre, mer = m.group("dm"), m.group("pre"), m.group("mer")
     parts = re.split(r"[./]", text)
     first, second = int(parts[0]), int(parts[1])
-    is_date = 1 <= first <= 31 and 1 <= second <= 12 and max(map(len, parts[:2])) == 2
-    if len(parts) == 3 or "/" in text:
-        return (
-            {"day": first, "month": second, "year": int(parts[2])}
-            if len(parts) == 3
-            else ({"day": first, "month": second} if is_date else None)
-        )
-    is_time = first <= 23 and len(parts[1]) == 2 and second <= 59
-    timely = mer or (pre and pre not in ("on", "to"))
-    if is_time and (not is_date or (timely and second % 5 == 0)):
-        zero = parts[0].startswith("0") and len(parts[0]) == 2
-        return _clock_fields(float(first), second, mer, pre, zero)
-    if is_date:
-        return {"day": first, "month": second, **_day_fields(pre)}
-    return None
+    if len(parts) == 3:
+        return {"day": first, "month": second, "year": int(parts[2]), **_day_fields(pre)}
+    is_date = 1 <= first <= 31 and 1 <= second <= 12 and max(map(len, parts)) == 2
+    is_time = "." in text and first <= 23 and len(parts[1]) == 2 and second <= 59
+    said_as_time = mer or (pre and pre not in ("on", "to"))  # "в 10.30", "к 17.00"
+    if is_time and (not is_date or (said_as_time and second % 5 == 0)):
+        hour, minute, zero = _split_hm(text.replace(".", ":"))
+        return _clock_fields(hour, minute, mer, pre, zero)
+    return {"day": first, "month": second, **_day_fields(pre)} if is_date else None
+
+
+_NIGHT_DAYS = re.compile(r"today|tomorrow|dayafter|wd\d")
 
 
 def _part_of_day(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     pre, mod, part = m.group("pre"), m.group("mod"), m.group("p")
+    if part == "night" and not (pre or mod) and ctx.texts(m, "p")[0] not in ("ночью", "overnight"):
+        first = ctx.tokens(m)[0]  # "за ночь", "$300/night" are prices; "завтра ночью" is a time
+        if not (first and _NIGHT_DAYS.fullmatch(ctx.toks[first - 1].tag)):
+            return None
     if part == "midnight":
         return {"part_of_day": "night"} if pre == "after" else {"hour": 0}
     part = {"breakfast": "morning", "dinner": "evening", "eod": "end_of_day"}.get(part, part)
@@ -365,8 +387,25 @@ def _vague(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
     return {"vague": True}
 
 
-def _rule(pattern: str, handler: Handler) -> tuple[re.Pattern[str], Handler]:
-    return re.compile(rf"(?<![^ ])(?:{pattern})(?![^ ])"), handler
+@dataclass(frozen=True)
+class _Rule:
+    regex: re.Pattern[str]
+    handler: Handler
+    anchors: frozenset[str]  # tag classes (see _tag_class) without which it cannot match
+
+
+def _rule(pattern: str, handler: Handler, anchors: str) -> _Rule:
+    classes = frozenset(UNIT_TAGS if anchors == "UNIT" else anchors.split())
+    return _Rule(re.compile(rf"(?<![^ ])(?:{pattern})(?![^ ])"), handler, classes)
+
+
+def _tag_class(tag: str) -> str:
+    """A number is "#", a weekday "wd", a month "mo", a zone "zone"; other tags are their own."""
+    if tag[0].isdigit():
+        return "#"
+    if tag.startswith(("wd", "mo", "zone=")) and tag not in ("month", "morning"):
+        return tag[:2] if tag[0] in "wm" else "zone"
+    return tag
 
 
 # The order breaks ties between matches of equal length: earlier wins.
@@ -380,27 +419,32 @@ RULES = [
         rf"(?: (?:and|from) (?:1 )?(?P<half2>half))?"
         rf"(?: (?P<sep2>-|or) (?P<n4>{NUM})(?: {UNIT})?)?",
         _duration,
+        "UNIT",
     ),
     _rule(
         rf"(?P<u>{UNIT}) (?P<pre>in|within) (?:around )?(?P<n>{NUM})"
         rf"(?: (?P<sep>-|or) (?P<n2>{NUM}))?{NOT_COUNTED}",
         _duration,
+        "UNIT",
     ),
-    _rule(rf"in (?P<u>{UNIT}) (?P<n>{NUM}){NOT_COUNTED}", _unit_first),
+    _rule(rf"in (?P<u>{UNIT}) (?P<n>{NUM}){NOT_COUNTED}", _unit_first, "UNIT"),
     _rule(
         rf"(?:(?P<n>{NUM}|several) )?(?:(?P<half>half) (?:1 )?)?(?P<u>{UNIT}) "
         rf"(?:laterpost|later|from now|(?P<ago>ago))",
         _duration,
+        "UNIT",
     ),
     _rule(
         rf"{DAYPRE}(?P<d>today|tomorrow|dayafter|yesterday|daybefore)(?: (?:day|dayg))?",
         _relday,
+        "today tomorrow dayafter yesterday daybefore",
     ),
-    _rule(rf"{DAYPRE}(?:(?P<mod>this|next|last|nearest) )?(?P<wd>wd[1-7])", _weekday),
+    _rule(rf"{DAYPRE}(?:(?P<mod>this|next|last|nearest) )?(?P<wd>wd[1-7])", _weekday, "wd"),
     _rule(
-        r"(?:(?P<pre>on|at|in|by|before|after|from|to|within) )?(?:(?P<part>start|middle|end) )?"
-        r"(?:(?P<mod>this|next|last|nearest) )?(?P<w>week|weekend)",
+        r"(?:(?P<pre>on|at|in|by|before|after|from|to|within|toward) )?"
+        r"(?:(?P<part>start|middle|end) )?(?:(?P<mod>this|next|last|nearest) )?(?P<w>week|weekend)",
         _week,
+        "week weekend",
     ),
     _rule(
         r"(?:(?P<pre>on|at|in|by|before|after|from|to|within) )?"
@@ -409,33 +453,39 @@ RULES = [
         r"(?:(?P<mod>this|next|last) )?"
         r"(?:(?P<m>month)|(?P<mo>mo\d{1,2})(?: (?P<y>\d{4})(?: year)?)?)",
         _month,
+        "month mo",
     ),
-    _rule(r"(?:(?:on|at|in) )?(?:next|this) year", _vague),
+    _rule(r"(?:(?:on|at|in) )?(?:next|this) year", _vague, "year"),
     _rule(
         rf"{DAYPRE}(?:(?P<wd>wd[1-7]) (?:, )?)?(?P<d>{D12})(?:th)? (?:date )?(?P<mo>mo\d{{1,2}})"
         rf"(?: (?P<y>\d{{4}})(?: year)?)?",
         _date,
+        "mo",
     ),
     _rule(
         rf"{DAYPRE}(?P<mo>mo\d{{1,2}}) (?P<d>{D12})(?:th)?(?: (?P<y>\d{{4}}))?{NOT_COUNTED}",
         _date,
+        "mo",
     ),
     _rule(
-        rf"(?:from )?(?P<d>{D12})(?:th)? (?:-|to|before|and) (?P<d2>{D12})(?:th)? "
+        rf"(?:from )?(?P<d>{D12})(?:th)? (?P<dsep>-|to|before|and|or) (?P<d2>{D12})(?:th)? "
         rf"(?:date )?(?P<mo>mo\d{{1,2}})",
         _date,
+        "mo",
     ),
     _rule(
         rf"(?:(?P<pre>on|at|by|before|after|from|to|around|toward) )?"
         rf"(?P<dm>{D12}[./]{D12}(?:\.\d{{4}})?)(?: (?P<mer>{MER}))?{NOT_COUNTED}",
         _numeric_date,
+        "#",
     ),
-    _rule(rf"{DAYPRE}(?:(?P<d>{D12})th(?: date)?|(?P<d2>{D12}) date)", _date),
+    _rule(rf"{DAYPRE}(?:(?P<d>{D12})th(?: date)?|(?P<d2>{D12}) date)", _date, "#"),
     _rule(
         rf"(?:(?P<pre>{PREPS}))?(?P<hm>{D12}:\d\d)(?: (?:in )?(?P<mer>{MER}))?"
         rf"(?: (?P<sep>-|to|before|or|and) (?:at |to )?(?P<hm2>{D12}(?::\d\d)?)"
         rf"(?: (?P<mer2>{MER}))?)?",
         _clock,
+        "#",
     ),
     _rule(
         rf"(?P<pre>{PREPS})(?:(?P<h>{D12})(?: hour)?|(?P<one>hour))(?: (?P<m>\d\d)(?: min)?)?"
@@ -443,6 +493,7 @@ RULES = [
         rf"(?: (?P<sep>-|to|before|or|and) (?:at |to )?(?P<h2>{D12})(?: hour)?"
         rf"(?: (?:in )?(?P<mer2>{MER}))?)?{NOT_COUNTED}",
         _clock,
+        "# hour",
     ),
     _rule(
         rf"(?P<h>{D12})(?: hour)?(?: (?P<m>\d\d)(?: min)?)? (?:in )?"
@@ -450,41 +501,35 @@ RULES = [
         rf"|(?P<h3>{D12}) hour (?P<mer3>dayg|night|afternoon)"
         rf"|(?P<hm>{D12}) (?P<sep>-|to) (?P<h2>{D12}) (?P<mer2>am|pm)",
         _clock,
+        "#",
+    ),
+    *(
+        _rule(rf"(?:(?P<pre>{PREPS}))?{fraction}(?: (?:in )?(?P<mer>{MER}))?", _clock_fraction, "#")
+        for fraction in (
+            rf"(?P<q>half|quarter) (?P<h>{D12})th",
+            rf"(?P<op>without) (?P<q>{D12}|quarter)(?: min)? (?P<h>{D12})(?: hour)?",
+            rf"(?P<q>half|quarter|{D12})(?: min)? (?P<op>past) (?P<h>{D12})",
+            rf"(?P<q>quarter|{D12}(?= min))(?: min)? (?P<op>to) (?P<h>{D12})",
+        )
     ),
     _rule(
-        rf"(?:(?P<pre>{PREPS}))?(?P<q>half|quarter) (?P<h>{D12})th(?: (?:in )?(?P<mer>{MER}))?",
-        _clock_fraction,
-    ),
-    _rule(
-        rf"(?:(?P<pre>{PREPS}))?without (?P<mm>{D12}|quarter)(?: min)? (?P<h>{D12})(?: hour)?"
-        rf"(?: (?:in )?(?P<mer>{MER}))?",
-        _clock_fraction,
-    ),
-    _rule(
-        rf"(?:(?P<pre>{PREPS}))?(?P<q>half|quarter|{D12})(?: min)? past (?P<h>{D12})"
-        rf"(?: (?:in )?(?P<mer>{MER}))?",
-        _clock_fraction,
-    ),
-    _rule(
-        rf"(?:(?P<pre>{PREPS}))?(?:(?P<q>quarter)|(?P<mm>{D12}) min) to (?P<h>{D12})"
-        rf"(?: (?:in )?(?P<mer>{MER}))?",
-        _clock_fraction,
-    ),
-    _rule(
-        r"(?<![^a-z]\d )(?<!^\d )"  # "2 ночи" counts nights
         r"(?:(?P<pre>at|in|on|by|before|after|from|toward|within|around) )?"
         r"(?:(?P<mod>this|start|end|middle) )?"
+        r"(?<![^a-z]\d )(?<!^\d )"  # "за 2 ночи" counts nights
         r"(?P<p>morning|noon|lunch|afternoon|evening|night|midnight|breakfast|dinner|eod)",
         _part_of_day,
+        "morning noon lunch afternoon evening night midnight breakfast dinner eod",
     ),
-    _rule(r"(?:(?:at|by|before|in|toward|on) )?end (?:this )?(?:dayg|day)", _end_of_day),
-    _rule(r"(?:(?:at|in|on) )?(?P<o>1|2)(?:th|ord) half (?:dayg|day)", _half_day),
-    _rule(r"(?:(?P<pre>on|after|by|from) )?newyear", _new_year),
-    _rule(rf"in (?P<n>{D12}){NOT_COUNTED}(?! (?:-|or|to|and|\d))", _bare_minutes),
-    _rule(rf"(?:(?P<pre>{PREPS}))?(?P<h>{D12}) ish", _clock),
-    _rule(r"sametime", _same_time),
-    _rule(r"zone=(?P<zone>\S+)", _zone),
-    _rule(r"later|sometime|soon|not now|(?:next|other) times", _vague),
+    _rule(r"(?:(?:at|by|before|in|toward|on) )?end (?:this )?(?:dayg|day)", _end_of_day, "end"),
+    _rule(r"(?:(?:at|in|on) )?(?P<o>1|2)(?:th|ord) half (?:dayg|day)", _half_day, "half"),
+    _rule(r"(?:(?P<pre>on|after|by|from|toward) )?newyear", _new_year, "newyear"),
+    _rule(rf"in (?P<n>{D12}){NOT_COUNTED}(?! (?:-|or|to|and|\d))", _bare_minutes, "#"),
+    _rule(rf"(?:(?P<pre>{PREPS}))?(?P<h>{D12}) ish", _clock, "ish"),
+    _rule(r"sametime", _same_time, "sametime"),
+    _rule(r"zone=(?P<zone>\S+)", _zone, "zone"),
+    _rule(
+        r"later|sometime|soon|not now|(?:next|other) times", _vague, "later sometime soon now times"
+    ),
 ]
 
 
@@ -498,7 +543,6 @@ class _Expr:
     end: int
     lead: str = ""
     is_range: bool = False
-    notes: set[str] = field(default_factory=set)
 
 
 def _kind(fields: dict[str, Any]) -> str:
@@ -516,35 +560,32 @@ def _slots(fields: dict[str, Any]) -> set[str]:
     return {slot for slot, keys in (("day", DAY_KEYS), ("time", TIME_KEYS)) if fields.keys() & keys}
 
 
-def _public(fields: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in fields.items() if not k.startswith("_")}
-
-
-def _valid(fields: dict[str, Any]) -> bool:
+def _spec(fields: dict[str, Any]) -> Spec | None:
     try:
-        validate(_public(fields))
+        return validate(fields)
     except ResolverInputError:
-        return False
-    return True
+        return None
 
 
 def _merged(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any] | None:
     if a.keys() & b.keys() or {_kind(a), _kind(b)} & {"vague", "duration"}:
         return None
     union = {**a, **b}
-    return union if _valid(union) else None
+    return union if _spec(union) else None
 
 
 def _find(tag_string: str, ctx: _Ctx) -> list[_Expr]:
     """All rule matches, longest first, without overlaps, in text order."""
     hits = []
-    for order, (regex, handler) in enumerate(RULES):
-        for m in regex.finditer(tag_string):
-            fields = handler(m, ctx)
+    present = {_tag_class(tok.tag) for tok in ctx.toks}
+    for order, rule in enumerate(RULES):
+        if rule.anchors.isdisjoint(present):
+            continue
+        for m in rule.regex.finditer(tag_string):
+            fields = rule.handler(m, ctx)
             if fields is None:
                 continue
-            start = ctx.tag_index[m.start()]
-            end = ctx.tag_index[m.end() - len(m.group().split()[-1])] + 1
+            start, end = ctx.tokens(m)
             hits.append((-(end - start), start, order, end, fields, m.group().split()[0]))
     chosen: list[_Expr] = []
     taken: set[int] = set()
@@ -552,16 +593,18 @@ def _find(tag_string: str, ctx: _Ctx) -> list[_Expr]:
         if taken.isdisjoint(range(start, end)):
             taken.update(range(start, end))
             options = fields.get("alternatives", [fields])
-            is_range = any(option.pop("_range", False) for option in options)
+            is_range = any(option.pop("_range", False) for option in options)  # see _date
             chosen.append(_Expr(options, start, end, lead, is_range))
     return sorted(chosen, key=lambda e: e.start)
 
 
-_MERGE_GAP = {"_", ",", "me", "and", "around", "hour", "contact", "convenient", "at", "on"}
+_MERGE_GAP = {"_", ",", "me", "and", "around", "hour", "contact", "convenient", "free", "at", "on"}
 
 
 def _join(expr: _Expr, nxt: _Expr, gap: list[str]) -> bool:
-    """Fold `nxt` into `expr` if they belong together; False to keep them apart."""
+    """Fold `nxt` into `expr` if they belong together, as another option ("или", "or", a dash),
+    as the end of a range (only the start counts), or merged into one time ("завтра" + "в 5");
+    False keeps them apart."""
     if "|" in gap:
         return False
     kinds = {_kind(expr.options[-1]), _kind(nxt.options[0])}
@@ -573,7 +616,7 @@ def _join(expr: _Expr, nxt: _Expr, gap: list[str]) -> bool:
         expr.options.extend(nxt.options)
     elif same and kinds == {"day"} and (dash or (not gap and nxt.lead in ("to", "before"))):
         expr.is_range = dates  # "с 20 по 25 ноября" is a stay; "с пн по ср" just starts on Monday
-    elif kinds == {"day"} and set(gap) & {",", "contact"} and not _date_and_weekday(expr, nxt):
+    elif kinds == {"day"} and set(gap) & {",", "contact"} and not _refines(expr, nxt):
         return False
     elif len(gap) <= 3 and set(gap) <= _MERGE_GAP:
         if len(nxt.options) == 1:
@@ -593,33 +636,41 @@ def _join(expr: _Expr, nxt: _Expr, gap: list[str]) -> bool:
     return True
 
 
-def _date_and_weekday(expr: _Expr, nxt: _Expr) -> bool:
-    """ "в среду, 25-го": a weekday and a date name one day, even across a comma."""
-    named = {"weekday", "day"}
-    return {
-        frozenset(expr.options[-1].keys() & named),
-        frozenset(nxt.options[0].keys() & named),
-    } == {
-        frozenset({"weekday"}),
-        frozenset({"day"}),
-    }
+_CONTAINERS = ({"week"}, {"month"}, {"month", "year"})
+
+
+def _refines(expr: _Expr, nxt: _Expr) -> bool:
+    """Two days that name one day even across a comma: a week or month and a day in it
+    ("на следующей неделе, в среду или четверг"), or a weekday and a date ("в среду, 25-го")."""
+    named = [option.keys() & DAY_KEYS for option in (expr.options[-1], nxt.options[0])]
+    if any(keys in _CONTAINERS for keys in named):
+        return True
+    return sorted(map(sorted, named)) == [["day"], ["weekday"]]
+
+
+# What an option of "X или Y" may take from its neighbours: (a key it must have, keys it must
+# lack, keys it takes). A whole day or time of day ("в понедельник или вторник в 5"), or a
+# qualifier of the day it names ("в четверг или пятницу на следующей неделе", "20 или 21 ноября").
+_SHARED = (
+    (None, DAY_KEYS, DAY_KEYS),
+    (None, TIME_KEYS, TIME_KEYS | {"bound"}),
+    ("weekday", {"week", "weekday_modifier"}, {"week"}),
+    ("day", {"month"}, {"month", "year"}),
+)
 
 
 def _share_context(options: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """ "в понедельник или вторник в 5": each option takes the day or time it lacks from its
-    nearest neighbour that has one."""
+    """Each option takes what it lacks from its nearest neighbour that has it."""
     result = []
     for i, option in enumerate(options):
         option = dict(option)
-        for keys in (DAY_KEYS, TIME_KEYS):
-            if option.keys() & keys:
+        for having, lacking, taken in _SHARED:
+            if (having and having not in option) or option.keys() & lacking:
                 continue
-            donors = sorted(range(len(options)), key=lambda j: (abs(j - i), j > i))
-            for j in donors:
-                if options[j].keys() & keys:
-                    shared = keys | {"bound"} if keys is TIME_KEYS else keys
-                    option.update({k: v for k, v in options[j].items() if k in shared})
-                    break
+            nearest = sorted(range(len(options)), key=lambda j: (abs(j - i), j > i))
+            donor = next((options[j] for j in nearest if options[j].keys() & taken), None)
+            if donor:
+                option.update({k: v for k, v in donor.items() if k in taken})
         result.append(option)
     return result
 
@@ -635,15 +686,15 @@ def _group(exprs: list[_Expr], tags: list[str]) -> list[_Expr]:
 
 # --- context -------------------------------------------------------------------------------------
 
-_POSITIVE = {"contact", "convenient"}
-_NIGHTS = re.compile(r"(?:^|(?<!at) )(?:\d+|several|2) nights?(?= |$)")
+_POSITIVE = {"contact", "convenient"}  # and "free", unless the villa is what is free
+_NIGHTS = re.compile(r"(?:^|(?<!at) )(?:\d+|several) nights?(?= |$)")
 
 
-def _clause(tags: list[str], start: int, end: int) -> tuple[int, int]:
-    """The clause around tags[start:end]: up to the nearest comma or sentence end."""
-    while start and tags[start - 1] not in ("|", ","):
+def _clause(tags: list[str], start: int, end: int, stops=("|", ",")) -> tuple[int, int]:
+    """The clause around tags[start:end]: out to the nearest comma or sentence end."""
+    while start and tags[start - 1] not in stops:
         start -= 1
-    while end < len(tags) and tags[end] not in ("|", ","):
+    while end < len(tags) and tags[end] not in stops:
         end += 1
     return start, end
 
@@ -667,35 +718,34 @@ def _weigh(expr: _Expr, tags: list[str]) -> tuple[int, str | None]:
         start -= 1
     if (start > left and tags[start - 1] == "not") or _NOT_CONTACT.search(" ".join(clause)):
         return 0, "negated"  # "не сегодня", "не пишите сегодня", "ночью не звоните"
-    previous = tags[_clause(tags, left - 1, left - 1)[0] : left - 1] if left else []
-    if _unavailable(clause) or ("also" in clause and _unavailable(previous)):
+    previous = _clause(tags, left - 1, left - 1)[0] if left else left
+    if _unavailable(clause) or ("also" in clause and _unavailable(tags[previous:left])):
         return 0, "unavailable"  # "завтра не могу, в четверг тоже"
-    contact = bool(_POSITIVE & set(clause)) or "can" in clause  # negated ones returned above
     booking = "event" in clause or _NIGHTS.search(" ".join(clause)) or expr.is_range
+    # negated contact and ability returned above
+    contact = bool(_POSITIVE & set(clause)) or "can" in clause or ("free" in clause and not booking)
     if booking and not contact:
         return 0, "booking"
-    sentence_start, sentence_end = left, right
-    while sentence_start and tags[sentence_start - 1] != "|":
-        sentence_start -= 1
-    while sentence_end < len(tags) and tags[sentence_end] != "|":
-        sentence_end += 1
-    in_sentence = bool(_POSITIVE & set(tags[sentence_start:sentence_end]))
-    corrected = "rather" in tags[_clause(tags, left - 1, left - 1)[0] if left else 0 : expr.start]
-    return 1 + 2 * contact + in_sentence + corrected, None
+    sentence = tags[slice(*_clause(tags, left, right, stops=("|",)))]
+    corrected = "rather" in tags[previous : expr.start]  # "в 7, хотя нет, лучше в 8"
+    return 1 + 2 * contact + bool(_POSITIVE & set(sentence)) + corrected, None
 
 
+# "не пишите мне" alone is an opt-out; "до 10 не звоните" is about a time (see parse)
+_DO_NOT_CONTACT = re.compile(r"(?<![^ ])not (?:me |_ )*contact(?: me| _)*(?= \||$)")
 _OPT_OUT_STRONG = re.compile(
     r"(?<![^ ])(?:"
-    r"not (?:me |_ )*contact(?: me| _)*(?: (?:more|never)|(?= \||$))"
+    r"not (?:me |_ )*contact(?: me| _)* (?:more|never)"
     r"|(?:more|never) (?:me |_ )*(?:not (?:me |_ )*)?contact"
     r"|stop (?:me |_ )*contact"
-    r"|(?:not|no) need (?:\S+ ){0,2}contact"
+    r"|(?:not|no) need (?:me |_ |more |to )*contact"
     r"|optout|unsub (?:me|from)|not disturb"
     r"|stop(?= \||$)"
     r")"
 )
 _OPT_OUT_SOFT = re.compile(
-    r"(?<![^ ])(?:not interest|not relevant|no (?:, )?thanks|(?:not|no) need(?= \||$| ,))"
+    r"(?<![^ ])(?:not interest|not relevant|no (?:, )?thanks"
+    r"|(?<!contact )(?:not|no) need(?= \||$| ,))"  # "спасибо, не нужно", not "звонить не надо"
 )
 
 
@@ -706,30 +756,25 @@ def _span(toks: list[Tok], start: int, end: int) -> tuple[int, int]:
 def parse(text: str) -> Parsed:
     toks = tokenize(text)
     tags = [tok.tag for tok in toks]
-    tag_index: dict[int, int] = {}
-    offset = 0
-    for i, tag in enumerate(tags):
-        tag_index[offset] = i
-        offset += len(tag) + 1
     tag_string = " ".join(tags)
-    ctx = _Ctx(toks, tag_index)
+    ctx = _Ctx.of(toks)
     candidates = []
     for expr in _group(_find(tag_string, ctx), tags):
         options = _share_context(expr.options)
-        options = [_public(option) for option in options]
         fields = options[0] if len(options) == 1 else {"alternatives": options}
-        if not _valid(fields):
-            continue
         score, drop = _weigh(expr, tags)
         if drop == "unavailable" and fields.get("bound") == "before":
             fields, drop = {k: v for k, v in fields.items() if k != "bound"}, None  # busy until 5
-        vague = fields == {"vague": True}
-        candidates.append(Candidate(fields, _span(toks, expr.start, expr.end), score, drop, vague))
+        if spec := _spec(fields):
+            span = _span(toks, expr.start, expr.end)
+            candidates.append(Candidate(spec, span, score, drop))
     opt_out, opt_span = None, None
-    for strength, regex in (("strong", _OPT_OUT_STRONG), ("soft", _OPT_OUT_SOFT)):
+    negated = any(c.drop == "negated" for c in candidates)
+    checks = [("strong", _OPT_OUT_STRONG), ("soft", _OPT_OUT_SOFT)]
+    if not negated:
+        checks.insert(1, ("strong", _DO_NOT_CONTACT))
+    for strength, regex in checks:
         if m := regex.search(tag_string):
-            start = tag_index[m.start()]
-            end = tag_index[m.end() - len(m.group().split()[-1])] + 1
-            opt_out, opt_span = strength, _span(toks, start, end)
+            opt_out, opt_span = strength, _span(toks, *ctx.tokens(m))
             break
     return Parsed(tuple(candidates), opt_out, opt_span)

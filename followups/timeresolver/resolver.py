@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -13,6 +13,7 @@ from .parse import DROP_REASONS, Candidate, parse
 from .result import Resolution, Status
 
 DEFAULT_TZ = "Asia/Makassar"
+Span = tuple[int, int]
 
 
 def get_zone(tz: str | tzinfo) -> tzinfo:
@@ -38,16 +39,13 @@ def local_now(now: datetime | str | None, zone: tzinfo) -> datetime:
     return now.replace(tzinfo=zone) if now.tzinfo is None else now.astimezone(zone)
 
 
-def _resolution(
-    outcome: Outcome, span: tuple[int, int] | None = None, said: str = "", opt_out: bool = False
-) -> Resolution:
+def _resolution(outcome: Outcome, span: Span | None = None, said: str = "") -> Resolution:
     return Resolution(
         status=outcome.status,
         when=outcome.when if outcome.status == Status.OK else None,
         fallback=outcome.fallback if outcome.status == Status.AMBIGUOUS else None,
         span=span,
         reason=f"'{said}': {outcome.reason}" if said else outcome.reason,
-        opt_out=opt_out,
     )
 
 
@@ -67,15 +65,15 @@ def resolve_text(
     moment = local_now(now, get_zone(tz))
     parsed = parse(text)
 
-    def said(span: tuple[int, int]) -> str:
+    def said(span: Span) -> str:
         return text[span[0] : span[1]]
 
-    live = [c for c in parsed.candidates if c.drop is None and not c.vague]
+    live = [c for c in parsed.candidates if c.drop is None and not c.spec.vague]
     if live:
         return _choose(live, moment, said)
     if parsed.opt_out == "strong":
         return _opted_out(parsed.opt_out_span, said)
-    vague = [c for c in parsed.candidates if c.drop is None and c.vague]
+    vague = [c for c in parsed.candidates if c.drop is None and c.spec.vague]
     if vague:
         outcome = Outcome(Status.AMBIGUOUS, reason="a wish with no usable time")
         return _resolution(outcome, vague[0].span, said(vague[0].span))
@@ -84,7 +82,7 @@ def resolve_text(
     ruled_out = [c for c in parsed.candidates if c.drop in ("negated", "unavailable")]
     if ruled_out:
         first = ruled_out[0]
-        outcome = compute(validate(first.fields), moment)
+        outcome = compute(first.spec, moment)
         if outcome.status != Status.PAST:
             why = f"{DROP_REASONS[first.drop]}; no other time given"
             outcome = Outcome(Status.AMBIGUOUS, reason=why)
@@ -95,20 +93,21 @@ def resolve_text(
     return Resolution(Status.NONE, reason="no contact time")
 
 
-def _opted_out(span: tuple[int, int] | None, said) -> Resolution:
+def _opted_out(span: Span | None, said: Callable[[Span], str]) -> Resolution:
     return Resolution(Status.NONE, span=span, reason=f"opt-out: '{said(span)}'", opt_out=True)
 
 
-def _choose(live: list[Candidate], now: datetime, said) -> Resolution:
+_PREFERENCE = {Status.OK: 0, Status.AMBIGUOUS: 1, Status.PAST: 2, Status.NONE: 3}
+
+
+def _choose(live: list[Candidate], now: datetime, said: Callable[[Span], str]) -> Resolution:
     """The best-supported times; a definite reading beats an unclear one and a future one a
     past one ("вчера не смог, давайте завтра"); several different times left are
     alternatives."""
     top = max(c.score for c in live)
-    scored = [(c, compute(validate(c.fields), now)) for c in live if c.score == top]
-    chosen = [pair for pair in scored if pair[1].status == Status.OK] or [
-        pair for pair in scored if pair[1].status != Status.PAST
-    ]
-    chosen = chosen or scored
+    scored = [(c, compute(c.spec, now)) for c in live if c.score == top]
+    best = min(_PREFERENCE[outcome.status] for _, outcome in scored)
+    chosen = [(c, outcome) for c, outcome in scored if _PREFERENCE[outcome.status] == best]
     if len(chosen) == 1:
         candidate, outcome = chosen[0]
         return _resolution(outcome, candidate.span, said(candidate.span))

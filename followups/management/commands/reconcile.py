@@ -43,14 +43,16 @@ class Command(BaseCommand):
             raise CommandError("--interval must be a positive number of seconds")
         if cleanup_every <= 0:
             raise CommandError("--cleanup-every must be a positive number of seconds")
+        stop = self._stop_on_signals() if watch else None
         # Startup: nothing on the broker can be trusted, so everything due soon goes again.
         report = dispatcher.reconcile(force=True)
         self.stdout.write(f"reconcile: {report}")
-        if not watch:
-            return
-        self._watch(interval, cleanup_every)
+        if stop is not None:
+            self._watch(stop, interval, cleanup_every)
 
-    def _watch(self, interval: float, cleanup_every: int) -> None:
+    @staticmethod
+    def _stop_on_signals() -> threading.Event:
+        """Installed before the first pass, so a deploy's SIGTERM is clean even at startup."""
         stop = threading.Event()
 
         def request_stop(signum, frame):
@@ -59,6 +61,9 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
+        return stop
+
+    def _watch(self, stop: threading.Event, interval: float, cleanup_every: int) -> None:
         self.stdout.write(f"reconcile --watch: every {interval} s; stop with SIGTERM/SIGINT")
         passes_per_cleanup = max(1, round(cleanup_every / interval))
         passes = 0
