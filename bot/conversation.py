@@ -176,14 +176,7 @@ def is_stored(telegram_id: int, message_id: int) -> bool:
 def record_outgoing(telegram_id: int, text: str, message_id: int | None, at: datetime) -> None:
     """Store the agent's reply as the listener sent it."""
     prospect = Prospect.objects.get(telegram_id=telegram_id)
-    Message.objects.create(
-        prospect=prospect,
-        direction=Message.Direction.OUTBOUND,
-        text=text,
-        sent_at=at,
-        telegram_message_id=message_id,
-    )
-    Prospect.objects.filter(pk=prospect.pk).update(last_outbound_at=at)
+    services.record_agent_message(prospect, text, at=at, telegram_message_id=message_id)
 
 
 FOLLOW_UP_INSTRUCTION = (

@@ -47,27 +47,37 @@ _EN_MONTHS = (
 )
 
 
+_LANGUAGES = {
+    "ru": {
+        "near": ("сегодня", "завтра", "послезавтра"),
+        "weekdays": _RU_WEEKDAYS,
+        "months": _RU_MONTHS,
+        "near_form": "{day} в {clock}",
+        "week_form": "{weekday}, {date}, в {clock}",
+        "date_form": "{date} в {clock}",
+    },
+    "en": {
+        "near": ("today", "tomorrow"),
+        "weekdays": _EN_WEEKDAYS,
+        "months": _EN_MONTHS,
+        "near_form": "{day} at {clock}",
+        "week_form": "on {weekday}, {date}, at {clock}",
+        "date_form": "on {date} at {clock}",
+    },
+}
+
+
 def describe_when(when: datetime, now: datetime, zone: ZoneInfo, language: str = "ru") -> str:
+    words = _LANGUAGES.get((language or "ru")[:2].lower(), _LANGUAGES["ru"])
     local, today = when.astimezone(zone), now.astimezone(zone).date()
     days = (local.date() - today).days
     clock = local.strftime("%H:%M")
-    english = (language or "ru")[:2].lower() == "en"
-    if english:
-        near = {0: "today", 1: "tomorrow"}
-        if days in near:
-            return f"{near[days]} at {clock}"
-        date = f"{local.day} {_EN_MONTHS[local.month - 1]}"
-        if local.year != today.year:
-            date += f" {local.year}"
-        if 0 < days < 7:
-            return f"on {_EN_WEEKDAYS[local.weekday()]}, {date}, at {clock}"
-        return f"on {date} at {clock}"
-    near = {0: "сегодня", 1: "завтра", 2: "послезавтра"}
-    if days in near:
-        return f"{near[days]} в {clock}"
-    date = f"{local.day} {_RU_MONTHS[local.month - 1]}"
+    if 0 <= days < len(words["near"]):
+        return words["near_form"].format(day=words["near"][days], clock=clock)
+    date = f"{local.day} {words['months'][local.month - 1]}"
     if local.year != today.year:
         date += f" {local.year}"
     if 0 < days < 7:
-        return f"{_RU_WEEKDAYS[local.weekday()]}, {date}, в {clock}"
-    return f"{date} в {clock}"
+        weekday = words["weekdays"][local.weekday()]
+        return words["week_form"].format(weekday=weekday, date=date, clock=clock)
+    return words["date_form"].format(date=date, clock=clock)

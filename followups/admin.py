@@ -335,18 +335,8 @@ class ProspectAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     )
-    readonly_fields = (
-        "telegram_id",
-        "username",
-        "opted_out_at",
-        "unreachable_since",
-        "unreachable_reason",
-        "last_inbound_at",
-        "last_reply_at",
-        "last_outbound_at",
-        "created_at",
-        "updated_at",
-    )
+    # Staff may correct a name, a time zone or a language; the rest comes from Telegram.
+    readonly_fields = tuple(f for f in fields if f not in ("display_name", "time_zone", "language"))
     inlines = (ActionInline, MeetingInline)
     actions = ("opt_out_selected",)
 

@@ -286,13 +286,7 @@ def record_client_message(
     at = at or timezone.now()
     with transaction.atomic():
         locked = Prospect.objects.select_for_update().get(pk=prospect.pk)
-        Message.objects.create(
-            prospect=locked,
-            direction=Message.Direction.INBOUND,
-            text=text,
-            sent_at=at,
-            telegram_message_id=telegram_message_id,
-        )
+        _log_message(locked, Message.Direction.INBOUND, text, at, telegram_message_id)
         fields = {"last_inbound_at": at, "unreachable_since": None, "unreachable_reason": ""}
         if not acknowledgement:
             fields["last_reply_at"] = at
@@ -301,6 +295,26 @@ def record_client_message(
     for name, value in fields.items():
         setattr(prospect, name, value)
     return cancelled
+
+
+def record_agent_message(
+    prospect: Prospect, text: str, *, at: datetime, telegram_message_id: int | None = None
+) -> None:
+    """Store a reply the agent sent in the conversation (scheduled sends record their own)."""
+    _log_message(prospect, Message.Direction.OUTBOUND, text, at, telegram_message_id)
+    Prospect.objects.filter(pk=prospect.pk).update(last_outbound_at=at)
+
+
+def _log_message(
+    prospect: Prospect, direction: str, text: str, at: datetime, telegram_message_id: int | None
+) -> None:
+    Message.objects.create(
+        prospect=prospect,
+        direction=direction,
+        text=text,
+        sent_at=at,
+        telegram_message_id=telegram_message_id,
+    )
 
 
 def opt_out(prospect: Prospect, at: datetime | None = None) -> int:
