@@ -22,7 +22,12 @@ from followups import services
 from followups.messenger import MAX_TEXT_LENGTH
 from followups.models import ActionStatus, ActionType, Prospect, ScheduledAction
 from followups.services import SchedulingError
-from followups.timeresolver import ResolverInputError, resolve_text
+from followups.timeresolver import (
+    STRUCTURED_SCHEMA,
+    ResolverInputError,
+    resolve_fields,
+    resolve_text,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +40,12 @@ _WHEN_TEXT = {
     "type": "string",
     "description": "The client's own words about the time, verbatim, e.g. «через 2 часа», "
     "«завтра после обеда», «в следующую пятницу в 11». Do not convert them.",
+}
+_WHEN_FIELDS = {
+    **STRUCTURED_SCHEMA,
+    "description": "Optional: the same time as the client's terms in fields (tomorrow = "
+    "days_ahead 1; «в 5» = hour 5; no arithmetic). Used only when the server cannot read "
+    "when_text.",
 }
 
 SCHEDULE_FOLLOWUP = {
@@ -51,6 +62,7 @@ SCHEDULE_FOLLOWUP = {
         "type": "object",
         "properties": {
             "when_text": _WHEN_TEXT,
+            "when_fields": _WHEN_FIELDS,
             "follow_up_time": {
                 "type": "string",
                 "format": "date-time",
@@ -110,6 +122,7 @@ BOOK_MEETING = {
         "type": "object",
         "properties": {
             "when_text": _WHEN_TEXT,
+            "when_fields": _WHEN_FIELDS,
             "title": {"type": "string", "description": "Short topic of the meeting."},
         },
         "required": ["when_text"],
@@ -210,10 +223,17 @@ def _model_reading(tool_input: dict, turn: Turn) -> datetime | None:
     return parsed
 
 
-def _resolve(when_text: str, turn: Turn):
-    """The resolver's reading of the client's words, as (resolution, result-if-not-ok)."""
+def _resolve(tool_input: dict, turn: Turn):
+    """The resolver's reading of the client's words (or, when it finds no time in them, of the
+    model's structured fields: the same arithmetic), as (resolution, result-if-not-ok)."""
     prospect = turn.prospect
+    when_text = _text(tool_input, "when_text", required=True, limit=WHEN_TEXT_LIMIT)
     resolution = resolve_text(when_text, turn.now, prospect.zone)
+    fields = tool_input.get("when_fields")
+    if resolution.status == "none" and fields:
+        if not isinstance(fields, dict):
+            raise _Refused("when_fields must be an object")
+        resolution = resolve_fields(fields, turn.now, prospect.zone)
     if resolution.status == "ok":
         return resolution, None
     content: dict[str, Any] = {"status": resolution.status, "scheduled": False}
@@ -239,7 +259,7 @@ def _schedule_followup(tool_input: dict, turn: Turn) -> ToolResult:
     turn.scheduling_calls += 1
     if turn.scheduling_calls > MAX_SCHEDULING_CALLS_PER_TURN:
         raise _Refused(f"at most {MAX_SCHEDULING_CALLS_PER_TURN} scheduling calls per message")
-    resolution, not_ok = _resolve(when_text, turn)
+    resolution, not_ok = _resolve(tool_input, turn)
     if not_ok:
         return not_ok
     same = services.get_pending(turn.prospect).filter(
@@ -316,9 +336,8 @@ def _opt_out(tool_input: dict, turn: Turn) -> ToolResult:
 
 
 def _book_meeting(tool_input: dict, turn: Turn) -> ToolResult:
-    when_text = _text(tool_input, "when_text", required=True, limit=WHEN_TEXT_LIMIT)
     title = _text(tool_input, "title", required=False, limit=200)
-    resolution, not_ok = _resolve(when_text, turn)
+    resolution, not_ok = _resolve(tool_input, turn)
     if not_ok:
         return not_ok
     meeting = services.book_meeting(turn.prospect, resolution.when, title=title)

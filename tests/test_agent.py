@@ -122,6 +122,45 @@ class TestClaudeSchedules:
         assert (local.date(), local.hour, local.minute) == (tomorrow, 11, 0)
         assert "differed" in last_tool_results(fake.requests[1])[0]["content"]["note"]
 
+    def test_structured_fields_when_the_words_are_unreadable(self, claude_api):
+        fake = claude_api(
+            tool_use(
+                "schedule_followup",
+                {
+                    "when_text": "ну как тогда договаривались",
+                    "when_fields": {"days_ahead": 1, "hour": 5},
+                    "message_template": "",
+                    "reason": "asked",
+                },
+            ),
+            end_turn("Напишу завтра в 17:00!"),
+        )
+        converse("ну как тогда договаривались")
+        action = pending_follow_ups().get()
+        local = action.scheduled_for.astimezone(action.prospect.zone)
+        tomorrow = (timezone.now().astimezone(action.prospect.zone) + timedelta(days=1)).date()
+        assert (local.date(), local.hour) == (tomorrow, 17)  # «в 5» is 17:00, by the rules
+        assert last_tool_results(fake.requests[1])[0]["content"]["status"] == "scheduled"
+
+    def test_bad_structured_fields_are_refused(self, claude_api):
+        fake = claude_api(
+            tool_use(
+                "schedule_followup",
+                {
+                    "when_text": "ну как договаривались",
+                    "when_fields": {"hour": 99},
+                    "message_template": "",
+                    "reason": "asked",
+                },
+            ),
+            end_turn("Когда вам удобно?"),
+        )
+        converse("ну как договаривались")
+        result = last_tool_results(fake.requests[1])[0]
+        assert result["is_error"] is True
+        assert "hour" in result["content"]["error"]
+        assert not ScheduledAction.objects.exists()
+
     def test_ambiguous_time_schedules_nothing(self, claude_api):
         fake = claude_api(
             tool_use(
