@@ -198,4 +198,3 @@ def test_two_dispatchers_and_a_worker_send_each_once(worker, make_prospect, mess
     )
     time.sleep(0.3)  # any duplicate message would have been handled by now
     assert len(messenger.delivered) == 30
-
