@@ -27,7 +27,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from followups import bulk, dispatcher, ratelimit, texts
+from followups import bulk, dispatcher, events, ratelimit, texts
 from followups.messenger import (
     PermanentSendError,
     Recipient,
@@ -118,11 +118,7 @@ def _claim(
     """Apply the missed-run policy, then claim what is pending and due, in two statements."""
     grace = timedelta(seconds=settings.FOLLOWUPS_MISSED_GRACE_S)
     pending = ScheduledAction.objects.filter(pk__in=ids, status=ActionStatus.PENDING)
-    report.missed = pending.filter(scheduled_for__lt=now - grace).update(
-        status=ActionStatus.MISSED,
-        last_error=f"overdue by more than {settings.FOLLOWUPS_MISSED_GRACE_S} s; not sent",
-        updated_at=now,
-    )
+    report.missed = len(dispatcher.missed_now(pending.filter(scheduled_for__lt=now - grace)))
     pending.filter(scheduled_for__lte=now + EARLY_TOLERANCE).update(
         status=SENDING,
         claim_token=token,
@@ -136,13 +132,7 @@ def _claim(
         .order_by("scheduled_for")
     )
     for action in claimed:
-        log.info(
-            "action claimed id=%s prospect=%s type=%s lateness_ms=%d",
-            action.pk,
-            action.prospect_id,
-            action.action_type,
-            (now - action.scheduled_for).total_seconds() * 1000,
-        )
+        events.of(action, "claimed", lateness_ms=events.lateness_ms(action.scheduled_for, now))
     return claimed
 
 
@@ -195,7 +185,7 @@ def _defer(send: _Send, token: uuid.UUID, report: DeliveryReport) -> None:
             action.scheduled_for = send.slot
             dispatcher.enqueue_on_commit(action)
     report.deferred.append(action.pk)
-    log.info("action deferred by the send rate cap id=%s slot=%s", action.pk, send.slot)
+    events.of(action, "deferred", reason="send rate cap", slot=send.slot.isoformat())
 
 
 def _send_batch(sends: list[_Send], token: uuid.UUID, report: DeliveryReport) -> None:
@@ -228,7 +218,7 @@ def _send_batch(sends: list[_Send], token: uuid.UUID, report: DeliveryReport) ->
             if reason:
                 _finish(action, token, ActionStatus.CANCELLED, cancelled_at=now,
                         cancel_reason=reason)  # fmt: skip
-                log.info("action cancelled id=%s reason=%s", action.pk, reason)
+                events.of(action, "cancelled", reason=reason)
                 report.skipped.append(action.pk)
                 continue
             if send.slot > now:
@@ -248,13 +238,12 @@ def _send_batch(sends: list[_Send], token: uuid.UUID, report: DeliveryReport) ->
         _record_executed(executed, prospects)
     for send, sent, sent_at in executed:
         report.sent.append(send.action.pk)
-        log.info(
-            "action executed id=%s prospect=%s message=%s duplicate=%s lateness_ms=%d",
-            send.action.pk,
-            send.action.prospect_id,
-            sent.message_id,
-            sent.duplicate,
-            (sent_at - send.action.scheduled_for).total_seconds() * 1000,
+        events.of(
+            send.action,
+            "executed",
+            lateness_ms=events.lateness_ms(send.action.scheduled_for, sent_at),
+            message_id=sent.message_id,
+            duplicate=sent.duplicate,
         )
 
 
@@ -360,7 +349,7 @@ def _fail(
             unreachable_since=prospect.unreachable_since,
             unreachable_reason=prospect.unreachable_reason,
         )
-    log.warning("action failed id=%s reason=%s", action.pk, exc.reason)
+    events.of(action, "failed", level=logging.WARNING, reason=exc.reason)
 
 
 def _retry_or_fail(
@@ -380,7 +369,7 @@ def _retry_or_fail(
             action, token, ActionStatus.FAILED, last_error=f"gave up after {attempts}: {reason}"
         )
         report.failed.append(action.pk)
-        log.warning("action failed id=%s attempts=%d reason=%s", action.pk, attempts, reason)
+        events.of(action, "failed", level=logging.WARNING, attempts=attempts, reason=reason)
         return
     now = timezone.now()
     delay = retry_after_s + 1 if flood_wait else settings.FOLLOWUPS_RETRY_DELAY_S
@@ -403,8 +392,13 @@ def _retry_or_fail(
             action.scheduled_for = when
             dispatcher.enqueue_on_commit(action)
     report.retried.append(action.pk)
-    log.warning(
-        "action retry id=%s attempt=%d next=%s reason=%s", action.pk, attempts, when, reason
+    events.of(
+        action,
+        "retried",
+        level=logging.WARNING,
+        attempt=attempts,
+        next=when.isoformat(),
+        reason=reason,
     )
 
 

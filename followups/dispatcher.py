@@ -17,7 +17,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from followups import events
 from followups.models import ActionStatus, Heartbeat, ScheduledAction
+from followups.transitions import transition
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +71,7 @@ def enqueue_on_commit(action: ScheduledAction) -> None:
         ScheduledAction.objects.filter(pk=action.pk, status=ActionStatus.PENDING).update(
             enqueued_at=now
         )
-        log.info("action enqueued id=%s due=%s", action.pk, action.scheduled_for.isoformat())
+        events.of(action, "enqueued")
 
     transaction.on_commit(_publish)
 
@@ -98,12 +100,18 @@ def enqueue_due(now: datetime | None = None, *, force: bool = False) -> int:
     while True:
         with transaction.atomic():
             rows = list(
-                qs.select_for_update(skip_locked=True).values_list("pk", "scheduled_for")[:CHUNK]
+                qs.select_for_update(skip_locked=True).values(
+                    "pk", "prospect_id", "action_type", "scheduled_for"
+                )[:CHUNK]
             )
             if not rows:
                 return total
-            publish(rows, now)
-            ScheduledAction.objects.filter(pk__in=[pk for pk, _ in rows]).update(enqueued_at=now)
+            publish([(row["pk"], row["scheduled_for"]) for row in rows], now)
+            ScheduledAction.objects.filter(pk__in=[row["pk"] for row in rows]).update(
+                enqueued_at=now
+            )
+        for row in rows:
+            events.of(row, "enqueued")
         total += len(rows)
 
 
@@ -115,19 +123,19 @@ def release_stale_claims(now: datetime | None = None) -> int:
     """
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.FOLLOWUPS_CLAIM_TIMEOUT_S)
-    released = ScheduledAction.objects.filter(
-        status=ActionStatus.SENDING, claimed_at__lt=cutoff
-    ).update(
+    released = transition(
+        ScheduledAction.objects.filter(claimed_at__lt=cutoff),
+        ActionStatus.SENDING,
+        "released",
+        level=logging.WARNING,
+        event_fields={"reason": "the claiming worker did not finish in time"},
         status=ActionStatus.PENDING,
         claim_token=None,
         claimed_at=None,
         enqueued_at=None,
         last_error="claim released: the worker did not finish in time",
-        updated_at=now,
     )
-    if released:
-        log.warning("released %d stale claims", released)
-    return released
+    return len(released)
 
 
 def mark_missed(now: datetime | None = None) -> int:
@@ -135,16 +143,21 @@ def mark_missed(now: datetime | None = None) -> int:
     never sent (a "tomorrow at 10" message arriving two days late does more harm than good)."""
     now = now or timezone.now()
     grace = timedelta(seconds=settings.FOLLOWUPS_MISSED_GRACE_S)
-    missed = ScheduledAction.objects.filter(
-        status=ActionStatus.PENDING, scheduled_for__lt=now - grace
-    ).update(
+    return len(missed_now(ScheduledAction.objects.filter(scheduled_for__lt=now - grace)))
+
+
+def missed_now(qs) -> list[dict]:
+    """Mark the pending rows of `qs` missed (their due time is past the grace period)."""
+    reason = f"overdue by more than {settings.FOLLOWUPS_MISSED_GRACE_S} s; not sent"
+    return transition(
+        qs,
+        ActionStatus.PENDING,
+        "missed",
+        level=logging.WARNING,
+        event_fields={"reason": reason},
         status=ActionStatus.MISSED,
-        last_error=f"overdue by more than {settings.FOLLOWUPS_MISSED_GRACE_S} s; not sent",
-        updated_at=now,
+        last_error=reason,
     )
-    if missed:
-        log.warning("marked %d actions missed", missed)
-    return missed
 
 
 def cleanup(now: datetime | None = None) -> int:

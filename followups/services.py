@@ -17,10 +17,11 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from followups import dispatcher
+from followups import dispatcher, events
 from followups.messenger import MAX_TEXT_LENGTH
 from followups.models import ActionStatus, ActionType, Meeting, Message, Prospect, ScheduledAction
 from followups.quiet_hours import QuietHours
+from followups.transitions import transition
 
 log = logging.getLogger(__name__)
 
@@ -146,14 +147,8 @@ def schedule_action(
             payload=payload,
             promised_at=now,
         )
+        events.of(action, "created", client_requested_time=client_requested_time)
         dispatcher.enqueue_on_commit(action)
-    log.info(
-        "action created id=%s prospect=%s type=%s due=%s",
-        action.id,
-        prospect.pk,
-        action_type,
-        action.scheduled_for.isoformat(),
-    )
     return action
 
 
@@ -176,30 +171,22 @@ def get_overdue(now: datetime | None = None) -> QuerySet[ScheduledAction]:
 def cancel_action(action: ScheduledAction, reason: str) -> bool:
     """Cancel one pending action. False when it was no longer pending (already sent, being
     sent, or cancelled)."""
-    now = timezone.now()
-    changed = ScheduledAction.objects.filter(pk=action.pk, status=PENDING).update(
-        status=ActionStatus.CANCELLED, cancelled_at=now, cancel_reason=reason, updated_at=now
-    )
-    if changed:
-        log.info("action cancelled id=%s reason=%s", action.pk, reason)
-    return bool(changed)
+    return bool(_cancel_pending(ScheduledAction.objects.filter(pk=action.pk), reason))
 
 
 def _cancel_pending(qs: QuerySet[ScheduledAction], reason: str) -> list[UUID]:
     """Cancel the pending rows of `qs`; returns the ids this call cancelled (a row a worker
     claimed in the meantime is not among them)."""
-    now = timezone.now()
-    ids = list(qs.filter(status=PENDING).values_list("pk", flat=True))
-    ScheduledAction.objects.filter(pk__in=ids, status=PENDING).update(
-        status=ActionStatus.CANCELLED, cancelled_at=now, cancel_reason=reason, updated_at=now
+    cancelled = transition(
+        qs,
+        PENDING,
+        "cancelled",
+        event_fields={"reason": reason},
+        status=ActionStatus.CANCELLED,
+        cancelled_at=timezone.now(),
+        cancel_reason=reason,
     )
-    # `now` is unique to this call, so it tells our cancellations from anyone else's.
-    cancelled = list(
-        ScheduledAction.objects.filter(pk__in=ids, cancelled_at=now).values_list("pk", flat=True)
-    )
-    for action_id in cancelled:
-        log.info("action cancelled id=%s reason=%s", action_id, reason)
-    return cancelled
+    return [row["pk"] for row in cancelled]
 
 
 def cancel_pending_followups(prospect: Prospect, reason: str = "client_responded") -> int:
@@ -216,15 +203,16 @@ def _cancel_followups(prospect: Prospect, reason: str) -> list[UUID]:
 
 def mark_executed(action: ScheduledAction, telegram_message_id: int | None = None) -> bool:
     """Record that an action was sent by other means (e.g. staff wrote by hand)."""
-    now = timezone.now()
-    return bool(
-        ScheduledAction.objects.filter(pk=action.pk, status=PENDING).update(
-            status=ActionStatus.EXECUTED,
-            executed_at=now,
-            telegram_message_id=telegram_message_id,
-            updated_at=now,
-        )
+    executed = transition(
+        ScheduledAction.objects.filter(pk=action.pk),
+        PENDING,
+        "executed",
+        event_fields={"by": "hand", "message_id": telegram_message_id},
+        status=ActionStatus.EXECUTED,
+        executed_at=timezone.now(),
+        telegram_message_id=telegram_message_id,
     )
+    return bool(executed)
 
 
 def reschedule(
@@ -257,7 +245,7 @@ def reschedule(
             action.scheduled_for = when
             dispatcher.enqueue_on_commit(action)
     if changed:
-        log.info("action rescheduled id=%s due=%s", action.pk, when.isoformat())
+        events.of(action, "rescheduled")
     return bool(changed)
 
 

@@ -171,9 +171,13 @@ _VOCAB: dict[str, str] = {
     "рупии rp млн миллионов миллиона тыс тысяч тысячи k mln million thousand dollars dollar bucks "
     "euro rupiah",
     "contact": "msg ring follow talk chat meet meeting dm whatsapp wa telegram tg",
+    "reported": "wrote spoke talked chatted discussed",
+    "would": "бы б would",
     "event": "arrive arriving arrival arrives land landing fly flying flight flights book booked "
     "booking reservation reserve reserved stay staying villa villas trip tour holiday holidays "
-    "vacation wedding depart departure leave leaving hotel bali ubud canggu seminyak visit будем",
+    "vacation wedding depart departure leave leaving hotel bali ubud canggu seminyak visit будем "
+    # questions about the business or free dates: "вы работаете 20-го?", "свободные даты"
+    "работаете работаешь работает даты датах dates",
     "": "the of во-первых во-вторых",
 }
 
@@ -220,6 +224,12 @@ _PHRASES: dict[str, str] = {
     "как можно раньше": "soon",
     "as soon as possible": "soon",
     "на днях": "sometime",
+    "с новым годом": "",  # greetings, not dates
+    "с наступающим новым годом": "",
+    "с наступающим": "",
+    "с рождеством": "",
+    "happy new year": "",
+    "merry christmas": "",
     "добрый вечер": "",
     "доброе утро": "",
     "добрый день": "",
@@ -328,16 +338,21 @@ _PHRASES: dict[str, str] = {
 _CONTACT_STEMS = (
     "напиш",
     "написа",
-    "пиши",
-    "писать",
-    "пишите",
+    "пиш",
+    "писа",
+    "переписыв",
     "свяж",
     "связ",
     "позвон",
+    "перезвон",
+    "перезван",
     "звон",
+    "звяк",
     "созвон",
+    "созван",
     "набер",
     "набра",
+    "набир",
     "напомн",
     "спиш",
     "черкн",
@@ -346,7 +361,11 @@ _CONTACT_STEMS = (
     "стукн",
     "пинган",
     "обсуд",
+    "обсужд",
     "поговор",
+    "говор",
+    "общал",
+    "общат",
     "вернем",
     "вернусь",
     "ответ",
@@ -415,8 +434,9 @@ _EVENT_STEMS = (
     "arriv",
     "booking",
 )
-# Russian past tense ("писали", "звонил") reports, it does not ask: not a contact cue.
-_PAST_TENSE = re.compile(r"(?:л|ла|ло|ли|лся|лась|лось|лись)$")
+# A contact verb in the past tense ("писали", "созванивались", "called") reports an earlier
+# contact rather than asking for one: tagged "reported", not "contact".
+_PAST_TENSE = re.compile(r"(?:[а-я](?:л|ла|ло|ли|лся|лась|лось|лись)|[a-z]ed)$")
 
 # Number words. Cardinals in all cases that occur in time phrases; ordinals split by form:
 # "Nth" (genitive/neuter, the forms used for dates and "половина десятого") and "Nord" (other).
@@ -612,6 +632,7 @@ _NO_FUZZY_TAGS = {
     "not interest",
     "not relevant",
     "optout",
+    "reported",
     "other",
     "rather",
     "relevant",
@@ -620,6 +641,7 @@ _NO_FUZZY_TAGS = {
     "thanks",
     "times",
     "unsub",
+    "would",
 }
 
 
@@ -797,8 +819,8 @@ _ORDINAL_TAG = re.compile(r"\d+th")
 
 
 def _cue(word: str) -> str | None:
-    if word.startswith(_CONTACT_STEMS) and not _PAST_TENSE.search(word):
-        return "contact"
+    if word.startswith(_CONTACT_STEMS):
+        return "reported" if _PAST_TENSE.search(word) else "contact"
     if word.startswith(_EVENT_STEMS):
         return "event"
     return None

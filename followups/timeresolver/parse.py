@@ -53,7 +53,8 @@ class Candidate:
 DROP_REASONS = {
     "negated": "the client ruled this time out",
     "unavailable": "the client is unavailable then",
-    "booking": "about a booking or a trip, not a contact time",
+    "booking": "about a booking, a trip or the business, not a contact time",
+    "reported": "a report of an earlier contact, not a contact time",
 }
 
 
@@ -368,12 +369,6 @@ def _new_year(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
     return {"month": 1, "day": 1, **_day_fields(m.group("pre"))}
 
 
-def _bare_minutes(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
-    """ "перезвони через 20", "call me in 10": a bare number after "через" counts minutes."""
-    minutes = int(m.group("n"))
-    return {"duration_minutes": minutes} if 5 <= minutes < 60 else None
-
-
 def _zone(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
     """ "в 15 по мск": the clock time is on another zone's clock."""
     return {"time_zone": m.group("zone")}
@@ -523,7 +518,6 @@ RULES = [
     _rule(r"(?:(?:at|by|before|in|toward|on) )?end (?:this )?(?:dayg|day)", _end_of_day, "end"),
     _rule(r"(?:(?:at|in|on) )?(?P<o>1|2)(?:th|ord) half (?:dayg|day)", _half_day, "half"),
     _rule(r"(?:(?P<pre>on|after|by|from|toward) )?newyear", _new_year, "newyear"),
-    _rule(rf"in (?P<n>{D12}){NOT_COUNTED}(?! (?:-|or|to|and|\d))", _bare_minutes, "#"),
     _rule(rf"(?:(?P<pre>{PREPS}))?(?P<h>{D12}) ish", _clock, "ish"),
     _rule(r"sametime", _same_time, "sametime"),
     _rule(r"zone=(?P<zone>\S+)", _zone, "zone"),
@@ -543,6 +537,7 @@ class _Expr:
     end: int
     lead: str = ""
     is_range: bool = False
+    focus: tuple[int, int] | None = None  # where its clause is, if not at [start, end)
 
 
 def _kind(fields: dict[str, Any]) -> str:
@@ -571,6 +566,8 @@ def _merged(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any] | None:
     if a.keys() & b.keys() or {_kind(a), _kind(b)} & {"vague", "duration"}:
         return None
     union = {**a, **b}
+    if union.get("weekend") and union.get("weekday") in WEEKDAYS[5:]:
+        del union["weekend"]  # "на выходных, в воскресенье": the day the weekend narrows to
     return union if _spec(union) else None
 
 
@@ -636,12 +633,13 @@ def _join(expr: _Expr, nxt: _Expr, gap: list[str]) -> bool:
     return True
 
 
-_CONTAINERS = ({"week"}, {"month"}, {"month", "year"})
+_CONTAINERS = ({"week"}, {"month"}, {"month", "year"}, {"weekend"}, {"weekend", "week"})
 
 
 def _refines(expr: _Expr, nxt: _Expr) -> bool:
-    """Two days that name one day even across a comma: a week or month and a day in it
-    ("на следующей неделе, в среду или четверг"), or a weekday and a date ("в среду, 25-го")."""
+    """Two days that name one day even across a comma: a week, weekend or month and a day in it
+    ("на следующей неделе, в среду или четверг", "на выходных, в субботу"), or a weekday and a
+    date ("в среду, 25-го")."""
     named = [option.keys() & DAY_KEYS for option in (expr.options[-1], nxt.options[0])]
     if any(keys in _CONTAINERS for keys in named):
         return True
@@ -684,6 +682,140 @@ def _group(exprs: list[_Expr], tags: list[str]) -> list[_Expr]:
     return grouped
 
 
+# --- ellipsis and corrections ------------------------------------------------------------------
+
+# A fragment names no time alone; it completes the nearest earlier mention. It stands where the
+# noun was left out: before the end of its clause or a verb ("напишите после", "давайте на
+# следующих, ок?").
+_ELIDED = r"(?= (?:_ )?(?:\||,|or|and|contact|me|free|convenient|can|rather)(?![^ ])|(?: _)? ?$)"
+
+
+def _after_that(m: re.Match[str], ref: _Expr | None, tags: list[str]):
+    """ "я в отпуске до 5 декабря, напишите после", "busy till 5, call me after": the start
+    of what the earlier mention ended."""
+    if ref is None:
+        return None
+    options = [
+        option if _kind(option) == "duration" else {**option, "bound": "after"}
+        for option in ref.options
+    ]
+    return options, True
+
+
+def _next_one(m: re.Match[str], ref: _Expr | None, tags: list[str]):
+    """ "в эти выходные не получится, давайте на следующих", "в эту пятницу не могу, давайте в
+    следующую": the same kind of day, next week (or month)."""
+    option = ref.options[-1] if ref else {}
+    if option.get("weekend"):
+        return [{"weekend": True, "week": "next"}], False
+    if "weekday" in option and not option.keys() & (DAY_KEYS - {"weekday", "weekday_modifier"}):
+        return [{"weekday": option["weekday"], "week": "next"}], False
+    if "month_part" in option or option.keys() & DAY_KEYS == {"month"}:
+        return [{**_only(option, {"month_part"}), "month": "next"}], False
+    if "week" in option and not option.keys() & {"weekday", "weekend"}:
+        return [{**_only(option, {"week_part"}), "week": "next"}], False
+    return None
+
+
+def _part_of_it(m: re.Match[str], ref: _Expr | None, tags: list[str]):
+    """ "в декабре, где-то в середине", "на следующей неделе, ближе к концу": a part of the
+    month or week just named."""
+    option = ref.options[-1] if ref and len(ref.options) == 1 else {}
+    part, days = m.group("part"), option.keys() & DAY_KEYS
+    if days and days <= {"month", "year"}:
+        return [{**option, "month_part": part}], True
+    if days == {"week"}:
+        return [{**option, "week_part": part}], True
+    return None
+
+
+def _same_unit(m: re.Match[str], ref: _Expr | None, tags: list[str]):
+    """ "через 2 часа не смогу, давайте через 3": a bare number after "через" counts what the
+    duration before it counted; with none before, minutes ("перезвони через 20")."""
+    amount = float(m.group("n"))
+    counted = ref and ref.options[-1].keys() & _AMOUNT_KEYS
+    unit = (
+        next((tag for tag in tags[ref.start : ref.end] if tag in UNIT_TAGS), None)
+        if counted
+        else None
+    )
+    if unit:
+        return [_amount_fields(amount, unit)], False
+    return ([{"duration_minutes": amount}], False) if 5 <= amount < 60 else None
+
+
+_AMOUNT_KEYS = {"duration_minutes", "days_ahead", "weeks_ahead", "months_ahead"}
+
+
+def _only(option: dict[str, Any], keys: set[str]) -> dict[str, Any]:
+    return {k: v for k, v in option.items() if k in keys}
+
+
+_FRAGMENTS = [
+    (re.compile(rf"(?<![^ ])after(?: this| _)?{_ELIDED}"), _after_that),
+    (re.compile(rf"(?<![^ ])(?:(?:on|at|in|to) )?(?:next|nearest){_ELIDED}"), _next_one),
+    (
+        re.compile(
+            r"(?<![^ ])(?:around )?(?:on|at|in|toward|by|to) (?:around )?"
+            rf"(?P<part>start|middle|end){_ELIDED}"
+        ),
+        _part_of_it,
+    ),
+    (
+        re.compile(rf"(?<![^ ])in (?:around )?(?P<n>{D12}){NOT_COUNTED}(?! (?:-|or|to|and|\d))"),
+        _same_unit,
+    ),
+]
+
+
+def _complete(exprs: list[_Expr], tag_string: str, ctx: _Ctx) -> list[_Expr]:
+    """Fill in what the client left out, from the nearest earlier mention: fragments (see
+    _FRAGMENTS), then corrections (_corrected)."""
+    tags = [tok.tag for tok in ctx.toks]
+    taken = {i for expr in exprs for i in range(expr.start, expr.end)}
+    for regex, handler in _FRAGMENTS:
+        for m in regex.finditer(tag_string):
+            start, end = ctx.tokens(m)
+            if taken.intersection(range(start, end)):
+                continue
+            ref = next((e for e in reversed(exprs) if e.end <= start), None)
+            completed = handler(m, ref, tags)
+            if completed is None:
+                continue
+            options, absorbs = completed
+            if absorbs:  # the earlier mention was only the reference point
+                exprs.remove(ref)
+                expr = _Expr(options, ref.start, end, focus=(start, end))
+            else:
+                expr = _Expr(options, start, end)
+            exprs.append(expr)
+            taken.update(range(start, end))
+    exprs.sort(key=lambda e: e.start)
+    for earlier, later in zip(exprs, exprs[1:], strict=False):
+        _corrected(earlier, later, tags)
+    return exprs
+
+
+def _corrected(earlier: _Expr, later: _Expr, tags: list[str]) -> None:
+    """A bare clock time that replaces an earlier one keeps its day and, when the hours are
+    close, its part of the day: "в 7 вечера, хотя нет, в 8" is 20:00, "завтра в 5 не могу,
+    давайте в 6" tomorrow 18:00. It replaces it after a correction word or a ruled-out time."""
+    if len(earlier.options) != 1 or len(later.options) != 1:
+        return
+    old, new = earlier.options[0], later.options[0]
+    keyed = DAY_KEYS | {"part_of_day", "meridiem", "time_zone", "bound"}
+    if "hour" not in old or "hour" not in new or new.keys() & keyed:
+        return
+    replaced = "rather" in tags[earlier.end : later.start]
+    if not (replaced or _weigh(earlier, tags)[1] in ("negated", "unavailable")):
+        return
+    inherited = _only(old, DAY_KEYS)
+    if abs(old["hour"] % 12 - new["hour"] % 12) <= 2:
+        inherited.update(_only(old, {"part_of_day", "meridiem"}))
+    if _spec(merged := {**new, **inherited}):
+        later.options[0] = merged
+
+
 # --- context -------------------------------------------------------------------------------------
 
 _POSITIVE = {"contact", "convenient"}  # and "free", unless the villa is what is free
@@ -710,24 +842,27 @@ def _unavailable(clause: list[str]) -> bool:
 def _weigh(expr: _Expr, tags: list[str]) -> tuple[int, str | None]:
     """Score a time by its clause (between commas or sentence ends), or say why it is not a
     contact time."""
-    left, right = _clause(tags, expr.start, expr.end)
-    before, after = tags[left : expr.start], tags[expr.end : right]
+    start, end = expr.focus or (expr.start, expr.end)
+    left, right = _clause(tags, start, end)
+    before, after = tags[left:start], tags[end:right]
     clause = before + after
-    start = expr.start
-    while start > left and tags[start - 1] in ("contact", "me"):
-        start -= 1
-    if (start > left and tags[start - 1] == "not") or _NOT_CONTACT.search(" ".join(clause)):
+    lead = start
+    while lead > left and tags[lead - 1] in ("contact", "me"):
+        lead -= 1
+    if (lead > left and tags[lead - 1] == "not") or _NOT_CONTACT.search(" ".join(clause)):
         return 0, "negated"  # "не сегодня", "не пишите сегодня", "ночью не звоните"
     previous = _clause(tags, left - 1, left - 1)[0] if left else left
     if _unavailable(clause) or ("also" in clause and _unavailable(tags[previous:left])):
         return 0, "unavailable"  # "завтра не могу, в четверг тоже"
+    if "reported" in clause and not _POSITIVE & set(clause) and "would" not in clause:
+        return 0, "reported"  # "мы созванивались в понедельник", "I called yesterday"
     booking = "event" in clause or _NIGHTS.search(" ".join(clause)) or expr.is_range
     # negated contact and ability returned above
     contact = bool(_POSITIVE & set(clause)) or "can" in clause or ("free" in clause and not booking)
     if booking and not contact:
         return 0, "booking"
     sentence = tags[slice(*_clause(tags, left, right, stops=("|",)))]
-    corrected = "rather" in tags[previous : expr.start]  # "в 7, хотя нет, лучше в 8"
+    corrected = "rather" in tags[previous:start]  # "в 7, хотя нет, лучше в 8"
     return 1 + 2 * contact + bool(_POSITIVE & set(sentence)) + corrected, None
 
 
@@ -759,7 +894,7 @@ def parse(text: str) -> Parsed:
     tag_string = " ".join(tags)
     ctx = _Ctx.of(toks)
     candidates = []
-    for expr in _group(_find(tag_string, ctx), tags):
+    for expr in _complete(_group(_find(tag_string, ctx), tags), tag_string, ctx):
         options = _share_context(expr.options)
         fields = options[0] if len(options) == 1 else {"alternatives": options}
         score, drop = _weigh(expr, tags)
