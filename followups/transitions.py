@@ -26,17 +26,24 @@ def transition(
     prospect_id, action_type, scheduled_for) — not those someone else moved first — and logs
     `event` for each."""
     now = timezone.now()
-    candidates = list(qs.filter(status=from_status).values_list("pk", flat=True))
+    candidates = list(
+        qs.filter(status=from_status).values("pk", "prospect_id", "action_type", "scheduled_for")
+    )
     changed: list[dict] = []
     for start in range(0, len(candidates), CHUNK):
         chunk = candidates[start : start + CHUNK]
-        ScheduledAction.objects.filter(pk__in=chunk, status=from_status).update(
+        ids = [row["pk"] for row in chunk]
+        count = ScheduledAction.objects.filter(pk__in=ids, status=from_status).update(
             updated_at=now, **changes
         )
-        # `now` is unique to this call: it tells our changes from anyone else's.
-        changed += ScheduledAction.objects.filter(pk__in=chunk, updated_at=now).values(
-            "pk", "prospect_id", "action_type", "scheduled_for"
-        )
+        if count < len(chunk):  # someone moved some first; `now` is unique to this call
+            ours = set(
+                ScheduledAction.objects.filter(pk__in=ids, updated_at=now).values_list(
+                    "pk", flat=True
+                )
+            )
+            chunk = [row for row in chunk if row["pk"] in ours]
+        changed += chunk
     for row in changed:
         events.of(row, event, level=level, **(event_fields or {}))
     return changed
