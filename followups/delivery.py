@@ -72,7 +72,7 @@ class _Send:
 
     action: ScheduledAction
     text: str
-    slot: datetime
+    slot: datetime | None = None  # the rate cap's send slot, once taken
 
 
 def parse_ids(raw_ids: object) -> list[uuid.UUID]:
@@ -102,7 +102,7 @@ def deliver(action_ids: Iterable[uuid.UUID]) -> DeliveryReport:
     sends = []
     for action in claimed:
         try:
-            sends.append(_Send(action, render_text(action), now))
+            sends.append(_Send(action, render_text(action)))
         except Exception as exc:  # a broken writer must not strand the claim
             reason = f"writing the text failed: {_describe(exc)}"
             _retry_or_fail(action, token, reason, None, report)
@@ -152,16 +152,27 @@ def _republish_early(ids: list[uuid.UUID], now: datetime) -> None:
 
 
 def _take_send_slots(sends: list[_Send], token: uuid.UUID, report: DeliveryReport) -> list[_Send]:
-    """Honour the per-account rate cap. Each action gets a send slot (the one it already holds,
-    or a new one, all reserved in one statement); those whose slot is more than MAX_SLOT_WAIT
-    away go back to pending until then, holding it. Returns the sends to make now."""
-    if ratelimit.interval() is None or not sends:
+    """Honour the per-account rate cap. Each action gets a send slot — the one it holds, or a
+    new one (all reserved in one statement); those whose slot is more than MAX_SLOT_WAIT away
+    go back to pending until then, holding it. Returns the sends to make now.
+
+    A held slot long past (workers were down, the broker away) is stale: sending on it would
+    release the whole backlog at once, so it takes a new one. "Long" is one slot interval or a
+    second, whichever is more, so the usual lateness of a deferred action coming back does not
+    send it to the end of the line again and again.
+    """
+    step = ratelimit.interval()
+    if step is None or not sends:
         return sends
     now = timezone.now()
-    fresh = iter(ratelimit.reserve_slots(sum(1 for s in sends if s.action.rate_slot_at is None)))
+    stale = now - max(step, timedelta(seconds=1))
+    for send in sends:
+        held = send.action.rate_slot_at
+        send.slot = held if held is not None and held >= stale else None
+    fresh = iter(ratelimit.reserve_slots(sum(1 for s in sends if s.slot is None), now))
     ready = []
     for send in sends:
-        send.slot = send.action.rate_slot_at or next(fresh)
+        send.slot = send.slot or next(fresh)
         if send.slot - now <= MAX_SLOT_WAIT:
             ready.append(send)
         else:
@@ -221,7 +232,7 @@ def _send_batch(sends: list[_Send], token: uuid.UUID, report: DeliveryReport) ->
                 events.of(action, "cancelled", reason=reason)
                 report.skipped.append(action.pk)
                 continue
-            if send.slot > now:
+            if send.slot is not None and send.slot > now:
                 time.sleep((send.slot - now).total_seconds())
             recipient = Recipient(prospect.telegram_id, prospect.access_hash, prospect.username)
             try:

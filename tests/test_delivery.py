@@ -263,3 +263,20 @@ def test_a_batch_records_each_rows_own_result(transactional_db, make_prospect, m
         assert action.prospect.last_outbound_at == action.executed_at
         message = Message.objects.get(action=action)
         assert (message.text, message.telegram_message_id) == (sent.text, sent.message_id)
+
+
+def test_a_long_past_send_slot_is_stale(transactional_db, make_prospect, messenger, settings):
+    """After an outage, actions holding slots that passed long ago take new ones instead of
+    all going at once; one that comes back a moment late keeps its slot."""
+    settings.FOLLOWUPS_SEND_RATE_PER_MINUTE = 20  # a slot every 3 s
+    from followups.models import SendRate
+
+    now = timezone.now()
+    SendRate.objects.create(account="telegram", next_free_at=now + timedelta(seconds=30))
+    late, stale = follow_up(make_prospect(), soon(0)), follow_up(make_prospect(), soon(0))
+    ScheduledAction.objects.filter(pk=late.pk).update(rate_slot_at=now - timedelta(seconds=2))
+    ScheduledAction.objects.filter(pk=stale.pk).update(rate_slot_at=now - timedelta(minutes=10))
+    report = delivery.deliver([late.pk, stale.pk])
+    assert (report.sent, report.deferred) == ([late.pk], [stale.pk])
+    stale.refresh_from_db()
+    assert stale.rate_slot_at >= now + timedelta(seconds=30)

@@ -30,10 +30,12 @@ _VOCAB: dict[str, str] = {
     # prepositions, particles, connectors
     "at": "в во at",
     "on": "на on for",
-    "in": "через чрез чз in",
+    "in": "через чрез черз черес чз in",
     "within": "within during",
     "after": "после after afterwards",
-    "before": "до before until till til untill",
+    "before": "до перед before until till til untill",
+    "give": "дай дайте give gimme brb",  # "дайте пару дней подумать", "give me 10 mins"
+    "still": "еще still",  # "ещё минут 20 и освобожусь"
     "by": "к ко by",
     "from": "с со от from since",
     "to": "по to",
@@ -44,9 +46,10 @@ _VOCAB: dict[str, str] = {
     "laterpost": "спустя",
     "ago": "назад ago",
     "or": "или либо or either",
+    "if": "если if",
     "and": "и and",
     ",": "но а однако зато but however",
-    "not": "не not dont don't кроме except",
+    "not": "не not dont don't doesn't doesnt won't wont isn't isnt кроме except",
     "no": "нет no nope",
     "never": "никогда never",
     "more": "больше anymore again",
@@ -54,7 +57,7 @@ _VOCAB: dict[str, str] = {
     "optout": "отстаньте отстань отвали отписаться отписка отпишусь-ка unsubscribe spam спам "
     "blacklist",
     "unsub": "отпишите отпиши",
-    "disturb": "беспокойте беспокоить тревожьте bother disturb",
+    "disturb": "беспокойте беспокоить тревожьте трогайте трогать дергайте дергать bother disturb",
     "interest": "интересно интересует интересна интересен interested interesting",
     "not interest": "неинтересно неинтересен неинтересна uninterested",
     "relevant": "актуально актуален актуальна relevant",
@@ -62,14 +65,22 @@ _VOCAB: dict[str, str] = {
     "need": "надо нужно необходимо need",
     "thanks": "спасибо спс thanks thank thx",
     "rather": "лучше точнее вернее rather better actually instead",
+    "move": "перенести перенесем перенесите переносим переносится перенос перенесли move "
+    "reschedule postpone",  # "перенести с 16:00 на 18:00": the second is the time
     "also": "тоже также too",
     "ish": "ish",
     "me": "мне меня нам нас вам вас тебе тебя me us you",
-    "busy": "занят занята заняты занято busy unavailable",
+    "busy": "занят занята заняты занято никак отъезде отпадает плохо пас созвоны совещание "
+    "совещания переговоры busy unavailable",
     "not convenient": "неудобно неудобен неудобна inconvenient",
     "convenient": "удобно удобнее удобен удобна удобны удобненько convenient",
-    "free": "свободен свободна свободны освобожусь освободимся free available",
-    "can": "могу смогу можем сможем получится выйдет успею успеем can could",
+    "free": "свободен свободна свободны освобожусь освободимся выходной free available",
+    # a time the client accepts, but weaker than a contact verb: no rescue for a booking
+    "ok": "можно норм нормально подходит подойдет устроит устраивает вариант ок ok okay works "
+    "work good fine",
+    "lets": "давайте давай го let's lets",  # a proposal: it covers its whole sentence
+    "can": "могу смогу можем сможем получится выйдет успею успеем смог смогла смогли получилось "
+    "успел успела успели can could",
     "not can": "can't cant cannot couldn't couldnt",
     "now": "сейчас щас now",
     "times": "раз раза разок time times",
@@ -120,7 +131,7 @@ _VOCAB: dict[str, str] = {
     # modifiers and parts
     "this": "этот эта это эту этой этом эти этих этим текущий текущей текущую текущем текущая this",
     "next": "следующий следующая следующее следующую следующей следующем следующего следующие "
-    "следующих следующим след next",
+    "следующих следующим след next nxt following",
     "last": "прошлый прошлая прошлое прошлую прошлой прошлом прошлого прошлые прошлых прошедшей "
     "прошедшую last previous",
     "nearest": "ближайший ближайшую ближайшая ближайшее ближайшей ближайшие ближайших coming "
@@ -145,7 +156,7 @@ _VOCAB: dict[str, str] = {
     "morning": "утро утра утром утру утречком утречка morning mornings",
     "noon": "полдень полудня noon midday",
     "lunch": "обед обеда обеду обедом обеде обеденное обеденный обеденного lunch lunchtime",
-    "afternoon": "днем afternoon afternoons",
+    "afternoon": "днем afternoon afternoons arvo",
     "evening": "вечер вечера вечеру вечером вечерком вечерочком вечерку evening evenings eve",
     "night": "ночь ночи ночью ночкой night overnight",
     "nights": "ночей nights",
@@ -158,7 +169,8 @@ _VOCAB: dict[str, str] = {
     # vague
     "later": "позже попозже позднее попозжее потом later",
     "sometime": "как-нибудь когда-нибудь когда-то sometime someday зимой весной летом осенью "
-    "рождество рождества рождеству christmas xmas пасхи пасха easter",
+    "весна весны весну лето зима зимы зиму осень осени майские рождество рождества рождеству "
+    "christmas xmas пасхи пасха easter",
     "soon": "скоро вскоре soon asap shortly",
     # counted things that are not times
     "cnt": "человек человека людей чел гостей гостя гость гости взрослых взрослый взрослые "
@@ -177,7 +189,8 @@ _VOCAB: dict[str, str] = {
     "booking reservation reserve reserved stay staying villa villas trip tour holiday holidays "
     "vacation wedding depart departure leave leaving hotel bali ubud canggu seminyak visit будем "
     # questions about the business or free dates: "вы работаете 20-го?", "свободные даты"
-    "работаете работаешь работает даты датах dates",
+    "работаете работаешь работает даты датах dates цены цена цену ценах стоимость прайс price "
+    "prices rates",
     "": "the of во-первых во-вторых",
 }
 
@@ -222,6 +235,9 @@ _PHRASES: dict[str, str] = {
     "в ближайшее время": "soon",
     "как можно скорее": "soon",
     "как можно раньше": "soon",
+    "чем раньше": "soon",
+    "чем быстрее": "soon",
+    "the sooner": "soon",
     "as soon as possible": "soon",
     "на днях": "sometime",
     "с новым годом": "",  # greetings, not dates
@@ -263,6 +279,20 @@ _PHRASES: dict[str, str] = {
     "london time": "zone=Europe/London",
     "utc": "zone=UTC",
     "gmt": "zone=UTC",
+    "в рабочее время": "sometime",  # a wish with no time in it
+    "в рабочие часы": "sometime",
+    "during business hours": "sometime",
+    "during working hours": "sometime",
+    "в ближайший": "within",  # "в ближайший час", "в ближайшие 2 часа"
+    "в ближайшие": "within",
+    "late afternoon": "toward evening",
+    "по вашему времени": "zone=Asia/Makassar",  # the business's clock
+    "your time": "zone=Asia/Makassar",
+    "по моему времени": "",
+    "my time": "",
+    "во сколько": "whattime",  # "во сколько выезд, в 12?" asks about the event
+    "в какое время": "whattime",
+    "what time": "whattime",
     "по местному времени": "",
     "по местному": "",
     "local time": "",
@@ -272,6 +302,8 @@ _PHRASES: dict[str, str] = {
     "в это же время": "sametime",
     "в то же время": "sametime",
     "в это время": "sametime",
+    "на то же время": "sametime",
+    "на это же время": "sametime",
     "at the same time": "sametime",
     "same time": "sametime",
     "in summer": "sometime",
@@ -291,6 +323,12 @@ _PHRASES: dict[str, str] = {
     "any time": "sometime",
     "anytime": "sometime",
     "на встрече": "busy",
+    "меня не будет": "busy",
+    "нас не будет": "busy",
+    "не на связи": "busy",
+    "вряд ли": "busy",
+    "не очень": "not ok",
+    "на связи": "contact",
     "на совещании": "busy",
     "на работе": "busy",
     "за рулем": "busy",
@@ -304,6 +342,7 @@ _PHRASES: dict[str, str] = {
     "новому году": "newyear",
     "new year": "newyear",
     "new year's": "newyear",
+    "нг": "newyear",
     "в ближайшие дни": "sometime",
     "in the coming days": "sometime",
     "a few": "several",
@@ -334,11 +373,57 @@ _PHRASES: dict[str, str] = {
     "hit me up": "contact",
 }
 
+# More clocks a client may name: "по <city>" (Russian dative), "<city> time", and abbreviations.
+_CITY_ZONES = {
+    "Europe/Moscow": ("питеру петербургу спб казани сочи", ""),
+    "Europe/Kaliningrad": ("калининграду", ""),
+    "Europe/Samara": ("самаре", ""),
+    "Asia/Yekaterinburg": ("екатеринбургу екб уфе перми челябинску тюмени", ""),
+    "Asia/Omsk": ("омску", ""),
+    "Asia/Novosibirsk": ("новосибирску нск", ""),
+    "Asia/Krasnoyarsk": ("красноярску", ""),
+    "Asia/Irkutsk": ("иркутску", ""),
+    "Asia/Vladivostok": ("владивостоку", ""),
+    "Europe/Minsk": ("минску", ""),
+    "Asia/Almaty": ("алматы астане казахстану", ""),
+    "Asia/Tashkent": ("ташкенту", ""),
+    "Asia/Tbilisi": ("тбилиси", ""),
+    "Asia/Yerevan": ("еревану", ""),
+    "Asia/Baku": ("баку", ""),
+    "Europe/Istanbul": ("стамбулу", "istanbul"),
+    "Asia/Bangkok": ("бангкоку", "bangkok"),
+    "Asia/Singapore": ("сингапуру", "singapore sgt"),
+    "Asia/Shanghai": ("пекину китаю", "beijing"),
+    "Europe/Berlin": ("берлину", "berlin cet cest"),
+    "Europe/Paris": ("парижу", "paris"),
+    "Europe/Warsaw": ("варшаве", ""),
+    "America/New_York": ("нью-йорку", "edt"),
+    "America/Los_Angeles": ("", "pst pdt"),
+    "Australia/Sydney": ("сиднею", "sydney aest aedt"),
+    "Australia/Perth": ("перту", "perth awst"),
+}
+for _zone, (_ru, _en) in _CITY_ZONES.items():
+    for _name in _ru.split():
+        _PHRASES[f"по {_name}"] = f"zone={_zone}"
+    for _name in _en.split():
+        _PHRASES[_name if len(_name) <= 4 else f"{_name} time"] = f"zone={_zone}"
+
+# "завтра суббота, давайте в понедельник": saying what day it is names no contact time.
+for _day in ("сегодня", "завтра", "вчера", "today is", "tomorrow is"):
+    for _weekday in (
+        *("понедельник", "вторник", "среда", "четверг", "пятница", "суббота", "воскресенье"),
+        *("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"),
+    ):
+        if _day.isascii() == _weekday.isascii():
+            _PHRASES[f"{_day} {_weekday}"] = ""
+            _PHRASES[f"{_day} же {_weekday}"] = ""
+
 # Verb stems: a word starting with one of these is a cue, whatever its ending.
 _CONTACT_STEMS = (
     "напиш",
     "написа",
-    "пиш",
+    "пиши",
+    "пишит",
     "писа",
     "переписыв",
     "свяж",
@@ -416,6 +501,11 @@ _EVENT_STEMS = (
     "брони",
     "отпуск",
     "свадьб",
+    "свадеб",
+    "церемон",
+    "аренд",
+    "байк",
+    "скутер",
     "экскурс",
     "трансфер",
     "рейс",
@@ -444,8 +534,8 @@ _PAST_TENSE = re.compile(r"(?:[а-я](?:л|ла|ло|ли|лся|лась|лос
 _RU_CARDINALS = {
     0: "ноль / нуля ноля",
     1: "один одна одно одну / одного одной одному одним",
-    2: "два две / двух двум двумя",
-    3: "три / трех трем тремя",
+    2: "два две двое / двух двум двумя двоих",
+    3: "три трое / трех трем тремя троих",
     4: "четыре / четырех четырем четырьмя",
     5: "пять / пяти",
     6: "шесть / шести",
@@ -516,6 +606,9 @@ _WEAK = {"may", "march", "mar", "sat", "sun", "wed", "mon", "jan", "a", "an", *_
 _WEAK_PREV = {"on", "at", "by", "before", "after", "from", "to", "this", "next", "last", "or"}
 _NUMBER_TAG = re.compile(r"\d+(?:th)?")
 _WEAK_NEXT = re.compile(r"\d.*|mo\d+|am|pm|morning|afternoon|evening|night|at|hour|min|or")
+
+# A four-letter word is corrected only right after one of these ("после обда", "к вечру").
+_PREPOSITIONS = {"at", "on", "in", "after", "before", "by", "from", "to", "toward"}
 
 # A "." after these is part of an abbreviation, not the end of a sentence.
 _ABBREVIATIONS = {
@@ -592,6 +685,7 @@ _ABBREVIATIONS = {
 
 # Real words one typo away from vocabulary: never "correct" them.
 _FUZZY_GUARD = {
+    "очень",
     "среди",
     "минус",
     "ночую",
@@ -613,16 +707,20 @@ _NO_FUZZY_TAGS = {
     "busy",
     "can",
     "free",
+    "give",
+    "still",
     "cnt",
     "contact",
     "convenient",
     "cur",
     "disturb",
     "event",
+    "if",
     "interest",
     "ish",
     "me",
     "more",
+    "move",
     "need",
     "never",
     "no",
@@ -631,6 +729,8 @@ _NO_FUZZY_TAGS = {
     "not convenient",
     "not interest",
     "not relevant",
+    "lets",
+    "ok",
     "optout",
     "reported",
     "other",
@@ -641,6 +741,7 @@ _NO_FUZZY_TAGS = {
     "thanks",
     "times",
     "unsub",
+    "whattime",
     "would",
 }
 
@@ -682,17 +783,18 @@ def _build_words() -> tuple[dict[str, str], dict[str, tuple[int, str]]]:
 WORDS, _NUMBER_WORDS = _build_words()
 
 
-def _build_phrases() -> dict[str, list[tuple[tuple[str, ...], str]]]:
-    by_first: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+def _build_phrases() -> dict[tuple[str, ...], list[tuple[tuple[str, ...], str]]]:
+    """Phrases by their first two words (one for a one-word phrase), longest first."""
+    by_start: dict[tuple[str, ...], list[tuple[tuple[str, ...], str]]] = {}
     for phrase, tag in _PHRASES.items():
         parts = tuple(phrase.split())
-        by_first.setdefault(parts[0], []).append((parts, tag))
-    for entries in by_first.values():
+        by_start.setdefault(parts[:2], []).append((parts, tag))
+    for entries in by_start.values():
         entries.sort(key=lambda entry: -len(entry[0]))
-    return by_first
+    return by_start
 
 
-_PHRASES_BY_FIRST = _build_phrases()
+_PHRASES_BY_START = _build_phrases()
 
 
 # --- normalisation -----------------------------------------------------------------------------
@@ -795,8 +897,8 @@ def _typo_distance(a: str, b: str) -> int:
     return previous[-1]
 
 
-def _fuzzy(word: str) -> str | None:
-    if len(word) < _min_fuzzy_len(word) or word in _FUZZY_GUARD:
+def _fuzzy(word: str, min_len: int | None = None) -> str | None:
+    if len(word) < (min_len or _min_fuzzy_len(word)) or word in _FUZZY_GUARD:
         return None
     candidates: set[str] = set()
     for variant in _deletions(word, _max_typos(word)):
@@ -1022,6 +1124,13 @@ def tokenize(text: str) -> list[Tok]:
         i += 1
         if raw.kind == "word":
             tags = word_tags(raw.text, translit)
+            if (
+                tags == "_"
+                and toks
+                and toks[-1].tag in _PREPOSITIONS
+                and _CYRILLIC.search(raw.text)
+            ):
+                tags = _fuzzy(raw.text, min_len=4) or "_"  # "после обда": short, but framed
         elif raw.kind in ("punct", "nl"):
             glued = previous and previous.end == raw.start
             if raw.text == "." and glued and previous.text in _ABBREVIATIONS:
@@ -1034,8 +1143,11 @@ def tokenize(text: str) -> list[Tok]:
 
 
 def _match_phrase(raws: list[_Raw], i: int) -> tuple[int, str] | None:
-    for parts, tag in _PHRASES_BY_FIRST.get(raws[i].text, ()):
-        end = i + len(parts)
-        if end <= len(raws) and all(raws[i + k].text == p for k, p in enumerate(parts)):
-            return len(parts), tag
+    first = raws[i].text
+    starts = [(first, raws[i + 1].text), (first,)] if i + 1 < len(raws) else [(first,)]
+    for start in starts:
+        for parts, tag in _PHRASES_BY_START.get(start, ()):
+            end = i + len(parts)
+            if end <= len(raws) and all(raws[i + k].text == p for k, p in enumerate(parts)):
+                return len(parts), tag
     return None

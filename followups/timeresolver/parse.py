@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from .fields import WEEKDAYS, ResolverInputError, Spec, validate
@@ -55,6 +56,7 @@ DROP_REASONS = {
     "unavailable": "the client is unavailable then",
     "booking": "about a booking, a trip or the business, not a contact time",
     "reported": "a report of an earlier contact, not a contact time",
+    "replaced": "corrected by a later time",
 }
 
 
@@ -162,6 +164,23 @@ def _unit_first(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     return _amount_fields(amount, m.group("u"))
 
 
+_WAIT_CUES = {"contact", "free", "give", "need", "still"}
+
+
+def _bare_wait(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+    """ "5 минут и наберу", "минут 10 и я свободна", "brb 10 min", or just "15 min?": minutes
+    or hours with no "через" are a wait only next to a word that says so, or alone; otherwise
+    they are a length ("40 минут до аэропорта?")."""
+    tags = [tok.tag for tok in ctx.toks]
+    start, end = ctx.tokens(m)
+    left, right = _clause(tags, start, end)
+    amount, unit = float(m.group("n") or m.group("n2")), m.group("u") or m.group("u2")
+    alone = unit == "min" and not {t for t in tags[:start] + tags[end:] if t not in ("|", ",")}
+    if not (alone or _WAIT_CUES & set(tags[left:start] + tags[end:right])):
+        return None  # alone, "2 часа" may be a clock time as well
+    return _amount_fields(amount, unit)
+
+
 def _bound(pre: str | None) -> dict[str, str]:
     words = (pre or "").split()
     if "after" in words:
@@ -225,11 +244,13 @@ def _clock(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     h2 = g.get("h2") or ""
     if g.get("sep") == "-" and len(h2) == 2 and not g.get("m") and (h2 == "00" or int(h2) > 24):
         return _clock_fields(hour, int(h2), mer or mer2, pre, zero)  # "в 8-30" is 8:30
-    first = _clock_fields(hour, minute, mer or mer2, pre, zero)
     second = None
     if g.get("hm2") or g.get("h2"):
         hour2, minute2, zero2 = _split_hm(g.get("hm2") or g["h2"])
         second = _clock_fields(hour2, minute2, mer2 or mer, None, zero2)
+        if hour % 12 > hour2 % 12:
+            mer2 = None  # "с 10 до 6 вечера": the evening is the end's, 10 is in the morning
+    first = _clock_fields(hour, minute, mer or mer2, pre, zero)
     return _clock_range(first, second, g.get("sep"), pre)
 
 
@@ -302,19 +323,17 @@ def _month(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
 
 def _date(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     g = m.groupdict()
+    month = {"month": int(g["mo"][2:])} if g.get("mo") else {}
     if g.get("dsep") == "or":  # "20 или 21 ноября"
-        month = int(g["mo"][2:])
         days = (g["d"], g["d2"])
-        return {"alternatives": [{"day": int(d.removesuffix("th")), "month": month} for d in days]}
+        return {"alternatives": [{"day": int(d.removesuffix("th")), **month} for d in days]}
     day = int((g.get("d") or g.get("d2")).removesuffix("th"))
-    fields: dict[str, Any] = {"day": day}
-    if g.get("mo"):
-        fields["month"] = int(g["mo"][2:])
+    fields: dict[str, Any] = {"day": day, **month}
     if g.get("y"):
         fields["year"] = int(g["y"])
     if g.get("wd"):
         fields["weekday"] = _weekday_fields(g["wd"])
-    if g.get("d2") and g.get("mo"):
+    if g.get("dsep"):
         fields["_range"] = True  # "20-25 ноября": taken off in _find, marks a stay
     return {**fields, **_day_fields(g.get("pre"))}
 
@@ -335,15 +354,26 @@ def _numeric_date(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     return {"day": first, "month": second, **_day_fields(pre)} if is_date else None
 
 
-_NIGHT_DAYS = re.compile(r"today|tomorrow|dayafter|wd\d")
+_NAMED_DAYS = re.compile(r"today|tomorrow|dayafter|wd\d")
+
+
+def _day_beside(m: re.Match[str], ctx: _Ctx, after: bool) -> bool:
+    """Whether a named day stands right before the match (or, if `after`, right after it)."""
+    first, end = ctx.tokens(m)
+    neighbours = [ctx.toks[first - 1].tag] if first else []
+    if after and end < len(ctx.toks):
+        neighbours.append(ctx.toks[end].tag)
+    return any(_NAMED_DAYS.fullmatch(tag) for tag in neighbours)
 
 
 def _part_of_day(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     pre, mod, part = m.group("pre"), m.group("mod"), m.group("p")
-    if part == "night" and not (pre or mod) and ctx.texts(m, "p")[0] not in ("ночью", "overnight"):
-        first = ctx.tokens(m)[0]  # "за ночь", "$300/night" are prices; "завтра ночью" is a time
-        if not (first and _NIGHT_DAYS.fullmatch(ctx.toks[first - 1].tag)):
-            return None
+    bare = not (pre or mod)
+    spoken = ctx.texts(m, "p")[0] in ("ночью", "overnight")
+    if bare and part == "night" and not spoken and not _day_beside(m, ctx, after=False):
+        return None  # "за ночь", "$300/night" are prices; "завтра ночью" is a time
+    if bare and part in ("breakfast", "lunch", "dinner") and not _day_beside(m, ctx, after=True):
+        return None  # "завтрак включён?" is the meal; "в обед", "lunch tomorrow" its time
     if part == "midnight":
         return {"part_of_day": "night"} if pre == "after" else {"hour": 0}
     part = {"breakfast": "morning", "dinner": "evening", "eod": "end_of_day"}.get(part, part)
@@ -357,6 +387,13 @@ def _part_of_day(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     return fields
 
 
+def _meridiem_part(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+    """ "wed pm", "tmrw am": after a named day, am/pm is the morning or the afternoon."""
+    if not _day_beside(m, ctx, after=False):
+        return None
+    return {"part_of_day": "morning" if m.group("p") == "am" else "afternoon"}
+
+
 def _end_of_day(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
     return {"part_of_day": "end_of_day"}
 
@@ -366,7 +403,12 @@ def _half_day(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
 
 
 def _new_year(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
-    return {"month": 1, "day": 1, **_day_fields(m.group("pre"))}
+    """ "после Нового года" is 2 January, "с/ближе к Новому году" 1 January; "на Новый год",
+    "в новом году", "до Нового года" name the holidays, no day (like "на Рождество")."""
+    pre = m.group("pre")
+    if pre not in ("after", "from", "toward", "by"):
+        return {"vague": True}
+    return {"month": 1, "day": 1, **_day_fields(pre)}
 
 
 def _zone(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
@@ -406,7 +448,7 @@ def _tag_class(tag: str) -> str:
 # The order breaks ties between matches of equal length: earlier wins.
 RULES = [
     _rule(
-        rf"(?P<pre>in|within|after) (?:around )?(?:next )?"
+        rf"(?P<pre>in|within|after|give(?: me)?) (?:around )?(?:next )?"
         rf"(?:(?P<n>{NUM}|several) (?:(?P<sep>-|or|to) (?P<n2>{NUM}) )?"
         rf"(?:(?:from|and) (?P<plushalf>half) )?)?"
         rf"(?:(?P<half>half) (?:1 )?)?(?P<u>{UNIT})"
@@ -423,6 +465,11 @@ RULES = [
         "UNIT",
     ),
     _rule(rf"in (?P<u>{UNIT}) (?P<n>{NUM}){NOT_COUNTED}", _unit_first, "UNIT"),
+    _rule(
+        rf"(?:(?P<n>{NUM}) (?P<u>min|hour)|(?P<u2>min|hour) (?P<n2>{NUM}){NOT_COUNTED})",
+        _bare_wait,
+        "min hour",
+    ),
     _rule(
         rf"(?:(?P<n>{NUM}|several) )?(?:(?P<half>half) (?:1 )?)?(?P<u>{UNIT}) "
         rf"(?:laterpost|later|from now|(?P<ago>ago))",
@@ -464,9 +511,9 @@ RULES = [
     ),
     _rule(
         rf"(?:from )?(?P<d>{D12})(?:th)? (?P<dsep>-|to|before|and|or) (?P<d2>{D12})(?:th)? "
-        rf"(?:date )?(?P<mo>mo\d{{1,2}})",
+        rf"(?:(?:date )?(?P<mo>mo\d{{1,2}})|date)",
         _date,
-        "mo",
+        "mo date",
     ),
     _rule(
         rf"(?:(?P<pre>on|at|by|before|after|from|to|around|toward) )?"
@@ -475,6 +522,12 @@ RULES = [
         "#",
     ),
     _rule(rf"{DAYPRE}(?:(?P<d>{D12})th(?: date)?|(?P<d2>{D12}) date)", _date, "#"),
+    _rule(
+        rf"{DAYPRE}date (?P<d>{D12})(?:th)?(?: (?P<dsep>-|or|and) (?P<d2>{D12})(?:th)?)?"
+        rf"{NOT_COUNTED}",
+        _date,
+        "date",
+    ),
     _rule(
         rf"(?:(?P<pre>{PREPS}))?(?P<hm>{D12}:\d\d)(?: (?:in )?(?P<mer>{MER}))?"
         rf"(?: (?P<sep>-|to|before|or|and) (?:at |to )?(?P<hm2>{D12}(?::\d\d)?)"
@@ -517,7 +570,8 @@ RULES = [
     ),
     _rule(r"(?:(?:at|by|before|in|toward|on) )?end (?:this )?(?:dayg|day)", _end_of_day, "end"),
     _rule(r"(?:(?:at|in|on) )?(?P<o>1|2)(?:th|ord) half (?:dayg|day)", _half_day, "half"),
-    _rule(r"(?:(?P<pre>on|after|by|from|toward) )?newyear", _new_year, "newyear"),
+    _rule(r"(?:(?P<pre>at|on|after|before|by|from|toward) )?newyear", _new_year, "newyear"),
+    _rule(r"(?P<p>am|pm)", _meridiem_part, "am pm"),
     _rule(rf"(?:(?P<pre>{PREPS}))?(?P<h>{D12}) ish", _clock, "ish"),
     _rule(r"sametime", _same_time, "sametime"),
     _rule(r"zone=(?P<zone>\S+)", _zone, "zone"),
@@ -538,6 +592,7 @@ class _Expr:
     lead: str = ""
     is_range: bool = False
     focus: tuple[int, int] | None = None  # where its clause is, if not at [start, end)
+    replaced: bool = False  # a correction after it names another time
 
 
 def _kind(fields: dict[str, Any]) -> str:
@@ -566,9 +621,20 @@ def _merged(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any] | None:
     if a.keys() & b.keys() or {_kind(a), _kind(b)} & {"vague", "duration"}:
         return None
     union = {**a, **b}
-    if union.get("weekend") and union.get("weekday") in WEEKDAYS[5:]:
-        del union["weekend"]  # "на выходных, в воскресенье": the day the weekend narrows to
+    for wide, narrow, inside in _NARROWED:
+        if union.get(wide) and union.get(narrow, "") in inside:
+            del union[wide]
     return union if _spec(union) else None
+
+
+# A span of days and a day inside it: the day is what the client means ("на выходных, в
+# воскресенье", "в начале декабря, числа 2-го", "в конце недели, в пятницу").
+_NARROWED = (
+    ("days_ahead", "day", range(1, 32)),  # "завтра, 1 марта, в 11"
+    ("weekend", "weekday", WEEKDAYS[5:]),
+    ("month_part", "day", range(1, 32)),
+    ("week_part", "weekday", WEEKDAYS),
+)
 
 
 def _find(tag_string: str, ctx: _Ctx) -> list[_Expr]:
@@ -595,7 +661,10 @@ def _find(tag_string: str, ctx: _Ctx) -> list[_Expr]:
     return sorted(chosen, key=lambda e: e.start)
 
 
-_MERGE_GAP = {"_", ",", "me", "and", "around", "hour", "contact", "convenient", "free", "at", "on"}
+_MERGE_GAP = {
+    *("_", ",", "me", "and", "around", "hour", "at", "on"),
+    *("contact", "convenient", "free", "ok", "lets", "if"),  # "во вторник, если удобно, в 11"
+}
 
 
 def _join(expr: _Expr, nxt: _Expr, gap: list[str]) -> bool:
@@ -603,19 +672,29 @@ def _join(expr: _Expr, nxt: _Expr, gap: list[str]) -> bool:
     as the end of a range (only the start counts), or merged into one time ("завтра" + "в 5");
     False keeps them apart."""
     if "|" in gap:
-        return False
+        # "Завтра? Или в пятницу?" still offers options; "Обсудим в среду? Часов в 12?" adds
+        # the time to the day
+        adds_time = _slots(expr.options[-1]) == {"day"} and _slots(nxt.options[0]) == {"time"}
+        if gap != ["|", "or"] and not (adds_time and gap.count("|") == 1):
+            return False
+        gap = [tag for tag in gap if tag != "|"]
+    if gap == [","] and expr.options[-1].keys() & DAY_KEYS == {"days_ahead"}:
+        gap = [] if "day" in nxt.options[0] else gap  # "завтра, 1 марта": one day named twice
     kinds = {_kind(expr.options[-1]), _kind(nxt.options[0])}
     same = len(kinds) == 1 and "vague" not in kinds
     shared = bool(_slots(expr.options[-1]) & _slots(nxt.options[0]))
     dash = bool(gap) and set(gap) <= {"-", ","} and "-" in gap
     dates = same and all("day" in o for o in (expr.options[-1], nxt.options[0]))
-    if shared and (("or" in gap) or (dash and not dates) or (gap == ["and"])):
-        expr.options.extend(nxt.options)
-    elif same and kinds == {"day"} and (dash or (not gap and nxt.lead in ("to", "before"))):
+    window = set(gap) <= {"and", ","} and nxt.lead in ("to", "before", "by")  # "после 11 и до 2"
+    if shared and window:
         expr.is_range = dates  # "с 20 по 25 ноября" is a stay; "с пн по ср" just starts on Monday
+    elif shared and (("or" in gap) or (dash and not dates) or (gap == ["and"])):
+        expr.options.extend(nxt.options)
+    elif same and kinds == {"day"} and dash:
+        expr.is_range = dates
     elif kinds == {"day"} and set(gap) & {",", "contact"} and not _refines(expr, nxt):
         return False
-    elif len(gap) <= 3 and set(gap) <= _MERGE_GAP:
+    elif len([tag for tag in gap if tag != ","]) <= 4 and set(gap) <= _MERGE_GAP:
         if len(nxt.options) == 1:
             merged = [_merged(expr.options[-1], nxt.options[0])]
             target = slice(len(expr.options) - 1, None)
@@ -633,15 +712,15 @@ def _join(expr: _Expr, nxt: _Expr, gap: list[str]) -> bool:
     return True
 
 
-_CONTAINERS = ({"week"}, {"month"}, {"month", "year"}, {"weekend"}, {"weekend", "week"})
+_SPANS = {"week", "week_part", "weekend", "month", "month_part", "year"}
 
 
 def _refines(expr: _Expr, nxt: _Expr) -> bool:
-    """Two days that name one day even across a comma: a week, weekend or month and a day in it
-    ("на следующей неделе, в среду или четверг", "на выходных, в субботу"), or a weekday and a
-    date ("в среду, 25-го")."""
+    """Two days that name one day even across a comma: a week, weekend or month (or a part of
+    one) and a day in it ("на следующей неделе, в среду или четверг", "на выходных, в субботу",
+    "в начале декабря, числа 2-го"), or a weekday and a date ("в среду, 25-го")."""
     named = [option.keys() & DAY_KEYS for option in (expr.options[-1], nxt.options[0])]
-    if any(keys in _CONTAINERS for keys in named):
+    if any(keys and keys <= _SPANS for keys in named):
         return True
     return sorted(map(sorted, named)) == [["day"], ["weekday"]]
 
@@ -674,12 +753,32 @@ def _share_context(options: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _group(exprs: list[_Expr], tags: list[str]) -> list[_Expr]:
+    """Join neighbouring mentions (_join). A vague wish between two of them is filler there
+    ("завтра, в любое время после 11"); it stays a mention of its own."""
+    vague = [expr for expr in exprs if _kind(expr.options[0]) == "vague"]
+    masked = list(tags)
+    for expr in vague:
+        masked[expr.start : expr.end] = ["_"] * (expr.end - expr.start)
     grouped: list[_Expr] = []
     for expr in exprs:
-        if grouped and _join(grouped[-1], expr, tags[grouped[-1].end : expr.start]):
+        if expr in vague:
+            continue
+        gap = masked[grouped[-1].end : expr.start] if grouped else []
+        apart = not grouped or _busy_apart(grouped[-1], expr, gap, tags)
+        if not apart and _join(grouped[-1], expr, gap):
             continue
         grouped.append(expr)
-    return grouped
+    return sorted(grouped + vague, key=lambda e: e.start)
+
+
+def _busy_apart(expr: _Expr, nxt: _Expr, gap: list[str], tags: list[str]) -> bool:
+    """Whether a comma parts a time from a mention in a clause that says the client is busy
+    then: "созвонимся сегодня после 19:00, днём я на работе" is not "днём после 19:00"."""
+    if "," not in gap:
+        return False
+    return _unavailable(tags[slice(*_clause(tags, nxt.start, nxt.end))]) and not _unavailable(
+        tags[slice(*_clause(tags, expr.start, expr.end))]
+    )
 
 
 # --- ellipsis and corrections ------------------------------------------------------------------
@@ -700,6 +799,14 @@ def _after_that(m: re.Match[str], ref: _Expr | None, tags: list[str]):
         for option in ref.options
     ]
     return options, True
+
+
+def _after_window(m: re.Match[str], ref: _Expr | None, tags: list[str]):
+    """ "я на серфинге до 6, потом наберите", "занят до пятницы, позже напишите": "later"
+    after a window that ends means its end."""
+    if ref and (ref.lead == "before" or any(o.get("bound") == "before" for o in ref.options)):
+        return _after_that(m, ref, tags)
+    return None
 
 
 def _next_one(m: re.Match[str], ref: _Expr | None, tags: list[str]):
@@ -730,17 +837,18 @@ def _part_of_it(m: re.Match[str], ref: _Expr | None, tags: list[str]):
 
 
 def _same_unit(m: re.Match[str], ref: _Expr | None, tags: list[str]):
-    """ "через 2 часа не смогу, давайте через 3": a bare number after "через" counts what the
-    duration before it counted; with none before, minutes ("перезвони через 20")."""
+    """A bare number counts what the mention before it counted: "через 2 часа не смогу,
+    давайте через 3" is 3 hours, "в 3, хотя нет, в 4" / "at 3, actually 4" a clock time.
+    After "через" with nothing before it, minutes ("перезвони через 20")."""
     amount = float(m.group("n"))
-    counted = ref and ref.options[-1].keys() & _AMOUNT_KEYS
-    unit = (
-        next((tag for tag in tags[ref.start : ref.end] if tag in UNIT_TAGS), None)
-        if counted
-        else None
-    )
-    if unit:
-        return [_amount_fields(amount, unit)], False
+    option = ref.options[-1] if ref else {}
+    if option.keys() & _AMOUNT_KEYS:
+        unit = next((tag for tag in tags[ref.start : ref.end] if tag in UNIT_TAGS), None)
+        if unit:
+            return [_amount_fields(amount, unit)], False
+    if m.group("corr"):
+        fields = _clock_fields(int(amount), 0, None, None) if "hour" in option else None
+        return ([fields], False) if fields else None
     return ([{"duration_minutes": amount}], False) if 5 <= amount < 60 else None
 
 
@@ -753,6 +861,7 @@ def _only(option: dict[str, Any], keys: set[str]) -> dict[str, Any]:
 
 _FRAGMENTS = [
     (re.compile(rf"(?<![^ ])after(?: this| _)?{_ELIDED}"), _after_that),
+    (re.compile(rf"(?<![^ ])later{_ELIDED}"), _after_window),
     (re.compile(rf"(?<![^ ])(?:(?:on|at|in|to) )?(?:next|nearest){_ELIDED}"), _next_one),
     (
         re.compile(
@@ -762,7 +871,10 @@ _FRAGMENTS = [
         _part_of_it,
     ),
     (
-        re.compile(rf"(?<![^ ])in (?:around )?(?P<n>{D12}){NOT_COUNTED}(?! (?:-|or|to|and|\d))"),
+        re.compile(
+            rf"(?<![^ ])(?:in (?:around )?|(?P<corr>rather)(?: ,| _){{0,2}} )"
+            rf"(?P<n>{D12}){NOT_COUNTED}(?! (?:-|or|to|and|\d))"
+        ),
         _same_unit,
     ),
 ]
@@ -772,16 +884,20 @@ def _complete(exprs: list[_Expr], tag_string: str, ctx: _Ctx) -> list[_Expr]:
     """Fill in what the client left out, from the nearest earlier mention: fragments (see
     _FRAGMENTS), then corrections (_corrected)."""
     tags = [tok.tag for tok in ctx.toks]
-    taken = {i for expr in exprs for i in range(expr.start, expr.end)}
+    vague = [expr for expr in exprs if _kind(expr.options[0]) == "vague"]
+    taken = {i for expr in exprs if expr not in vague for i in range(expr.start, expr.end)}
     for regex, handler in _FRAGMENTS:
         for m in regex.finditer(tag_string):
             start, end = ctx.tokens(m)
             if taken.intersection(range(start, end)):
                 continue
-            ref = next((e for e in reversed(exprs) if e.end <= start), None)
+            ref = next((e for e in reversed(exprs) if e.end <= start and e not in vague), None)
             completed = handler(m, ref, tags)
             if completed is None:
                 continue
+            for word in [e for e in vague if e.start < end and start < e.end]:
+                exprs.remove(word)  # "до 6, потом наберите": "потом" is no vague wish here
+                vague.remove(word)
             options, absorbs = completed
             if absorbs:  # the earlier mention was only the reference point
                 exprs.remove(ref)
@@ -791,29 +907,52 @@ def _complete(exprs: list[_Expr], tag_string: str, ctx: _Ctx) -> list[_Expr]:
             exprs.append(expr)
             taken.update(range(start, end))
     exprs.sort(key=lambda e: e.start)
-    for earlier, later in zip(exprs, exprs[1:], strict=False):
+    for earlier, later in pairwise(exprs):
+        # "в среду, нет, лучше в четверг", "at 3, actually 4", "перенести с 16:00 на 18:00"
+        corrected = "rather" in tags[earlier.end : later.start] or tags[later.start] == "rather"
+        onto = later.lead == "on" or tags[later.start - 1] == "on"
+        moved = earlier.lead == "from" and onto and "move" in tags
+        earlier.replaced = corrected or moved
         _corrected(earlier, later, tags)
     return exprs
 
 
+# What a replacing mention keeps from the one it replaces: (the keys it names, alone, and the
+# keys it then takes). A clock time keeps the day, a weekday the week, a date the month.
+_KEPT = (
+    ({"hour", "minute"}, DAY_KEYS),
+    ({"weekday"}, {"week"}),
+    ({"day"}, {"month", "year"}),
+)
+
+
 def _corrected(earlier: _Expr, later: _Expr, tags: list[str]) -> None:
-    """A bare clock time that replaces an earlier one keeps its day and, when the hours are
-    close, its part of the day: "в 7 вечера, хотя нет, в 8" is 20:00, "завтра в 5 не могу,
-    давайте в 6" tomorrow 18:00. It replaces it after a correction word or a ruled-out time."""
+    """A mention that replaces an earlier one keeps the wider frame it does not name: "завтра
+    в 5 не могу, давайте в 6" is tomorrow 18:00, "на следующей неделе в среду не получится,
+    давайте в четверг" next week's Thursday. A bare hour close to the replaced one keeps its
+    part of the day too ("в 7 вечера, хотя нет, в 8" is 20:00). It replaces it after a
+    correction word or a ruled-out time."""
     if len(earlier.options) != 1 or len(later.options) != 1:
         return
     old, new = earlier.options[0], later.options[0]
-    keyed = DAY_KEYS | {"part_of_day", "meridiem", "time_zone", "bound"}
-    if "hour" not in old or "hour" not in new or new.keys() & keyed:
+    if earlier.replaced and not _slots(old) & _slots(new):
+        merged = _merged(old, new)  # "в понедельник удобно, лучше в 10": it only adds a time
+        if merged:
+            later.options[0] = merged
         return
-    replaced = "rather" in tags[earlier.end : later.start]
-    if not (replaced or _weigh(earlier, tags)[1] in ("negated", "unavailable")):
+    named = set(new) - {"bound"}
+    kept = next((keys for alone, keys in _KEPT if named <= alone and alone & named), None)
+    if kept is None or not named & old.keys():
         return
-    inherited = _only(old, DAY_KEYS)
-    if abs(old["hour"] % 12 - new["hour"] % 12) <= 2:
+    inherited = _only(old, kept)
+    if "hour" in new and abs(old["hour"] % 12 - new["hour"] % 12) <= 2:
         inherited.update(_only(old, {"part_of_day", "meridiem"}))
-    if _spec(merged := {**new, **inherited}):
-        later.options[0] = merged
+    if not inherited:
+        return
+    if earlier.replaced or _weigh(earlier, tags)[1] in ("negated", "unavailable"):
+        merged = {**new, **inherited}
+        if _spec(merged):
+            later.options[0] = merged
 
 
 # --- context -------------------------------------------------------------------------------------
@@ -831,8 +970,8 @@ def _clause(tags: list[str], start: int, end: int, stops=("|", ",")) -> tuple[in
     return start, end
 
 
-_NOT_CONTACT = re.compile(r"(?<![^ ])not (?:me )?contact(?![^ ])")
-_UNAVAILABLE = re.compile(r"(?<![^ ])(?:busy|not (?:\S+ )?(?:can|convenient))(?![^ ])")
+_NOT_CONTACT = re.compile(r"(?<![^ ])not (?:me )?(?:contact|disturb)(?![^ ])")
+_UNAVAILABLE = re.compile(r"(?<![^ ])(?:busy|not (?:\S+ )?(?:can|convenient|ok))(?![^ ])")
 
 
 def _unavailable(clause: list[str]) -> bool:
@@ -843,27 +982,37 @@ def _weigh(expr: _Expr, tags: list[str]) -> tuple[int, str | None]:
     """Score a time by its clause (between commas or sentence ends), or say why it is not a
     contact time."""
     start, end = expr.focus or (expr.start, expr.end)
-    left, right = _clause(tags, start, end)
+    left, right = _clause(tags, start, end, stops=("|", ",", "and"))
     before, after = tags[left:start], tags[end:right]
     clause = before + after
     lead = start
     while lead > left and tags[lead - 1] in ("contact", "me"):
         lead -= 1
-    if (lead > left and tags[lead - 1] == "not") or _NOT_CONTACT.search(" ".join(clause)):
-        return 0, "negated"  # "не сегодня", "не пишите сегодня", "ночью не звоните"
     previous = _clause(tags, left - 1, left - 1)[0] if left else left
-    if _unavailable(clause) or ("also" in clause and _unavailable(tags[previous:left])):
+    before_this = " ".join(tags[previous:left])
+    denied = (lead > left and tags[lead - 1] == "not") or "no" in after  # "в пятницу нет"
+    denied = denied or ("also" in clause and _NOT_CONTACT.search(before_this))  # "1-го тоже"
+    if denied or _NOT_CONTACT.search(" ".join(clause)):
+        return 0, "negated"  # "не сегодня", "не пишите сегодня", "ночью не звоните"
+    unavailable = _unavailable(clause) or ("also" in clause and _UNAVAILABLE.search(before_this))
+    if unavailable and "if" not in clause:  # "если не получится, то в понедельник": an option
         return 0, "unavailable"  # "завтра не могу, в четверг тоже"
     if "reported" in clause and not _POSITIVE & set(clause) and "would" not in clause:
         return 0, "reported"  # "мы созванивались в понедельник", "I called yesterday"
-    booking = "event" in clause or _NIGHTS.search(" ".join(clause)) or expr.is_range
-    # negated contact and ability returned above
-    contact = bool(_POSITIVE & set(clause)) or "can" in clause or ("free" in clause and not booking)
+    if expr.lead == "on" and start and tags[start - 1] == "event":
+        return 0, "booking"  # "пришлите цены на январь": the date belongs to the prices
+    sentence = tags[slice(*_clause(tags, left, right, stops=("|",)))]
+    asked = "whattime" in sentence and "event" in sentence  # "во сколько выезд, в 12?"
+    booking = "event" in clause or _NIGHTS.search(" ".join(clause)) or expr.is_range or asked
+    able = "can" in clause and not unavailable  # not "если в 3 неудобно"
+    positive = _POSITIVE - {"convenient"} if unavailable else _POSITIVE
+    contact = bool(positive & set(clause)) or able or ("free" in clause and not booking)
     if booking and not contact:
         return 0, "booking"
-    sentence = tags[slice(*_clause(tags, left, right, stops=("|",)))]
+    welcome = contact or "ok" in clause  # "в понедельник уже можно"
+    proposed = bool(_POSITIVE & set(sentence)) or "lets" in sentence
     corrected = "rather" in tags[previous:start]  # "в 7, хотя нет, лучше в 8"
-    return 1 + 2 * contact + bool(_POSITIVE & set(sentence)) + corrected, None
+    return 1 + 2 * welcome + proposed + corrected, None
 
 
 # "не пишите мне" alone is an opt-out; "до 10 не звоните" is about a time (see parse)
@@ -897,9 +1046,11 @@ def parse(text: str) -> Parsed:
     for expr in _complete(_group(_find(tag_string, ctx), tags), tag_string, ctx):
         options = _share_context(expr.options)
         fields = options[0] if len(options) == 1 else {"alternatives": options}
-        score, drop = _weigh(expr, tags)
-        if drop == "unavailable" and fields.get("bound") == "before":
-            fields, drop = {k: v for k, v in fields.items() if k != "bound"}, None  # busy until 5
+        score, drop = (0, "replaced") if expr.replaced else _weigh(expr, tags)
+        until = fields.get("bound") == "before" or (expr.lead == "before" and "bound" not in fields)
+        if drop in ("unavailable", "negated") and until:
+            # "занят до 5", "до 9 не звоните": contact can start where the window ends
+            fields, drop = {k: v for k, v in fields.items() if k != "bound"}, None
         if spec := _spec(fields):
             span = _span(toks, expr.start, expr.end)
             candidates.append(Candidate(spec, span, score, drop))

@@ -102,10 +102,14 @@ _PREFERENCE = {Status.OK: 0, Status.AMBIGUOUS: 1, Status.PAST: 2, Status.NONE: 3
 
 def _choose(live: list[Candidate], now: datetime, said: Callable[[Span], str]) -> Resolution:
     """The best-supported times; a definite reading beats an unclear one and a future one a
-    past one ("вчера не смог, давайте завтра"); several different times left are
+    past one ("вчера не смог, давайте завтра", even when the past one has the stronger cue:
+    "не получилось ответить вчера. Сегодня в 3 нормально?"); several different times left are
     alternatives."""
-    top = max(c.score for c in live)
-    scored = [(c, compute(c.spec, now)) for c in live if c.score == top]
+    outcomes = [(c, compute(c.spec, now)) for c in live]
+    ahead = [(c, o) for c, o in outcomes if o.status != Status.PAST]
+    outcomes = ahead or outcomes
+    top = max(c.score for c, _ in outcomes)
+    scored = [(c, o) for c, o in outcomes if c.score == top]
     best = min(_PREFERENCE[outcome.status] for _, outcome in scored)
     chosen = [(c, outcome) for c, outcome in scored if _PREFERENCE[outcome.status] == best]
     if len(chosen) == 1:
