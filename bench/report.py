@@ -1,0 +1,342 @@
+"""The results: one JSON object (headline numbers first, details after), a markdown report,
+and the lateness plot."""
+
+import json
+from pathlib import Path
+
+from bench import png
+
+BURSTS = (("product_burst", "product"), ("naive_burst", "naive"))
+BURST_LABELS = (
+    ("product_burst", "product (horizon + batches)"),
+    ("naive_burst", "naive (one delayed message each)"),
+)
+TARGETS = {
+    # key: (description, limit, unit)
+    "burst_p99_lateness_ms": ("burst p99 lateness, backlog present", 1000, "ms"),
+    "cancel_p99_ms": ("cancel-on-reply p99", 5, "ms"),
+    "reconcile_s_per_100k": ("startup reconcile per 100k pending", 3, "s"),
+}
+
+
+def headline(results: dict) -> dict:
+    """The flat numbers `run.py --json` promises."""
+    product, naive = results.get("product_burst", {}), results.get("naive_burst", {})
+    table = results.get("table", {})
+    naive_complete = bool(naive) and naive.get("undelivered") == 0
+    schedule = table.get("schedule", {})
+    return {
+        "mode": results["mode"],
+        "n_background": results["sizes"]["n_background"],
+        "n_burst": results["sizes"]["n_burst"],
+        "burst_p50_lateness_ms": product.get("lateness_ms", {}).get("p50"),
+        "burst_p99_lateness_ms": product.get("lateness_ms", {}).get("p99"),
+        "burst_max_lateness_ms": product.get("lateness_ms", {}).get("max"),
+        "burst_drain_s": product.get("drain_s"),
+        "burst_undelivered": product.get("undelivered"),
+        "naive_burst_p50_lateness_ms": (naive["lateness_ms"]["p50"] if naive_complete else None),
+        "naive_burst_p99_lateness_ms": (naive["lateness_ms"]["p99"] if naive_complete else None),
+        "naive_undelivered": naive.get("undelivered"),
+        "naive_publish_per_s": naive.get("publish_per_s"),
+        "schedule_per_s": schedule.get("near", {}).get("per_s"),
+        "schedule_far_per_s": schedule.get("far", {}).get("per_s"),
+        "schedule_mix20_per_s": schedule.get("mix20", {}).get("per_s"),
+        "cancel_p50_ms": table.get("cancel", {}).get("cancel_ms", {}).get("p50"),
+        "cancel_p99_ms": table.get("cancel", {}).get("cancel_ms", {}).get("p99"),
+        "reply_p99_ms": table.get("cancel", {}).get("reply_ms", {}).get("p99"),
+        "reconcile_s": table.get("reconcile", {}).get("seconds"),
+        "reconcile_s_per_100k": table.get("reconcile", {}).get("s_per_100k"),
+        "product_worker_rss_mb": _rss_by_backlog(product),
+        "naive_worker_rss_mb": _rss_by_backlog(naive),
+    }
+
+
+def _rss_by_backlog(burst: dict) -> dict[str, float]:
+    """Summed worker RSS at each backlog size (before the burst)."""
+    return {
+        str(point["backlog"]): point["worker_rss_sum_mb"]
+        for point in burst.get("memory", [])
+        if not point["after_burst"]
+    }
+
+
+def targets(head: dict) -> list[dict]:
+    rows = []
+    for key, (what, limit, unit) in TARGETS.items():
+        value = head.get(key)
+        rows.append(
+            {
+                "target": f"{what} < {limit} {unit}",
+                "value": value,
+                "met": value is not None and value < limit,
+                "ratio_to_target": None if value is None else round(value / limit, 2),
+            }
+        )
+    rss = head.get("product_worker_rss_mb") or {}
+    if len(rss) >= 2:
+        values = list(rss.values())
+        growth = max(values) - min(values)
+        rows.append(
+            {
+                "target": "product worker memory flat in the backlog (growth < 10 MiB)",
+                "value": round(growth, 1),
+                "met": growth < 10,
+                "ratio_to_target": round(growth / 10, 2),
+            }
+        )
+    return rows
+
+
+def write(results: dict, out_dir: Path, stem: str) -> dict:
+    """Write <stem>.json, <stem>.md and the plot; return the JSON object."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    head = headline(results)
+    document = {**head, "targets": targets(head), "details": _without_samples(results)}
+    (out_dir / f"{stem}.json").write_text(json.dumps(document, indent=2, ensure_ascii=False))
+    plot_name = "lateness.png" if stem == "latest" else f"lateness-{stem}.png"
+    _plot(results, out_dir / plot_name)
+    (out_dir / f"{stem}.md").write_text(markdown(document, plot_name))
+    return document
+
+
+def _without_samples(results: dict) -> dict:
+    """The results without the per-action lateness lists (the plot shows those)."""
+    out = {}
+    for key, value in results.items():
+        if isinstance(value, dict):
+            value = {k: v for k, v in value.items() if k != "lateness_s"}
+        out[key] = value
+    return out
+
+
+def _plot(results: dict, path: Path) -> None:
+    series = {}
+    for key, label in BURSTS:
+        burst = results.get(key)
+        if burst:
+            series[label] = (burst["lateness_s"], burst["n_burst"])
+    if series:
+        png.lateness_cdf(path, series)
+
+
+def _loads(details: dict) -> str:
+    loads = details.get("load_average_1m", {})
+    return ", ".join(f"{load} ({name})" for name, load in loads.items()) or "not recorded"
+
+
+def _fmt(value, unit: str = "") -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        value = f"{value:,.3f}".rstrip("0").rstrip(".") if abs(value) < 10 else f"{value:,.1f}"
+    elif isinstance(value, int):
+        value = f"{value:,}"
+    return f"{value}{unit}"
+
+
+def markdown(doc: dict, plot_name: str) -> str:
+    details = doc["details"]
+    lines = [
+        f"# Benchmarks ({doc['mode']} run, {details['started_at']})",
+        "",
+        f"Machine: {details['machine']}. Workers: `{details.get('workers', '-p 2 -t 8')}`. "
+        f"Commit: `{details['commit']}`"
+        f"{' (with uncommitted changes)' if details.get('dirty') else ''}. "
+        f"Whole run: {details['total_s']:.0f} s. Numbers from one run; expect noise: the "
+        f"1-minute load average before each scenario was {_loads(details)}.",
+        "",
+        "## Targets",
+        "",
+        "| target | measured | met | measured / target |",
+        "|---|---|---|---|",
+    ]
+    if doc["mode"] == "quick":
+        lines[-2:-2] = [
+            f"Quick sizes ({doc['n_burst']:,} burst, {doc['n_background']:,} backlog): not the "
+            "targets' workload (5,000 and 100,000); the full run (`latest.md`) is the verdict.",
+            "",
+        ]
+    for row in doc["targets"]:
+        lines.append(
+            f"| {row['target']} | {_fmt(row['value'])} | {'yes' if row['met'] else '**no**'} "
+            f"| {_fmt(row['ratio_to_target'])} |"
+        )
+    lines += _burst_section(doc, details, plot_name)
+    lines += _memory_section(details)
+    lines += _table_section(details.get("table", {}))
+    return "\n".join(lines) + "\n"
+
+
+def _burst_section(doc: dict, details: dict, plot_name: str) -> list[str]:
+    if not any(key in details for key, _ in BURSTS):
+        return []
+    lines = [
+        "",
+        f"## Burst: {doc['n_burst']:,} actions due at one instant, "
+        f"{doc['n_background']:,} far-future pending",
+        "",
+        "| design | delivered | p50 | p99 | max | first | drain (last − due) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for key, label in BURST_LABELS:
+        burst = details.get(key)
+        if not burst:
+            continue
+        lat = burst["lateness_ms"]
+        lines.append(
+            f"| {label} | {burst['delivered']:,} of {burst['n_burst']:,} "
+            f"(budget {burst['budget_s']:.0f} s) | {_fmt(lat['p50'], ' ms')} "
+            f"| {_fmt(lat['p99'], ' ms')} | {_fmt(lat['max'], ' ms')} "
+            f"| {_fmt(burst['first_s'], ' s')} | {_fmt(burst['drain_s'], ' s')} |"
+        )
+    lines += _cpu_lines(details)
+    naive = details.get("naive_burst")
+    if naive:
+        lines += [
+            "",
+            f"The naive design published {naive['published']:,} delayed messages in "
+            f"{naive['publish_s']:.1f} s ({naive['publish_per_s']:,}/s from "
+            f"{naive['publish_threads']} threads, publisher confirms on).",
+        ]
+    lines += ["", f"![lateness CDF]({plot_name})"]
+    return lines
+
+
+def _cpu_lines(details: dict) -> list[str]:
+    """CPU the processes used from just before the due instant to the end of the wait."""
+    lines = [
+        "",
+        "CPU used from 0.5 s before the due instant until the burst drained (or the budget ran "
+        "out), per burst action; Postgres = the server processes of the bench database's "
+        "connections:",
+        "",
+        "| design | workers | Postgres | dispatcher |",
+        "|---|---|---|---|",
+    ]
+    for key, label in BURSTS:
+        cpu = details.get(key, {}).get("cpu")
+        if not cpu:
+            continue
+        cells = [
+            f"{cpu[g]['cpu_s']} s ({cpu[g]['ms_per_action']} ms)" if g in cpu else "—"
+            for g in ("workers", "postgres", "dispatcher")
+        ]
+        lines.append(f"| {label} | {' | '.join(cells)} |")
+    return lines
+
+
+def _memory_section(details: dict) -> list[str]:
+    lines = [
+        "",
+        "## Worker memory (RSS of the 2 worker processes, MiB) as the far-future backlog grows",
+        "",
+        "| design | backlog | per process | sum | dispatcher | ready in Q.DQ (not held) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key, label in (("product_burst", "product"), ("naive_burst", "naive")):
+        for point in details.get(key, {}).get("memory", []):
+            backlog = f"{point['backlog']:,}" + (" + after burst" if point["after_burst"] else "")
+            lines.append(
+                f"| {label} | {backlog} | {', '.join(map(str, point['worker_rss_mb']))} "
+                f"| {point['worker_rss_sum_mb']} | {_fmt(point.get('dispatcher_rss_mb'))} "
+                f"| {_fmt(point.get('delay_queue_ready'))} |"
+            )
+    return lines
+
+
+def _table_section(table: dict) -> list[str]:
+    if not table:
+        return []
+    return (
+        _reconcile_section(table["reconcile"])
+        + _cancel_section(table["cancel"])
+        + _schedule_section(table["schedule"])
+        + _delivery_section(table["delivery"])
+    )
+
+
+def _reconcile_section(rec: dict) -> list[str]:
+    return [
+        "",
+        f"## Startup reconcile ({rec['n_rows']:,} pending, 5 % within the horizon)",
+        "",
+        f"`reconcile(force=True)`: {rec['seconds']:.2f} s ({rec['s_per_100k']:.2f} s per 100k), "
+        f"{rec['enqueued']:,} published. A following `--watch` pass: {rec['watch_pass_s']:.3f} s.",
+    ]
+
+
+def _cancel_section(cancel: dict) -> list[str]:
+    lines = [
+        "",
+        f"## Cancel-on-reply ({cancel['table_rows']:,} rows in the table)",
+        "",
+        "| call | p50 | p99 | max | calls | cancelled |",
+        "|---|---|---|---|---|---|",
+        _call_row("`cancel_pending_followups(prospect)`", cancel["cancel_ms"], cancel["cancelled"]),
+        _call_row(
+            "`record_client_message` (lock, store, cancel)",
+            cancel["reply_ms"],
+            cancel["reply_cancelled"],
+        ),
+        "",
+        "Statements of one `cancel_pending_followups` call (autocommit: one transaction each):",
+        "",
+        "| statement | per call | ms per call |",
+        "|---|---|---|",
+    ]
+    for kind, row in cancel["cancel_queries"].items():
+        lines.append(f"| `{kind}` | {row['count']} | {row['ms']} |")
+    return lines
+
+
+def _schedule_section(schedule: dict) -> list[str]:
+    names = {
+        "far": "far-future only (row)",
+        "mix20": "20 % near-due",
+        "near": "near-due only (row + publish)",
+    }
+    lines = [
+        "",
+        "## Scheduling throughput (`services.schedule_action`, one caller)",
+        "",
+        "| mix | actions/s | p50 per call | p99 per call |",
+        "|---|---|---|---|",
+    ]
+    for mode, row in schedule.items():
+        lines.append(
+            f"| {names.get(mode, mode)} | {row['per_s']:,.0f} "
+            f"| {_fmt(row['call_ms']['p50'], ' ms')} | {_fmt(row['call_ms']['p99'], ' ms')} |"
+        )
+    return lines
+
+
+def _delivery_section(deliv: dict) -> list[str]:
+    batch = deliv["batch_size"]
+    lines = [
+        "",
+        f"## Delivery path in-process (`followups.delivery.deliver`, {deliv['n']:,} due "
+        f"actions in batches of {batch}, one thread)",
+        "",
+        f"{deliv['ms_per_action']:.2f} ms per action ({deliv['actions_per_s_one_thread']:,.0f} "
+        f"actions/s on one thread), of which {deliv['db_ms_per_action']:.2f} ms waiting on "
+        f"{deliv['queries_per_action']} statements; a batch of {batch} takes "
+        f"p50 {deliv['batch_ms']['p50']} ms. CPU per action: "
+        f"{deliv.get('python_cpu_ms_per_action', '—')} ms in this (the worker's) process, "
+        f"{deliv.get('postgres_cpu_ms_per_action', '—')} ms in its Postgres server process. "
+        "Two cores give a burst of N actions at best N × (their sum) / 2 of drain.",
+        "",
+        f"| statement | per batch of {batch} | ms per batch |",
+        "|---|---|---|",
+    ]
+    for kind, row in deliv["queries"].items():
+        lines.append(
+            f"| `{kind}` | {round(row['count'] * batch, 1)} | {round(row['ms'] * batch, 2)} |"
+        )
+    return lines
+
+
+def _call_row(name: str, ms: dict, cancelled: int) -> str:
+    return (
+        f"| {name} | {_fmt(ms['p50'], ' ms')} | {_fmt(ms['p99'], ' ms')} "
+        f"| {_fmt(ms['max'], ' ms')} | {ms['n']:,} | {cancelled:,} |"
+    )
