@@ -266,7 +266,9 @@ def _record_executed(executed: list, prospects: dict[int, Prospect]) -> None:
     actions, messages, touched = [], [], {}
     for send, sent, sent_at in executed:
         action = send.action
-        action.executed_at, action.telegram_message_id = sent_at, sent.message_id
+        action.status, action.claim_token, action.last_error = ActionStatus.EXECUTED, None, ""
+        action.executed_at = action.updated_at = sent_at
+        action.telegram_message_id = sent.message_id
         actions.append(action)
         messages.append(
             Message(
@@ -281,10 +283,10 @@ def _record_executed(executed: list, prospects: dict[int, Prospect]) -> None:
         prospect = prospects[action.prospect_id]
         prospect.last_outbound_at = sent_at
         touched[prospect.pk] = prospect
-    ScheduledAction.objects.filter(pk__in=[a.pk for a in actions]).update(
-        status=ActionStatus.EXECUTED, claim_token=None, last_error="", updated_at=timezone.now()
+    bulk.update_rows(
+        actions,
+        ["status", "claim_token", "last_error", "executed_at", "updated_at", "telegram_message_id"],
     )
-    bulk.update_rows(actions, ["executed_at", "telegram_message_id"])
     Message.objects.bulk_create(messages)
     bulk.update_rows(list(touched.values()), ["last_outbound_at"])
 

@@ -2,6 +2,7 @@
 
 import logging
 
+from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -26,24 +27,54 @@ def transition(
     prospect_id, action_type, scheduled_for) — not those someone else moved first — and logs
     `event` for each."""
     now = timezone.now()
-    candidates = list(
-        qs.filter(status=from_status).values("pk", "prospect_id", "action_type", "scheduled_for")
+    if connection.vendor == "postgresql":
+        changed = _update_returning(qs, from_status, {**changes, "updated_at": now})
+    else:
+        changed = _select_then_update(qs, from_status, {**changes, "updated_at": now})
+    for row in changed:
+        events.of(row, event, level=level, **(event_fields or {}))
+    return changed
+
+
+_RETURNED = ("pk", "prospect_id", "action_type", "scheduled_for")
+
+
+def _update_returning(qs: QuerySet, from_status: str, changes: dict) -> list[dict]:
+    """One statement: UPDATE … WHERE pk IN (the query) AND status = from … RETURNING. A
+    client's reply cancelling their follow-ups is on the listener's path: one round trip."""
+    meta, quote = ScheduledAction._meta, connection.ops.quote_name
+    subquery, sub_params = qs.filter(status=from_status).values("pk").query.sql_with_params()
+    assignments, params = [], []
+    for name, value in changes.items():
+        field = meta.get_field(name)
+        assignments.append(f"{quote(field.column)} = %s")
+        params.append(field.get_db_prep_save(value, connection))
+    columns = [quote(meta.get_field(name).column) for name in ("id", *_RETURNED[1:])]
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {', '.join(assignments)} "
+        f"WHERE {columns[0]} IN ({subquery}) AND {quote(meta.get_field('status').column)} = %s "
+        f"RETURNING {', '.join(columns)}"
     )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *sub_params, from_status])
+        return [dict(zip(_RETURNED, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _select_then_update(qs: QuerySet, from_status: str, changes: dict) -> list[dict]:
+    """Elsewhere (the demo's SQLite): the candidates, then a compare-and-set per chunk; the
+    rows someone else moved first are told apart by `updated_at`, unique to this call."""
+    candidates = list(qs.filter(status=from_status).values(*_RETURNED))
     changed: list[dict] = []
     for start in range(0, len(candidates), CHUNK):
         chunk = candidates[start : start + CHUNK]
         ids = [row["pk"] for row in chunk]
-        count = ScheduledAction.objects.filter(pk__in=ids, status=from_status).update(
-            updated_at=now, **changes
-        )
-        if count < len(chunk):  # someone moved some first; `now` is unique to this call
+        count = ScheduledAction.objects.filter(pk__in=ids, status=from_status).update(**changes)
+        if count < len(chunk):
             ours = set(
-                ScheduledAction.objects.filter(pk__in=ids, updated_at=now).values_list(
-                    "pk", flat=True
-                )
+                ScheduledAction.objects.filter(
+                    pk__in=ids, updated_at=changes["updated_at"]
+                ).values_list("pk", flat=True)
             )
             chunk = [row for row in chunk if row["pk"] in ours]
         changed += chunk
-    for row in changed:
-        events.of(row, event, level=level, **(event_fields or {}))
     return changed

@@ -57,6 +57,7 @@ BEFORE_NOON = (11, 12, 13)  # "до 12", "before 1pm": the morning, like "до �
 TOMORROW_NIGHT_END = time(4)  # "завтра" said before this may mean "after I sleep"
 END_OF_WEEK_CUTOFF = time(12)  # "к концу недели" is ambiguous from Friday afternoon on
 RECENT_PAST_DAYS = 14  # a date without a year this recent is "past", not next year's
+WEEK_OFFSET = {"this": 0, "next": 1, "last": -1, "after_next": 2}  # the `week` field, in weeks
 
 
 @dataclass(frozen=True)
@@ -266,8 +267,8 @@ def _weekday(spec: Spec, now: datetime, clock: _Clock) -> Outcome:
     today, weekday = now.date(), spec.weekday
     name = WEEKDAYS[weekday].capitalize()
     relation = spec.week or spec.weekday_modifier
-    if relation in ("this", "last") or spec.week == "next":
-        weeks = {"this": 0, "next": 1, "last": -1}[relation]
+    if relation in ("this", "last") or spec.week in ("next", "after_next"):
+        weeks = WEEK_OFFSET[relation]
         if relation == "this" and weekday < today.weekday() and today.weekday() >= 5:
             weeks = 1  # "в эту среду" said at the weekend: the coming week's
         day = _monday(today, weeks) + timedelta(days=weekday)
@@ -288,11 +289,11 @@ def _weekday(spec: Spec, now: datetime, clock: _Clock) -> Outcome:
 
 
 def _weekend(spec: Spec, now: datetime, clock: _Clock) -> Outcome:
-    if spec.bound == "after":
-        return _week(replace(spec, weekend=False, bound=None, week="next"), now, clock)
+    if spec.bound == "after" and clock.kind == "default":  # "после выходных": the Monday after
+        return _week(replace(spec, weekend=False), now, clock)
     today = now.date()
-    weeks = {"this": 0, "next": 1, "last": -1}.get(spec.week)
-    for offset in range(-7, 14):
+    weeks = WEEK_OFFSET.get(spec.week)
+    for offset in range(-7, 21):
         day = today + timedelta(days=offset)
         in_week = weeks is None or _monday(day) == _monday(today, weeks)
         if day.weekday() < 5 or not in_week or (weeks is None and offset < 0):
@@ -303,13 +304,19 @@ def _weekend(spec: Spec, now: datetime, clock: _Clock) -> Outcome:
     return Outcome(Status.PAST, reason="that weekend has passed")
 
 
+_WEEK_AFTER = {None: "next", "this": "next", "next": "after_next"}
+
+
 def _week(spec: Spec, now: datetime, clock: _Clock) -> Outcome:
     today = now.date()
+    after = spec.bound == "after" and clock.kind == "default"  # not "... после обеда"
+    if after and spec.week in _WEEK_AFTER:  # "после этой недели": the Monday after it
+        spec = replace(spec, week=_WEEK_AFTER[spec.week], bound=None)
     if spec.week == "this":
         fallback = _next_slot(now, clock)
         return Outcome(Status.AMBIGUOUS, fallback=fallback, reason="'this week' names no day")
-    weeks = 1 if spec.week == "next" else -1
-    return _on(_monday(today, weeks), now, clock, spec, f"Monday of {spec.week} week")
+    what = "the week after next" if spec.week == "after_next" else f"{spec.week} week"
+    return _on(_monday(today, WEEK_OFFSET[spec.week]), now, clock, spec, f"Monday of {what}")
 
 
 def _week_part(spec: Spec, now: datetime, clock: _Clock) -> Outcome:
@@ -317,7 +324,7 @@ def _week_part(spec: Spec, now: datetime, clock: _Clock) -> Outcome:
     offset = {"start": 0, "middle": 2, "end": 4}[spec.week_part]
     what = f"{spec.week_part} of the week"
     if spec.week:
-        weeks = {"this": 0, "next": 1, "last": -1}[spec.week]
+        weeks = WEEK_OFFSET[spec.week]
         return _on(_monday(today, weeks) + timedelta(days=offset), now, clock, spec, what)
     day = _monday(today) + timedelta(days=offset)
     outcome = _on(day, now, clock, spec, what)

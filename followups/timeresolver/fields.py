@@ -25,6 +25,7 @@ PARTS_OF_DAY = (
     "night",
 )
 _RELATIONS = ("this", "next", "last")
+WEEK_RELATIONS = (*_RELATIONS, "after_next")  # "week after next", "после следующей недели"
 _PARTS = ("start", "middle", "end")
 
 
@@ -53,7 +54,10 @@ FIELDS: dict[str, dict[str, Any]] = {
     "months_ahead": _int(-24, 24, "'in N months'"),
     "weekday": _enum(WEEKDAYS, "a named day of the week"),
     "weekday_modifier": _enum(_RELATIONS, "the word right before the weekday: this/next/last"),
-    "week": _enum(_RELATIONS, "a week named on its own: 'next week', 'Friday next week'"),
+    "week": _enum(
+        WEEK_RELATIONS,
+        "a week named on its own: 'next week', 'Friday next week', 'the week after next'",
+    ),
     "week_part": _enum(_PARTS, "start/middle/end of the week"),
     "weekend": {"type": "boolean", "description": "the weekend"},
     "year": _int(2000, 2100, "a year the client wrote"),

@@ -45,7 +45,7 @@ _VOCAB: dict[str, str] = {
     "toward": "ближе под towards toward",
     "laterpost": "спустя",
     "ago": "назад ago",
-    "or": "или либо or either",
+    "or": "или либо or either otherwise",
     "if": "если if",
     "and": "и and",
     ",": "но а однако зато but however",
@@ -65,6 +65,7 @@ _VOCAB: dict[str, str] = {
     "need": "надо нужно необходимо need",
     "thanks": "спасибо спс thanks thank thx",
     "rather": "лучше точнее вернее rather better actually instead",
+    "than": "чем than",  # "лучше в пятницу, чем в понедельник": the second is the worse one
     "move": "перенести перенесем перенесите переносим переносится перенос перенесли move "
     "reschedule postpone",  # "перенести с 16:00 на 18:00": the second is the time
     "also": "тоже также too",
@@ -145,19 +146,21 @@ _VOCAB: dict[str, str] = {
     "middle week": "midweek",
     "2 week": "fortnight fortnights",
     "half": "пол половина половину половине половиной half",
+    "half hour": "получаса",
     "quarter": "четверть четверти quarter",
     "without": "без",
     "past": "past",
     "date": "числа число числу числе числах",
     "1.5": "полтора полторы",
-    "2": "пару пара пары парочку парочка couple пару-тройку пара-тройка",
+    "2": "пару пара пары парочку парочка couple пару-тройку пара-тройка пары-тройки",
     "several": "несколько нескольких few several",
     # parts of the day
-    "morning": "утро утра утром утру утречком утречка morning mornings",
+    "morning": "утро утра утром утру утречком утречка утреца утрецом утр morning mornings",
     "noon": "полдень полудня noon midday",
     "lunch": "обед обеда обеду обедом обеде обеденное обеденный обеденного lunch lunchtime",
     "afternoon": "днем afternoon afternoons arvo",
-    "evening": "вечер вечера вечеру вечером вечерком вечерочком вечерку evening evenings eve",
+    "evening": "вечер вечера вечеру вечером вечерком вечерочком вечерочка вечерка вечерку веч "
+    "evening evenings eve",
     "night": "ночь ночи ночью ночкой night overnight",
     "nights": "ночей nights",
     "midnight": "полночь полуночи midnight",
@@ -170,8 +173,9 @@ _VOCAB: dict[str, str] = {
     "later": "позже попозже позднее попозжее потом later",
     "sometime": "как-нибудь когда-нибудь когда-то sometime someday зимой весной летом осенью "
     "весна весны весну лето зима зимы зиму осень осени майские рождество рождества рождеству "
-    "christmas xmas пасхи пасха easter",
-    "soon": "скоро вскоре soon asap shortly",
+    "christmas xmas пасхи пасха easter праздники праздников праздниках каникулы каникул "
+    "каникулах",
+    "soon": "скоро вскоре поскорее побыстрее срочно soon asap shortly urgent urgently",
     # counted things that are not times
     "cnt": "человек человека людей чел гостей гостя гость гости взрослых взрослый взрослые "
     "взрослого детей ребенка ребенок дети ребенком персон персоны спальни спален спальня "
@@ -237,9 +241,18 @@ _PHRASES: dict[str, str] = {
     "как можно раньше": "soon",
     "чем раньше": "soon",
     "чем быстрее": "soon",
+    "чем скорее": "soon",
     "the sooner": "soon",
     "as soon as possible": "soon",
     "на днях": "sometime",
+    "ближе к делу": "sometime",  # closer to the event: no time named
+    "ближе к дате": "sometime",
+    "closer to the date": "sometime",
+    "closer to the time": "sometime",
+    "новогодние": "",  # "после новогодних праздников" are the holidays, not 1 January
+    "новогодних": "",
+    "bank holiday": "",  # a day off, not a trip
+    "public holiday": "",
     "с новым годом": "",  # greetings, not dates
     "с наступающим новым годом": "",
     "с наступающим": "",
@@ -299,7 +312,9 @@ _PHRASES: dict[str, str] = {
     "хотя нет": "rather",
     "на следующей неделе": "on next week",
     "на следующей": "on next week",  # "не на этой неделе, а на следующей"
+    "на той неделе": "on next week",  # colloquial; said of the past, the verb is a report
     "в это же время": "sametime",
+    "во столько же": "sametime",
     "в то же время": "sametime",
     "в это время": "sametime",
     "на то же время": "sametime",
@@ -320,8 +335,21 @@ _PHRASES: dict[str, str] = {
     "удалите меня": "optout",
     "delete my number": "optout",
     "в любое время": "sometime",
+    "в любой момент": "sometime",
+    "когда угодно": "sometime",
     "any time": "sometime",
     "anytime": "sometime",
+    "whenever": "sometime",
+    # the client will be free at some point: a wish with no time in it
+    "как освобожусь": "sometime",
+    "когда освобожусь": "sometime",
+    "как будет время": "sometime",
+    "когда будет время": "sometime",
+    "when i'm free": "sometime",
+    "when i am free": "sometime",
+    "when i have time": "sometime",
+    "пару тройку": "2",
+    "пара тройка": "2",
     "на встрече": "busy",
     "меня не будет": "busy",
     "нас не будет": "busy",
@@ -342,6 +370,12 @@ _PHRASES: dict[str, str] = {
     "новому году": "newyear",
     "new year": "newyear",
     "new year's": "newyear",
+    "new year's eve": "31 mo12",
+    "new years eve": "31 mo12",
+    "christmas eve": "24 mo12",
+    "канун нового года": "31 mo12",
+    "over lunch": "at lunch",
+    "over the weekend": "at weekend",
     "нг": "newyear",
     "в ближайшие дни": "sometime",
     "in the coming days": "sometime",
@@ -581,7 +615,7 @@ _RU_ORDINAL_STEMS = {
     30: "тридцат",
 }
 _ORD_DATE_ENDINGS = ("ого", "ое", "ому")
-_ORD_OTHER_ENDINGS = ("ый", "ой", "ая", "ую", "ые", "ых", "ым")
+_ORD_OTHER_ENDINGS = ("ый", "ой", "ая", "ую", "ые", "ых", "ым", "ом")
 _EN_CARDINALS = (
     *("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"),
     *("eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen"),
@@ -651,6 +685,8 @@ _ABBREVIATIONS = {
     "ноя",
     "нояб",
     "дек",
+    "веч",
+    "утр",
     "mon",
     "tue",
     "tues",
@@ -695,6 +731,9 @@ _FUZZY_GUARD = {
     "massage",
     "время",
     "бремя",
+    "карта",  # "сим-карта" is no "марта"
+    "карту",
+    "карты",
 }
 # Tags that describe context rather than time; typos are not corrected towards them.
 _NO_FUZZY_TAGS = {
@@ -767,7 +806,7 @@ def _build_words() -> tuple[dict[str, str], dict[str, tuple[int, str]]]:
             add_number(form, value, "card")
     for value, stem in {**_RU_ORDINAL_STEMS, 3: "трет"}.items():
         date_endings = ("ье", "ьего", "ьему") if value == 3 else _ORD_DATE_ENDINGS
-        other_endings = ("ий", "ья", "ью", "ьей", "ьи", "ьих") if value == 3 else _ORD_OTHER_ENDINGS
+        other_endings = ("ий", "ья", "ью", "ьей", "ьи", "ьих", "ьем") if value == 3 else _ORD_OTHER_ENDINGS
         for ending in date_endings:
             add_number(stem + ending, value, "th")
         for ending in other_endings:
@@ -956,12 +995,20 @@ def word_tags(word: str, translit: bool = False) -> str:
     return _half_of(word) or _cue(word) or _fuzzy(word) or "_"
 
 
+_MIN_TRANSLIT_TYPO = 7
+
+
 def _is_translit(words: list[str]) -> bool:
-    """Whether a message is Russian in Latin letters: some longer word only makes sense so."""
+    """Whether a message is Russian in Latin letters: some longer word only makes sense so.
+    A typo counts only in a long word ("ponedelnik" lacks its "ь"): "cheers" is one letter
+    from "черес"."""
     for word in words:
         if len(word) >= 4 and word.isascii() and word_tags(word) == "_":
-            tag = word_tags(transliterate(word))
-            if tag not in ("_", "") and tag not in _NO_FUZZY_TAGS - {"contact"}:
+            cyrillic = transliterate(word)
+            tag = WORDS.get(cyrillic) or _half_of(cyrillic) or _cue(cyrillic)
+            if not tag and len(word) >= _MIN_TRANSLIT_TYPO:
+                tag = _fuzzy(cyrillic)
+            if tag and tag not in _NO_FUZZY_TAGS - {"contact"}:
                 return True
     return False
 
@@ -976,7 +1023,7 @@ _TOKEN_RE = re.compile(
   | (?P<hm>\d{1,2}:\d{2})(?::\d{2})?(?!\d)
   | (?P<pair>\d{1,2}[./,]\d{1,2})(?!\d|[./,:]\d)
   | (?P<card>\d{1,2}-?(?:х|ти|ми|ех|ух))(?![a-zа-я\d])
-  | (?P<ord>\d{1,2}(?:\s?-\s?)?(?:ого|го|ому|му|ое|е|ье|ий|ый|ой|й|st|nd|rd|th))(?![a-zа-я\d])
+  | (?P<ord>\d{1,2}(?:\s?-\s?)?(?:ого|го|ому|му|ом|ое|е|ье|ий|ый|ой|й|st|nd|rd|th))(?![a-zа-я\d])
   | (?P<slang>(?:2moro|2morow|2morrow|2mrw|2day|2nite|2night|4erez|4as[a-z]*)(?![a-z]))
   | (?P<num>\d+)
   | (?P<word>[a-zа-я]+(?:'[a-z]+)?(?:-[a-zа-я]+)*)
@@ -1086,6 +1133,20 @@ def _merge_number_words(toks: list[Tok]) -> list[Tok]:
     return merged
 
 
+_CALENDAR_NAME = re.compile(r"(?:wd|mo)\d+")
+
+
+def _paired(toks: list[Tok], i: int) -> bool:
+    """ "mon-wed", "sat/sun": a weekday (or month) joined to another one by a dash or slash."""
+    kind = toks[i].tag[:2]
+    for step in (-1, 1):
+        j = i + 2 * step
+        if 0 <= j < len(toks) and toks[i + step].tag in ("-", "or"):
+            if _CALENDAR_NAME.fullmatch(toks[j].tag) and toks[j].tag[:2] == kind:
+                return True
+    return False
+
+
 def _weak_checked(toks: list[Tok]) -> list[Tok]:
     out = []
     for i, tok in enumerate(toks):
@@ -1100,6 +1161,7 @@ def _weak_checked(toks: list[Tok]) -> list[Tok]:
             )
             if tok.text in ("a", "an"):
                 supported = nxt in _UNIT_TAGS or nxt in ("half", "several")
+            supported = supported or _paired(toks, i)
             if not supported:
                 tok = Tok("_", tok.start, tok.end, tok.text)
         out.append(tok)
@@ -1131,6 +1193,8 @@ def tokenize(text: str) -> list[Tok]:
                 and _CYRILLIC.search(raw.text)
             ):
                 tags = _fuzzy(raw.text, min_len=4) or "_"  # "после обда": short, but framed
+            elif raw.text == "дн" and toks and toks[-1].tag == "hour":
+                tags = "dayg"  # "в 3 часа дн" is "дня"; "3 дн" alone is days
         elif raw.kind in ("punct", "nl"):
             glued = previous and previous.end == raw.start
             if raw.text == "." and glued and previous.text in _ABBREVIATIONS:

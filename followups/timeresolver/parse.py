@@ -57,6 +57,7 @@ DROP_REASONS = {
     "booking": "about a booking, a trip or the business, not a contact time",
     "reported": "a report of an earlier contact, not a contact time",
     "replaced": "corrected by a later time",
+    "worse": "the client prefers another time to this one",
 }
 
 
@@ -133,6 +134,10 @@ def _duration(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     if pre == "after" and ctx.texts(m, "pre") == ["после"] and unit == "hour" and number:
         # "после 2 часов" is after two o'clock, not two hours from now
         return _clock_fields(int(number), 0, None, "after") if number.isdigit() else None
+    if g.get("next") and number is None:
+        if pre == "after":
+            return None  # "после следующей недели" is a week, not a wait (see _week)
+        pre = "within" if pre == "in" else pre  # "in the next week": some time during it
     if pre == "within" and number is None and unit not in ("min", "hour"):
         return {"vague": True}
     approximate = number == "several"
@@ -144,7 +149,7 @@ def _duration(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
         amount = 0.5 if g.get("half") else 1.0
     if g.get("plushalf") or g.get("half2"):
         amount += 0.5
-    extra = float(g["n3"]) if g.get("n3") else 0
+    extra = float(g.get("n3") or g.get("n3b") or 0)
     sign = -1 if g.get("ago") else 1
     options = [amount]
     for sep, other in ((g.get("sep"), g.get("n2")), (g.get("sep2"), g.get("n4"))):
@@ -254,12 +259,18 @@ def _clock(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     return _clock_range(first, second, g.get("sep"), pre)
 
 
+_FRACTION_MINUTES = {"half": 30, "quarter": 15}
+
+
 def _clock_fraction(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
-    """ "половина десятого" 9:30 and "четверть пятого" 4:15 (of the hour that is running),
-    "без пятнадцати три" 2:45, "half past 3", "quarter to 5"."""
+    """ "половина десятого" 9:30, "четверть пятого" 4:15, "в начале шестого" and "в шестом
+    часу" 5:00 (of the hour that is running), "без пятнадцати три" 2:45, "half past 3",
+    "quarter to 5"; the British "half 7" is 7:30, the Russian "пол 7" 6:30."""
     g = m.groupdict()
-    hour, op, amount = int(g["h"]), g.get("op"), g["q"]
-    minutes = {"half": 30, "quarter": 15}.get(amount) or int(amount)
+    hour, op, amount = int(g["h"]), g.get("op"), g.get("q")
+    if g.get("q") and ctx.texts(m, "q") == ["half"]:
+        op = "past"
+    minutes = int(amount) if amount and amount.isdigit() else _FRACTION_MINUTES.get(amount, 0)
     if op == "past":
         return _clock_fields(hour, minutes, g.get("mer"), g.get("pre"))
     previous = hour - 1 or 12
@@ -288,15 +299,15 @@ def _weekday(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
 
 def _week(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     pre, part, mod = m.group("pre"), m.group("part"), m.group("mod")
-    relation = {"nearest": "this"}.get(mod, mod)
+    relation = "after_next" if m.group("after_next") else {"nearest": "this"}.get(mod, mod)
     week = {"week": relation} if relation else {}
+    if pre == "after" and not part:  # "после выходных", "после следующей недели"
+        return {"week": relation or "this", "bound": "after"}
     if m.group("w") == "weekend":
-        if pre == "after":
-            return {"week": "next"}
         if pre == "toward":  # "ближе к выходным": the end of the working week
             return {"week_part": "end", **week}
         return {"weekend": True, **week}
-    if not (part or mod) and (pre in (None, "in", "within") or ctx.texts(m, "w")[0] == "неделю"):
+    if not (part or relation) and (pre in (None, "in", "within") or ctx.texts(m, "w")[0] == "неделю"):
         return None  # "через неделю" is a duration, "на неделю" a length of stay
     fields: dict[str, Any] = {"week_part": part} if part else {}
     if relation or not part:
@@ -345,6 +356,8 @@ def _numeric_date(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     first, second = int(parts[0]), int(parts[1])
     if len(parts) == 3:
         return {"day": first, "month": second, "year": int(parts[2]), **_day_fields(pre)}
+    if "/" in text and first <= 12 < second <= 31:
+        first, second = second, first  # "11/25": only the American order makes a date
     is_date = 1 <= first <= 31 and 1 <= second <= 12 and max(map(len, parts)) == 2
     is_time = "." in text and first <= 23 and len(parts[1]) == 2 and second <= 59
     said_as_time = mer or (pre and pre not in ("on", "to"))  # "в 10.30", "к 17.00"
@@ -408,7 +421,8 @@ def _new_year(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
     pre = m.group("pre")
     if pre not in ("after", "from", "toward", "by"):
         return {"vague": True}
-    return {"month": 1, "day": 1, **_day_fields(pre)}
+    # the start of January, so that a day named next narrows it ("после НГ, числа 3-4")
+    return {"month": 1, "month_part": "start", **_day_fields(pre)}
 
 
 def _zone(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
@@ -440,19 +454,19 @@ def _tag_class(tag: str) -> str:
     """A number is "#", a weekday "wd", a month "mo", a zone "zone"; other tags are their own."""
     if tag[0].isdigit():
         return "#"
-    if tag.startswith(("wd", "mo", "zone=")) and tag not in ("month", "morning"):
-        return tag[:2] if tag[0] in "wm" else "zone"
-    return tag
+    if tag.startswith(("wd", "mo")) and tag[2:].isdigit():
+        return tag[:2]
+    return "zone" if tag.startswith("zone=") else tag
 
 
 # The order breaks ties between matches of equal length: earlier wins.
 RULES = [
     _rule(
-        rf"(?P<pre>in|within|after|give(?: me)?) (?:around )?(?:next )?"
+        rf"(?P<pre>in|within|after|give(?: me)?) (?:around )?(?P<next>next )?"
         rf"(?:(?P<n>{NUM}|several) (?:(?P<sep>-|or|to) (?P<n2>{NUM}) )?"
         rf"(?:(?:from|and) (?P<plushalf>half) )?)?"
         rf"(?:(?P<half>half) (?:1 )?)?(?P<u>{UNIT})"
-        rf"(?: (?:and )?(?P<n3>{D12}) min)?"
+        rf"(?: (?:and )?(?P<n3>{D12}) min|(?<=hour) (?P<n3b>\d\d){NOT_COUNTED})?"  # "1h30"
         rf"(?: (?:and|from) (?:1 )?(?P<half2>half))?"
         rf"(?: (?P<sep2>-|or) (?P<n4>{NUM})(?: {UNIT})?)?",
         _duration,
@@ -484,7 +498,8 @@ RULES = [
     _rule(rf"{DAYPRE}(?:(?P<mod>this|next|last|nearest) )?(?P<wd>wd[1-7])", _weekday, "wd"),
     _rule(
         r"(?:(?P<pre>on|at|in|by|before|after|from|to|within|toward) )?"
-        r"(?:(?P<part>start|middle|end) )?(?:(?P<mod>this|next|last|nearest) )?(?P<w>week|weekend)",
+        r"(?:(?P<part>start|middle|end) )?(?:(?P<mod>this|next|last|nearest) )?(?P<w>week|weekend)"
+        r"(?P<after_next> after next)?",
         _week,
         "week weekend",
     ),
@@ -543,6 +558,12 @@ RULES = [
         _clock,
         "# hour",
     ),
+    _rule(  # "перенести (звонок) на 5", "move it to 6": a clock time, not a count
+        rf"(?:(?<=move )|(?<=move _ )|(?<=move me )|(?<=move contact ))(?P<pre>on|to) "
+        rf"(?P<h>{D12})(?: (?P<m>\d\d))?(?: (?:in )?(?P<mer>{MER}))?{NOT_COUNTED}",
+        _clock,
+        "move",
+    ),
     _rule(
         rf"(?P<h>{D12})(?: hour)?(?: (?P<m>\d\d)(?: min)?)? (?:in )?"
         rf"(?P<mer>am|pm|morning|evening|oclock)"
@@ -555,9 +576,12 @@ RULES = [
         _rule(rf"(?:(?P<pre>{PREPS}))?{fraction}(?: (?:in )?(?P<mer>{MER}))?", _clock_fraction, "#")
         for fraction in (
             rf"(?P<q>half|quarter) (?P<h>{D12})th",
+            rf"(?P<q>half) (?P<h>{D12}){NOT_COUNTED}",  # "в пол 7", "half 7"
             rf"(?P<op>without) (?P<q>{D12}|quarter)(?: min)? (?P<h>{D12})(?: hour)?",
             rf"(?P<q>half|quarter|{D12})(?: min)? (?P<op>past) (?P<h>{D12})",
             rf"(?P<q>quarter|{D12}(?= min))(?: min)? (?P<op>to) (?P<h>{D12})",
+            rf"(?P<q>start) (?P<h>{D12})th(?! date| mo\d)",  # "в начале шестого"
+            rf"(?P<h>{D12})(?:th|ord) hour",  # "в пятом часу"
         )
     ),
     _rule(
@@ -624,6 +648,9 @@ def _merged(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any] | None:
     for wide, narrow, inside in _NARROWED:
         if union.get(wide) and union.get(narrow, "") in inside:
             del union[wide]
+            framed = a if wide in a else b
+            if "bound" in framed and not framed.keys() & TIME_KEYS:
+                del union["bound"]  # "после Нового года, числа 3-4": the day, not after it
     return union if _spec(union) else None
 
 
@@ -661,6 +688,10 @@ def _find(tag_string: str, ctx: _Ctx) -> list[_Expr]:
     return sorted(chosen, key=lambda e: e.start)
 
 
+# A fallback offered after a first choice: "если нет", "если не получится", "if not".
+_OR_ELSE = re.compile(
+    r"(?<![^ ])if (?:no|not (?:\S+ )?(?:can|convenient|ok)|not(?= ,| \||$))(?![^ ])"
+)
 _MERGE_GAP = {
     *("_", ",", "me", "and", "around", "hour", "at", "on"),
     *("contact", "convenient", "free", "ok", "lets", "if"),  # "во вторник, если удобно, в 11"
@@ -671,11 +702,14 @@ def _join(expr: _Expr, nxt: _Expr, gap: list[str]) -> bool:
     """Fold `nxt` into `expr` if they belong together, as another option ("или", "or", a dash),
     as the end of a range (only the start counts), or merged into one time ("завтра" + "в 5");
     False keeps them apart."""
+    if _OR_ELSE.search(" ".join(gap)):  # "Можно завтра? Если нет, то в понедельник"
+        gap = ["or"]
     if "|" in gap:
         # "Завтра? Или в пятницу?" still offers options; "Обсудим в среду? Часов в 12?" adds
         # the time to the day
         adds_time = _slots(expr.options[-1]) == {"day"} and _slots(nxt.options[0]) == {"time"}
-        if gap != ["|", "or"] and not (adds_time and gap.count("|") == 1):
+        narrows = gap == ["|"] and _slots(nxt.options[0]) == {"day"} and _within_span(expr)
+        if gap != ["|", "or"] and not ((adds_time or narrows) and gap.count("|") == 1):
             return False
         gap = [tag for tag in gap if tag != "|"]
     if gap == [","] and expr.options[-1].keys() & DAY_KEYS == {"days_ahead"}:
@@ -723,6 +757,14 @@ def _refines(expr: _Expr, nxt: _Expr) -> bool:
     if any(keys and keys <= _SPANS for keys in named):
         return True
     return sorted(map(sorted, named)) == [["day"], ["weekday"]]
+
+
+def _within_span(expr: _Expr) -> bool:
+    """Whether a mention names a span of days (a week, a weekend, a month or a part of one)
+    that a day named next can narrow, even in the next sentence: "this weekend? sat or sun",
+    "На следующей неделе. В среду?"."""
+    keys = expr.options[-1].keys() & DAY_KEYS
+    return bool(keys) and keys <= _SPANS
 
 
 # What an option of "X или Y" may take from its neighbours: (a key it must have, keys it must
@@ -774,7 +816,7 @@ def _group(exprs: list[_Expr], tags: list[str]) -> list[_Expr]:
 def _busy_apart(expr: _Expr, nxt: _Expr, gap: list[str], tags: list[str]) -> bool:
     """Whether a comma parts a time from a mention in a clause that says the client is busy
     then: "созвонимся сегодня после 19:00, днём я на работе" is not "днём после 19:00"."""
-    if "," not in gap:
+    if "," not in gap or _OR_ELSE.search(" ".join(gap)):
         return False
     return _unavailable(tags[slice(*_clause(tags, nxt.start, nxt.end))]) and not _unavailable(
         tags[slice(*_clause(tags, expr.start, expr.end))]
@@ -855,11 +897,21 @@ def _same_unit(m: re.Match[str], ref: _Expr | None, tags: list[str]):
 _AMOUNT_KEYS = {"duration_minutes", "days_ahead", "weeks_ahead", "months_ahead"}
 
 
+def _day_after(m: re.Match[str], ref: _Expr | None, tags: list[str]):
+    """ "прилетаем 20-го, на следующий день наберите", "call me the day after": the day after
+    the day just named."""
+    option = ref.options[-1] if ref and len(ref.options) == 1 else {}
+    if "bound" in option or not option.keys() & {"day", "days_ahead", "weekday"}:
+        return None
+    return [{**_only(option, DAY_KEYS), "bound": "after"}], True
+
+
 def _only(option: dict[str, Any], keys: set[str]) -> dict[str, Any]:
     return {k: v for k, v in option.items() if k in keys}
 
 
 _FRAGMENTS = [
+    (re.compile(rf"(?<![^ ])(?:on )?(?:next (?:day|dayg)|(?:day|dayg) after){_ELIDED}"), _day_after),
     (re.compile(rf"(?<![^ ])after(?: this| _)?{_ELIDED}"), _after_that),
     (re.compile(rf"(?<![^ ])later{_ELIDED}"), _after_window),
     (re.compile(rf"(?<![^ ])(?:(?:on|at|in|to) )?(?:next|nearest){_ELIDED}"), _next_one),
@@ -872,8 +924,8 @@ _FRAGMENTS = [
     ),
     (
         re.compile(
-            rf"(?<![^ ])(?:in (?:around )?|(?P<corr>rather)(?: ,| _){{0,2}} )"
-            rf"(?P<n>{D12}){NOT_COUNTED}(?! (?:-|or|to|and|\d))"
+            rf"(?<![^ ])(?:(?:in|give(?: me)?) (?:around )?|(?P<corr>rather)(?: ,| _){{0,2}} )"
+            rf"(?P<n>{D12}){NOT_COUNTED}(?! (?:-|or|to|and \d|\d))"
         ),
         _same_unit,
     ),
@@ -910,6 +962,7 @@ def _complete(exprs: list[_Expr], tag_string: str, ctx: _Ctx) -> list[_Expr]:
     for earlier, later in pairwise(exprs):
         # "в среду, нет, лучше в четверг", "at 3, actually 4", "перенести с 16:00 на 18:00"
         corrected = "rather" in tags[earlier.end : later.start] or tags[later.start] == "rather"
+        corrected = corrected and tags[later.start - 1] != "than"  # "better than Monday"
         onto = later.lead == "on" or tags[later.start - 1] == "on"
         moved = earlier.lead == "from" and onto and "move" in tags
         earlier.replaced = corrected or moved
@@ -920,7 +973,7 @@ def _complete(exprs: list[_Expr], tag_string: str, ctx: _Ctx) -> list[_Expr]:
 # What a replacing mention keeps from the one it replaces: (the keys it names, alone, and the
 # keys it then takes). A clock time keeps the day, a weekday the week, a date the month.
 _KEPT = (
-    ({"hour", "minute"}, DAY_KEYS),
+    (TIME_KEYS, DAY_KEYS),
     ({"weekday"}, {"week"}),
     ({"day"}, {"month", "year"}),
 )
@@ -941,16 +994,17 @@ def _corrected(earlier: _Expr, later: _Expr, tags: list[str]) -> None:
             later.options[0] = merged
         return
     named = set(new) - {"bound"}
-    kept = next((keys for alone, keys in _KEPT if named <= alone and alone & named), None)
-    if kept is None or not named & old.keys():
+    kept = next((keys for alone, keys in _KEPT if named <= alone and alone & old.keys()), None)
+    if kept is None or not named:
         return
     inherited = _only(old, kept)
-    if "hour" in new and abs(old["hour"] % 12 - new["hour"] % 12) <= 2:
+    bare_hour = "hour" in new and not new.keys() & {"part_of_day", "meridiem"}
+    if bare_hour and "hour" in old and abs(old["hour"] % 12 - new["hour"] % 12) <= 2:
         inherited.update(_only(old, {"part_of_day", "meridiem"}))
     if not inherited:
         return
     if earlier.replaced or _weigh(earlier, tags)[1] in ("negated", "unavailable"):
-        merged = {**new, **inherited}
+        merged = {**inherited, **new}
         if _spec(merged):
             later.options[0] = merged
 
@@ -958,6 +1012,7 @@ def _corrected(earlier: _Expr, later: _Expr, tags: list[str]) -> None:
 # --- context -------------------------------------------------------------------------------------
 
 _POSITIVE = {"contact", "convenient"}  # and "free", unless the villa is what is free
+_PREFERRED = {"rather", "convenient", "ok"}  # "X лучше/удобнее, чем Y"
 _NIGHTS = re.compile(r"(?:^|(?<!at) )(?:\d+|several) nights?(?= |$)")
 
 
@@ -971,7 +1026,7 @@ def _clause(tags: list[str], start: int, end: int, stops=("|", ",")) -> tuple[in
 
 
 _NOT_CONTACT = re.compile(r"(?<![^ ])not (?:me )?(?:contact|disturb)(?![^ ])")
-_UNAVAILABLE = re.compile(r"(?<![^ ])(?:busy|not (?:\S+ )?(?:can|convenient|ok))(?![^ ])")
+_UNAVAILABLE = re.compile(r"(?<![^ ])(?:busy|not (?:\S+ )?(?:can|convenient|ok|need))(?![^ ])")
 
 
 def _unavailable(clause: list[str]) -> bool:
@@ -999,9 +1054,12 @@ def _weigh(expr: _Expr, tags: list[str]) -> tuple[int, str | None]:
         return 0, "unavailable"  # "завтра не могу, в четверг тоже"
     if "reported" in clause and not _POSITIVE & set(clause) and "would" not in clause:
         return 0, "reported"  # "мы созванивались в понедельник", "I called yesterday"
+    opening, closing = _clause(tags, left, right, stops=("|",))
+    if tags[start - 1 : start] == ["than"] and _PREFERRED & set(tags[opening:start]):
+        return 0, "worse"  # "лучше в пятницу, чем в понедельник", "Friday is better than Monday"
     if expr.lead == "on" and start and tags[start - 1] == "event":
         return 0, "booking"  # "пришлите цены на январь": the date belongs to the prices
-    sentence = tags[slice(*_clause(tags, left, right, stops=("|",)))]
+    sentence = tags[opening:closing]
     asked = "whattime" in sentence and "event" in sentence  # "во сколько выезд, в 12?"
     booking = "event" in clause or _NIGHTS.search(" ".join(clause)) or expr.is_range or asked
     able = "can" in clause and not unavailable  # not "если в 3 неудобно"
