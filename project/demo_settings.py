@@ -10,7 +10,9 @@ DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": os.environ.get("DEMO_DB", str(BASE_DIR / "demo.sqlite3")),
-        "OPTIONS": {"timeout": 30},
+        # Worker threads write at once: take the write lock when a transaction begins, so one
+        # waits for another instead of failing on a read-to-write upgrade.
+        "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"},
     }
 }
 DRAMATIQ_BROKER = {**DRAMATIQ_BROKER, "BROKER": "dramatiq.brokers.stub.StubBroker", "OPTIONS": {}}

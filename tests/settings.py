@@ -4,6 +4,7 @@ in-process broker, so the suite runs on a machine with only Python and uv. Under
 
 import os
 import socket
+import tempfile
 from urllib.parse import urlsplit
 
 import psycopg
@@ -54,7 +55,17 @@ if os.environ.get("CI", "").lower() in ("1", "true") and not SERVICES_AVAILABLE:
 # FOLLOWUPS_TEST_DB and FOLLOWUPS_QUEUE name them.
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("FOLLOWUPS_TEST_DB", "test_followups")}
 if not SERVICES_AVAILABLE:
-    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+    # A file, not ":memory:": worker threads write concurrently, and SQLite's shared-cache
+    # memory database fails them at once ("table is locked") where a file waits its turn.
+    _sqlite = os.path.join(tempfile.gettempdir(), f"followups-test-{os.getpid()}.sqlite3")
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": _sqlite,
+            "TEST": {"NAME": _sqlite},
+            "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"},
+        }
+    }
     DRAMATIQ_BROKER = {**DRAMATIQ_BROKER, "BROKER": "dramatiq.brokers.stub.StubBroker"}
     DRAMATIQ_BROKER.pop("OPTIONS", None)
 
