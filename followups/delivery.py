@@ -1,6 +1,6 @@
 """Delivering due actions: claim, re-check, send, record.
 
-A broker message names up to BATCH_SIZE actions due in the same second. They are claimed in
+A broker message names up to dispatcher.BATCH_SIZE actions due in the same second. They are claimed in
 one statement and recorded in a handful (DESIGN, "Precision and capacity"); each is still
 re-checked and sent on its own, idempotently (invariants 2-4):
 
@@ -52,6 +52,9 @@ SENDING = ActionStatus.SENDING
 # A message may fire a little before its rows' due time (clock skew between hosts).
 EARLY_TOLERANCE = timedelta(milliseconds=500)
 MAX_ERROR_LENGTH = 500
+# More ids than any real message carries: the rest of a forged one is ignored (the rows are the
+# truth, so nothing real is lost), and no statement outgrows PostgreSQL's parameter limit.
+MAX_IDS_PER_MESSAGE = 1000
 # A send slot (rate cap) at most this far away is waited for; a later one is kept for later.
 MAX_SLOT_WAIT = timedelta(seconds=2)
 
@@ -80,6 +83,11 @@ def parse_ids(raw_ids: object) -> list[uuid.UUID]:
     if not isinstance(raw_ids, list | tuple):
         log.error("delivery message ignored: expected a list of ids, got %s", type(raw_ids))
         return []
+    if len(raw_ids) > MAX_IDS_PER_MESSAGE:
+        log.error(
+            "delivery message: %d ids, only the first %d read", len(raw_ids), MAX_IDS_PER_MESSAGE
+        )
+        raw_ids = raw_ids[:MAX_IDS_PER_MESSAGE]
     ids = []
     for raw in raw_ids:
         try:

@@ -280,3 +280,11 @@ def test_a_long_past_send_slot_is_stale(transactional_db, make_prospect, messeng
     assert (report.sent, report.deferred) == ([late.pk], [stale.pk])
     stale.refresh_from_db()
     assert stale.rate_slot_at >= now + timedelta(seconds=30)
+
+
+def test_forged_message_with_too_many_ids_is_cut(caplog):
+    ids = [str(uuid.uuid4()) for _ in range(delivery.MAX_IDS_PER_MESSAGE + 5)]
+    assert len(delivery.parse_ids(ids)) == delivery.MAX_IDS_PER_MESSAGE
+    assert "only the first 1000 read" in caplog.text
+    assert delivery.parse_ids(["x", 5, str(ids[0])]) == [uuid.UUID(ids[0])]
+    assert delivery.parse_ids({"not": "a list"}) == []
