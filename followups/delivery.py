@@ -1,7 +1,7 @@
 """Delivering due actions: claim, re-check, send, record.
 
-A broker message names up to dispatcher.BATCH_SIZE actions due in the same second. They are claimed in
-one statement and recorded in a handful (DESIGN, "Precision and capacity"); each is still
+A broker message names up to dispatcher.BATCH_SIZE actions due in the same second. They are
+claimed in one statement and recorded in a handful (DESIGN, "Precision and capacity"); each is still
 re-checked and sent on its own, idempotently (invariants 2-4):
 
 - the claim is a compare-and-set from `pending` with a fresh token; only the token's holder

@@ -212,6 +212,9 @@ def _on(day: date, now: datetime, clock: _Clock, spec: Spec | None, what: str) -
     if spec and spec.bound == "after" and clock.kind == "default":
         day += timedelta(days=1)
         what = f"after {what}"
+    if spec and spec.days_before:  # "за 2 дня до заезда 1 декабря"
+        day -= timedelta(days=spec.days_before)
+        what = f"{spec.days_before} day(s) before {what}"
     moment = _at(day, clock.time, now.tzinfo)
     if moment > now:
         return Outcome(Status.OK, moment, reason=f"{what} → {_fmt(moment)}")

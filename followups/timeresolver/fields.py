@@ -79,6 +79,9 @@ FIELDS: dict[str, dict[str, Any]] = {
         "type": "string",
         "description": "IANA zone whose clock the client used ('в 15 по мск': Europe/Moscow)",
     },
+    "days_before": _int(
+        1, 366, "contact this many days before the day named ('за 2 дня до 1 декабря': 2)"
+    ),
     "approximate": {"type": "boolean", "description": "the amount was vague ('several days')"},
     "vague": {"type": "boolean", "description": "a wish with no usable time ('later', 'soon')"},
 }
@@ -126,6 +129,7 @@ class Spec:
     part_of_day: str | None = None
     same_time: bool = False
     bound: str | None = None
+    days_before: int | None = None
     time_zone: str | None = None
     approximate: bool = False
     vague: bool = False
@@ -258,6 +262,8 @@ def _check_combination(values: dict[str, Any], path: str) -> None:
     needs("meridiem", "hour")
     needs("year", "month")
     needs("approximate", "duration_minutes", *_RELATIVE)
+    needs("days_before", "day", "weekday", "week_part", "month_part", *_RELATIVE)
+    conflict("days_before", {"bound"})
     if "year" in present and not isinstance(values["month"], int):
         raise ResolverInputError(f"field {_q(path, 'year')} needs a month number in 'month'")
     if "time_zone" in present and present <= {"time_zone", "bound"}:

@@ -33,7 +33,7 @@ _VOCAB: dict[str, str] = {
     "in": "через чрез черз черес чз in",
     "within": "within during",
     "after": "после after afterwards",
-    "before": "до перед before until till til untill",
+    "before": "до перед раньше before until till til untill",
     "give": "дай дайте give gimme brb",  # "дайте пару дней подумать", "give me 10 mins"
     "still": "еще still",  # "ещё минут 20 и освобожусь"
     "by": "к ко by",
@@ -75,7 +75,9 @@ _VOCAB: dict[str, str] = {
     "совещания переговоры busy unavailable",
     "not convenient": "неудобно неудобен неудобна inconvenient",
     "convenient": "удобно удобнее удобен удобна удобны удобненько convenient",
-    "free": "свободен свободна свободны освобожусь освободимся выходной free available",
+    # "вернусь 25-го": back from a trip, so free then; "вернусь к вам" is a contact (phrases)
+    "free": "свободен свободна свободны освобожусь освободимся выходной вернусь вернемся "
+    "вернется вернутся free available",
     # a time the client accepts, but weaker than a contact verb: no rescue for a booking
     "ok": "можно норм нормально подходит подойдет устроит устраивает вариант ок ok okay works "
     "work good fine",
@@ -145,6 +147,7 @@ _VOCAB: dict[str, str] = {
     "последней последних последние последнего последнем",
     "middle week": "midweek",
     "2 week": "fortnight fortnights",
+    "day before": "накануне",
     "half": "пол половина половину половине половиной half",
     "half hour": "получаса",
     "quarter": "четверть четверти quarter",
@@ -187,15 +190,16 @@ _VOCAB: dict[str, str] = {
     "рупии rp млн миллионов миллиона тыс тысяч тысячи k mln million thousand dollars dollar bucks "
     "euro rupiah",
     "contact": "msg ring follow talk chat meet meeting dm whatsapp wa telegram tg",
-    "reported": "wrote spoke talked chatted discussed",
+    # what happened, not a wish: "мы уже были у вас в марте"
+    "reported": "wrote spoke talked chatted discussed был была были was were",
     "would": "бы б would",
     "event": "arrive arriving arrival arrives land landing fly flying flight flights book booked "
     "booking reservation reserve reserved stay staying villa villas trip tour holiday holidays "
-    "vacation wedding depart departure leave leaving hotel bali ubud canggu seminyak visit будем "
+    "vacation wedding depart departure leave leaving hotel bali ubud canggu seminyak visit будем",
     # questions about the business or free dates: "вы работаете 20-го?", "свободные даты"
-    "работаете работаешь работает даты датах dates цены цена цену ценах стоимость прайс price "
-    "prices rates",
-    "": "the of во-первых во-вторых",
+    "biz": "работаете работаешь работает даты датах dates цены цена цену ценах стоимость прайс "
+    "price prices rates",
+    "": "the of во-первых во-вторых like типа",  # fillers: "in like 20 min"
 }
 
 # Several-word phrases, matched on normalised token texts (punctuation included).
@@ -310,6 +314,7 @@ _PHRASES: dict[str, str] = {
     "по местному": "",
     "local time": "",
     "хотя нет": "rather",
+    "если что": "or",  # "в понедельник, если что — во вторник": a fallback option
     "на следующей неделе": "on next week",
     "на следующей": "on next week",  # "не на этой неделе, а на следующей"
     "на той неделе": "on next week",  # colloquial; said of the past, the verb is a report
@@ -336,6 +341,8 @@ _PHRASES: dict[str, str] = {
     "delete my number": "optout",
     "в любое время": "sometime",
     "в любой момент": "sometime",
+    "в любой день": "sometime",
+    "any day": "sometime",
     "когда угодно": "sometime",
     "any time": "sometime",
     "anytime": "sometime",
@@ -351,6 +358,12 @@ _PHRASES: dict[str, str] = {
     "пару тройку": "2",
     "пара тройка": "2",
     "на встрече": "busy",
+    "у меня встреча": "busy",  # "в 3 у меня встреча": not a meeting with us
+    "у меня встречи": "busy",
+    "у меня созвон": "busy",
+    "у меня звонок": "busy",
+    "i have a meeting": "busy",
+    "i have a call": "busy",
     "меня не будет": "busy",
     "нас не будет": "busy",
     "не на связи": "busy",
@@ -373,6 +386,7 @@ _PHRASES: dict[str, str] = {
     "new year's eve": "31 mo12",
     "new years eve": "31 mo12",
     "christmas eve": "24 mo12",
+    "boxing day": "26 mo12",
     "канун нового года": "31 mo12",
     "over lunch": "at lunch",
     "over the weekend": "at weekend",
@@ -396,12 +410,18 @@ _PHRASES: dict[str, str] = {
     "черный список": "optout",
     "black list": "optout",
     "день рождения": "event",
+    "come back": "event",
     "check - in": "event",
     "check in": "event",
     "check - out": "event",
     "check out": "event",
     "mid -": "middle",
+    "second half": "2th half",  # "second" alone is the unit
     "get back": "contact",
+    "вернусь к вам": "contact",
+    "вернемся к вам": "contact",
+    "вернусь с ответом": "contact",
+    "вернемся с ответом": "contact",
     "touch base": "contact",
     "get in touch": "contact",
     "hit me up": "contact",
@@ -485,8 +505,6 @@ _CONTACT_STEMS = (
     "говор",
     "общал",
     "общат",
-    "вернем",
-    "вернусь",
     "ответ",
     "отвеч",
     "встрет",
@@ -524,6 +542,8 @@ _EVENT_STEMS = (
     "выед",
     "выех",
     "выселен",
+    "отъезд",
+    "отлет",
     "вылет",
     "улета",
     "улеч",
@@ -571,14 +591,14 @@ _RU_CARDINALS = {
     2: "два две двое / двух двум двумя двоих",
     3: "три трое / трех трем тремя троих",
     4: "четыре / четырех четырем четырьмя",
-    5: "пять / пяти",
-    6: "шесть / шести",
-    7: "семь / семи",
-    8: "восемь / восьми",
-    9: "девять / девяти",
-    10: "десять / десяти",
-    11: "одиннадцать / одиннадцати",
-    12: "двенадцать / двенадцати",
+    5: "пять / пяти пятью",
+    6: "шесть / шести шестью",
+    7: "семь / семи семью",
+    8: "восемь / восьми восемью",
+    9: "девять / девяти девятью",
+    10: "десять / десяти десятью",
+    11: "одиннадцать / одиннадцати одиннадцатью",
+    12: "двенадцать / двенадцати двенадцатью",
     13: "тринадцать / тринадцати",
     14: "четырнадцать / четырнадцати",
     15: "пятнадцать / пятнадцати",
@@ -754,6 +774,7 @@ _NO_FUZZY_TAGS = {
     "cur",
     "disturb",
     "event",
+    "biz",
     "if",
     "interest",
     "ish",
@@ -806,7 +827,9 @@ def _build_words() -> tuple[dict[str, str], dict[str, tuple[int, str]]]:
             add_number(form, value, "card")
     for value, stem in {**_RU_ORDINAL_STEMS, 3: "трет"}.items():
         date_endings = ("ье", "ьего", "ьему") if value == 3 else _ORD_DATE_ENDINGS
-        other_endings = ("ий", "ья", "ью", "ьей", "ьи", "ьих", "ьем") if value == 3 else _ORD_OTHER_ENDINGS
+        other_endings = (
+            ("ий", "ья", "ью", "ьей", "ьи", "ьих", "ьем") if value == 3 else _ORD_OTHER_ENDINGS
+        )
         for ending in date_endings:
             add_number(stem + ending, value, "th")
         for ending in other_endings:
@@ -843,6 +866,7 @@ _CHAR_MAP = str.maketrans(
 )
 _HOMOGLYPHS = str.maketrans("aeopcxykmt", "аеорсхукмт")
 _CYRILLIC = re.compile(r"[а-я]")
+_LATIN_LOOKALIKES = {"c", "k", "o", "y"}  # one-letter Russian prepositions in Latin letters
 _LATIN = re.compile(r"[a-z]")
 
 
@@ -1173,11 +1197,22 @@ def tokenize(text: str) -> list[Tok]:
     norm = normalise(text)
     raws = _raw_tokens(norm)
     translit = _is_translit([r.text for r in raws if r.kind == "word"])
+    texts = [r.text for r in raws]
+    russian = bool(_CYRILLIC.search(norm))
+    # in a transliterated message, phrases match in Cyrillic too: "po msk", "v techenie"
+    cyrillic = (
+        [
+            transliterate(t) if r.kind == "word" and t.isascii() else t
+            for r, t in zip(raws, texts, strict=True)
+        ]
+        if translit
+        else None
+    )
     toks: list[Tok] = []
-    i = 0
+    i = depth = 0
     while i < len(raws):
         raw, previous = raws[i], raws[i - 1] if i else None
-        if phrase := _match_phrase(raws, i):
+        if phrase := _match_phrase(texts, i) or (cyrillic and _match_phrase(cyrillic, i)):
             length, tags = phrase
             end = raws[i + length - 1].end
             toks.extend(Tok(t, raw.start, end, norm[raw.start : end]) for t in tags.split())
@@ -1185,7 +1220,10 @@ def tokenize(text: str) -> list[Tok]:
             continue
         i += 1
         if raw.kind == "word":
-            tags = word_tags(raw.text, translit)
+            text = raw.text
+            if text in _LATIN_LOOKALIKES and russian:
+                text = text.translate(_HOMOGLYPHS)  # "c 17 до 19" typed with a Latin "c"
+            tags = word_tags(text, translit)
             if (
                 tags == "_"
                 and toks
@@ -1200,18 +1238,24 @@ def tokenize(text: str) -> list[Tok]:
             if raw.text == "." and glued and previous.text in _ABBREVIATIONS:
                 continue  # "след.", "нояб.": an abbreviation, not the end of a sentence
             tags = _PUNCT_TAGS.get(raw.text, "")
+            if raw.text == "(" and norm[raw.end : raw.end + 1] not in ("", "(", ")", " ", "\n"):
+                depth += 1  # a parenthesis: "(3 взрослых и 2 детей)"
+            elif raw.text == ")" and depth:
+                depth -= 1
+            elif raw.text in "()":
+                tags = "|"  # a smiley ends a sentence: "не звоните)) после 3-го можно"
         else:
             tags = _number_tag(raw)
         toks.extend(Tok(t, raw.start, raw.end, raw.text) for t in tags.split())
     return _weak_checked(_merge_number_words(toks))
 
 
-def _match_phrase(raws: list[_Raw], i: int) -> tuple[int, str] | None:
-    first = raws[i].text
-    starts = [(first, raws[i + 1].text), (first,)] if i + 1 < len(raws) else [(first,)]
+def _match_phrase(texts: list[str], i: int) -> tuple[int, str] | None:
+    first = texts[i]
+    starts = [(first, texts[i + 1]), (first,)] if i + 1 < len(texts) else [(first,)]
     for start in starts:
         for parts, tag in _PHRASES_BY_START.get(start, ()):
             end = i + len(parts)
-            if end <= len(raws) and all(raws[i + k].text == p for k, p in enumerate(parts)):
+            if end <= len(texts) and all(texts[i + k] == p for k, p in enumerate(parts)):
                 return len(parts), tag
     return None

@@ -55,7 +55,7 @@ DROP_REASONS = {
     "negated": "the client ruled this time out",
     "unavailable": "the client is unavailable then",
     "booking": "about a booking, a trip or the business, not a contact time",
-    "reported": "a report of an earlier contact, not a contact time",
+    "reported": "a report of an earlier contact or visit, not a contact time",
     "replaced": "corrected by a later time",
     "worse": "the client prefers another time to this one",
 }
@@ -307,7 +307,9 @@ def _week(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
         if pre == "toward":  # "ближе к выходным": the end of the working week
             return {"week_part": "end", **week}
         return {"weekend": True, **week}
-    if not (part or relation) and (pre in (None, "in", "within") or ctx.texts(m, "w")[0] == "неделю"):
+    if not (part or relation) and (
+        pre in (None, "in", "within") or ctx.texts(m, "w")[0] == "неделю"
+    ):
         return None  # "через неделю" is a duration, "на неделю" a length of stay
     fields: dict[str, Any] = {"week_part": part} if part else {}
     if relation or not part:
@@ -578,6 +580,7 @@ RULES = [
             rf"(?P<q>half|quarter) (?P<h>{D12})th",
             rf"(?P<q>half) (?P<h>{D12}){NOT_COUNTED}",  # "в пол 7", "half 7"
             rf"(?P<op>without) (?P<q>{D12}|quarter)(?: min)? (?P<h>{D12})(?: hour)?",
+            rf"(?P<h>{D12}) (?P<op>without) (?P<q>{D12}|quarter)(?: min)?",  # "в 6 без 15"
             rf"(?P<q>half|quarter|{D12})(?: min)? (?P<op>past) (?P<h>{D12})",
             rf"(?P<q>quarter|{D12}(?= min))(?: min)? (?P<op>to) (?P<h>{D12})",
             rf"(?P<q>start) (?P<h>{D12})th(?! date| mo\d)",  # "в начале шестого"
@@ -646,6 +649,8 @@ def _merged(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any] | None:
         return None
     union = {**a, **b}
     for wide, narrow, inside in _NARROWED:
+        if narrow == "day" and wide not in a:
+            continue  # "14 февраля, созвонимся на следующей неделе" names two days
         if union.get(wide) and union.get(narrow, "") in inside:
             del union[wide]
             framed = a if wide in a else b
@@ -661,6 +666,9 @@ _NARROWED = (
     ("weekend", "weekday", WEEKDAYS[5:]),
     ("month_part", "day", range(1, 32)),
     ("week_part", "weekday", WEEKDAYS),
+    ("week_part", "day", range(1, 32)),  # "в конце недели, числа 5-го"
+    ("week", "day", range(1, 32)),
+    ("weekend", "day", range(1, 32)),
 )
 
 
@@ -828,7 +836,9 @@ def _busy_apart(expr: _Expr, nxt: _Expr, gap: list[str], tags: list[str]) -> boo
 # A fragment names no time alone; it completes the nearest earlier mention. It stands where the
 # noun was left out: before the end of its clause or a verb ("напишите после", "давайте на
 # следующих, ок?").
-_ELIDED = r"(?= (?:_ )?(?:\||,|or|and|contact|me|free|convenient|can|rather)(?![^ ])|(?: _)? ?$)"
+_ELIDED = (
+    r"(?= (?:_ )?(?:\||,|or|and|contact|me|free|convenient|can|ok|lets|rather)(?![^ ])|(?: _)? ?$)"
+)
 
 
 def _after_that(m: re.Match[str], ref: _Expr | None, tags: list[str]):
@@ -897,6 +907,27 @@ def _same_unit(m: re.Match[str], ref: _Expr | None, tags: list[str]):
 _AMOUNT_KEYS = {"duration_minutes", "days_ahead", "weeks_ahead", "months_ahead"}
 
 
+def _week_after(m: re.Match[str], ref: _Expr | None, tags: list[str]):
+    """ "lets talk the week after": the week after the one just named, or next week if none
+    was (the client means the present one)."""
+    option = ref.options[-1] if ref and len(ref.options) == 1 else {}
+    if not option:
+        return [{"week": "next"}], False
+    if option.keys() & DAY_KEYS == {"week"} and option["week"] in ("this", "next"):
+        return [{"week": {"this": "next", "next": "after_next"}[option["week"]]}], True
+    return None
+
+
+def _days_before(m: re.Match[str], ref: _Expr | None, tags: list[str]):
+    """ "прилетаем 1 декабря, напишите за пару дней до прилёта", "за неделю до вылета 12
+    января", "call me the day before": that many days before the day named."""
+    option = ref.options[-1] if ref and len(ref.options) == 1 else {}
+    if "bound" in option or not option.keys() & {"day", "weekday", "days_ahead"}:
+        return None
+    days = int(m.group("n") or 1) * (7 if m.group("u") == "week" else 1)
+    return [{**_only(option, DAY_KEYS), "days_before": days}], True
+
+
 def _day_after(m: re.Match[str], ref: _Expr | None, tags: list[str]):
     """ "прилетаем 20-го, на следующий день наберите", "call me the day after": the day after
     the day just named."""
@@ -910,17 +941,30 @@ def _only(option: dict[str, Any], keys: set[str]) -> dict[str, Any]:
     return {k: v for k, v in option.items() if k in keys}
 
 
+# (pattern, handler, whether the mention referred to may come right after: "за неделю до
+# вылета 12 января").
 _FRAGMENTS = [
-    (re.compile(rf"(?<![^ ])(?:on )?(?:next (?:day|dayg)|(?:day|dayg) after){_ELIDED}"), _day_after),
-    (re.compile(rf"(?<![^ ])after(?: this| _)?{_ELIDED}"), _after_that),
-    (re.compile(rf"(?<![^ ])later{_ELIDED}"), _after_window),
-    (re.compile(rf"(?<![^ ])(?:(?:on|at|in|to) )?(?:next|nearest){_ELIDED}"), _next_one),
+    (
+        re.compile(rf"(?<![^ ])(?:on )?(?:next (?:day|dayg)|(?:day|dayg) after){_ELIDED}"),
+        _day_after,
+        False,
+    ),
+    (
+        re.compile(r"(?<![^ ])(?:(?P<n>\d{1,3}) )?(?P<u>day|dayg|week)(?= before)"),
+        _days_before,
+        True,
+    ),
+    (re.compile(rf"(?<![^ ])week after{_ELIDED}"), _week_after, False),
+    (re.compile(rf"(?<![^ ])after(?: this| _)?{_ELIDED}"), _after_that, False),
+    (re.compile(rf"(?<![^ ])later{_ELIDED}"), _after_window, False),
+    (re.compile(rf"(?<![^ ])(?:(?:on|at|in|to) )?(?:next|nearest){_ELIDED}"), _next_one, False),
     (
         re.compile(
             r"(?<![^ ])(?:around )?(?:on|at|in|toward|by|to) (?:around )?"
             rf"(?P<part>start|middle|end){_ELIDED}"
         ),
         _part_of_it,
+        False,
     ),
     (
         re.compile(
@@ -928,8 +972,46 @@ _FRAGMENTS = [
             rf"(?P<n>{D12}){NOT_COUNTED}(?! (?:-|or|to|and \d|\d))"
         ),
         _same_unit,
+        False,
     ),
 ]
+
+
+def _named_after(expr: _Expr, end: int, tags: list[str]) -> bool:
+    """Whether `expr` is the day a "before" at `end` refers to: "за неделю до (вылета) 12
+    января"."""
+    gap = tags[end : expr.start]
+    return (
+        set(gap) <= {"before", "event", "_", ","}
+        and "before" in gap
+        or (not gap and expr.lead == "before")
+    )
+
+
+def _reference(
+    exprs: list[_Expr], start: int, end: int, forward: bool, toks: list[Tok]
+) -> _Expr | None:
+    """The mention a fragment at [start, end) completes: the nearest earlier one, unless it
+    may refer forward (see _FRAGMENTS) or names its event."""
+    tags = [tok.tag for tok in toks]
+    if forward:
+        ref = next((e for e in exprs if _named_after(e, end, tags)), None)
+        if ref := ref or _same_event(exprs, start, end, toks):
+            return ref
+    return next((e for e in reversed(exprs) if e.end <= start), None)
+
+
+def _same_event(exprs: list[_Expr], start: int, end: int, toks: list[Tok]) -> _Expr | None:
+    """The earlier mention of the event a "before" names: in "прилетаем 1 декабря, улетаем
+    15-го, напишите за пару дней до прилёта" the arrival, not the nearer departure."""
+    after = toks[end + 1] if end + 1 < len(toks) and toks[end].tag == "before" else None
+    if after is None or after.tag != "event":
+        return None
+    for expr in reversed([e for e in exprs if e.end <= start]):
+        left, right = _clause([tok.tag for tok in toks], expr.start, expr.end)
+        if any(tok.text[:5] == after.text[:5] for tok in toks[left:right]):
+            return expr
+    return None
 
 
 def _complete(exprs: list[_Expr], tag_string: str, ctx: _Ctx) -> list[_Expr]:
@@ -938,12 +1020,12 @@ def _complete(exprs: list[_Expr], tag_string: str, ctx: _Ctx) -> list[_Expr]:
     tags = [tok.tag for tok in ctx.toks]
     vague = [expr for expr in exprs if _kind(expr.options[0]) == "vague"]
     taken = {i for expr in exprs if expr not in vague for i in range(expr.start, expr.end)}
-    for regex, handler in _FRAGMENTS:
+    for regex, handler, forward in _FRAGMENTS:
         for m in regex.finditer(tag_string):
             start, end = ctx.tokens(m)
             if taken.intersection(range(start, end)):
                 continue
-            ref = next((e for e in reversed(exprs) if e.end <= start and e not in vague), None)
+            ref = _reference([e for e in exprs if e not in vague], start, end, forward, ctx.toks)
             completed = handler(m, ref, tags)
             if completed is None:
                 continue
@@ -951,9 +1033,14 @@ def _complete(exprs: list[_Expr], tag_string: str, ctx: _Ctx) -> list[_Expr]:
                 exprs.remove(word)  # "до 6, потом наберите": "потом" is no vague wish here
                 vague.remove(word)
             options, absorbs = completed
-            if absorbs:  # the earlier mention was only the reference point
+            while forward and end < len(tags) and tags[end] in ("before", "event"):
+                if end in taken:
+                    break
+                end += 1  # "за 2 дня до отъезда": the words of the construction, not a booking
+            if absorbs:  # the mention referred to was only the reference point
                 exprs.remove(ref)
-                expr = _Expr(options, ref.start, end, focus=(start, end))
+                span = min(ref.start, start), max(ref.end, end)
+                expr = _Expr(options, *span, focus=(start, end))
             else:
                 expr = _Expr(options, start, end)
             exprs.append(expr)
@@ -961,7 +1048,9 @@ def _complete(exprs: list[_Expr], tag_string: str, ctx: _Ctx) -> list[_Expr]:
     exprs.sort(key=lambda e: e.start)
     for earlier, later in pairwise(exprs):
         # "в среду, нет, лучше в четверг", "at 3, actually 4", "перенести с 16:00 на 18:00"
-        corrected = "rather" in tags[earlier.end : later.start] or tags[later.start] == "rather"
+        gap = tags[earlier.end : later.start]
+        slip = "no" in gap and set(gap) <= {",", "|", "-", "_", "no"}  # "в пн, ой нет, во вт"
+        corrected = "rather" in gap or tags[later.start] == "rather" or slip
         corrected = corrected and tags[later.start - 1] != "than"  # "better than Monday"
         onto = later.lead == "on" or tags[later.start - 1] == "on"
         moved = earlier.lead == "from" and onto and "move" in tags
@@ -1012,6 +1101,7 @@ def _corrected(earlier: _Expr, later: _Expr, tags: list[str]) -> None:
 # --- context -------------------------------------------------------------------------------------
 
 _POSITIVE = {"contact", "convenient"}  # and "free", unless the villa is what is free
+_BOOKING = {"event", "biz"}  # a trip or a booking; a question about the business
 _PREFERRED = {"rather", "convenient", "ok"}  # "X лучше/удобнее, чем Y"
 _NIGHTS = re.compile(r"(?:^|(?<!at) )(?:\d+|several) nights?(?= |$)")
 
@@ -1057,17 +1147,23 @@ def _weigh(expr: _Expr, tags: list[str]) -> tuple[int, str | None]:
     opening, closing = _clause(tags, left, right, stops=("|",))
     if tags[start - 1 : start] == ["than"] and _PREFERRED & set(tags[opening:start]):
         return 0, "worse"  # "лучше в пятницу, чем в понедельник", "Friday is better than Monday"
-    if expr.lead == "on" and start and tags[start - 1] == "event":
+    if expr.lead == "on" and start and tags[start - 1] in _BOOKING:
         return 0, "booking"  # "пришлите цены на январь": the date belongs to the prices
     sentence = tags[opening:closing]
-    asked = "whattime" in sentence and "event" in sentence  # "во сколько выезд, в 12?"
-    booking = "event" in clause or _NIGHTS.search(" ".join(clause)) or expr.is_range or asked
+    if opening and set(tags[opening:start] + tags[end:closing]) <= {"_"}:
+        # a time alone answers the sentence before: "Во сколько заселение? В 14?"
+        sentence = tags[_clause(tags, opening - 1, opening - 1, stops=("|",))[0] : closing]
+    asked = "whattime" in sentence and bool(_BOOKING & set(sentence))  # "во сколько выезд, в 12?"
+    nights = _NIGHTS.search(" ".join(clause))
+    booking = bool(_BOOKING & set(clause)) or nights or expr.is_range or asked
     able = "can" in clause and not unavailable  # not "если в 3 неудобно"
     positive = _POSITIVE - {"convenient"} if unavailable else _POSITIVE
     contact = bool(positive & set(clause)) or able or ("free" in clause and not booking)
+    # "давайте в пятницу, я уже буду знать даты": a proposal outweighs talk of dates or prices
+    contact = contact or (lead > left and tags[lead - 1] == "lets" and "event" not in clause)
     if booking and not contact:
         return 0, "booking"
-    welcome = contact or "ok" in clause  # "в понедельник уже можно"
+    welcome = contact or bool({"ok", "lets"} & set(clause))  # "в понедельник можно", "давайте в 5"
     proposed = bool(_POSITIVE & set(sentence)) or "lets" in sentence
     corrected = "rather" in tags[previous:start]  # "в 7, хотя нет, лучше в 8"
     return 1 + 2 * welcome + proposed + corrected, None
