@@ -8,6 +8,7 @@ message: a burst pays one broker round trip per second of due time, not one per 
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -25,8 +26,11 @@ log = logging.getLogger(__name__)
 
 # Ids per broker message: small enough that a burst spreads over all worker threads.
 BATCH_SIZE = 50
-# Rows locked and published per transaction by the dispatcher.
+# Rows locked and published (or deleted) per transaction by the dispatcher.
 CHUNK = 1000
+
+# Told how far a long pass has got: (what, count so far). The command draws a progress line.
+Progress = Callable[[str, int], None]
 
 
 def horizon() -> timedelta:
@@ -76,7 +80,9 @@ def enqueue_on_commit(action: ScheduledAction) -> None:
     transaction.on_commit(_publish)
 
 
-def enqueue_due(now: datetime | None = None, *, force: bool = False) -> int:
+def enqueue_due(
+    now: datetime | None = None, *, force: bool = False, progress: Progress | None = None
+) -> int:
     """Publish pending actions due within the horizon that have no message on the broker.
 
     A row counts as published once `enqueued_at` is set; one still pending well after its due
@@ -113,6 +119,8 @@ def enqueue_due(now: datetime | None = None, *, force: bool = False) -> int:
         for row in rows:
             events.of(row, "enqueued")
         total += len(rows)
+        if progress:
+            progress("enqueued", total)
 
 
 def release_stale_claims(now: datetime | None = None) -> int:
@@ -160,9 +168,10 @@ def missed_now(qs) -> list[dict]:
     )
 
 
-def cleanup(now: datetime | None = None) -> int:
+def cleanup(now: datetime | None = None, progress: Progress | None = None) -> int:
     """Delete finished rows past their retention: executed, failed and missed after
-    FOLLOWUPS_KEEP_EXECUTED_DAYS, cancelled after FOLLOWUPS_KEEP_CANCELLED_DAYS."""
+    FOLLOWUPS_KEEP_EXECUTED_DAYS, cancelled after FOLLOWUPS_KEEP_CANCELLED_DAYS. In chunks, so
+    the first cleanup of a large table holds no long transaction."""
     now = now or timezone.now()
     finished = [ActionStatus.EXECUTED, ActionStatus.FAILED, ActionStatus.MISSED]
     old = Q(
@@ -172,7 +181,12 @@ def cleanup(now: datetime | None = None) -> int:
         status=ActionStatus.CANCELLED,
         updated_at__lt=now - timedelta(days=settings.FOLLOWUPS_KEEP_CANCELLED_DAYS),
     )
-    deleted, _ = ScheduledAction.objects.filter(old).delete()
+    deleted = 0
+    while ids := list(ScheduledAction.objects.filter(old).values_list("pk", flat=True)[:CHUNK]):
+        ScheduledAction.objects.filter(pk__in=ids).delete()
+        deleted += len(ids)
+        if progress:
+            progress("deleted", deleted)
     return deleted
 
 
@@ -190,7 +204,13 @@ class ReconcileReport:
         )
 
 
-def reconcile(*, force: bool, clean: bool = True, now: datetime | None = None) -> ReconcileReport:
+def reconcile(
+    *,
+    force: bool,
+    clean: bool = True,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+) -> ReconcileReport:
     """One pass: release dead claims, apply the missed-run policy, publish what is due soon,
     and (if `clean`) delete old rows. Order matters: a released claim is published in the
     same pass, and nothing beyond grace is published."""
@@ -198,8 +218,8 @@ def reconcile(*, force: bool, clean: bool = True, now: datetime | None = None) -
     report = ReconcileReport()
     report.released = release_stale_claims(now)
     report.missed = mark_missed(now)
-    report.enqueued = enqueue_due(now, force=force)
+    report.enqueued = enqueue_due(now, force=force, progress=progress)
     if clean:
-        report.deleted = cleanup(now)
+        report.deleted = cleanup(now, progress=progress)
     Heartbeat.objects.update_or_create(name="dispatcher", defaults={"beat_at": timezone.now()})
     return report

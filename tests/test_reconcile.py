@@ -148,6 +148,18 @@ def test_cleanup_by_age(transactional_db, prospect, settings):
     assert left == {rows["new_executed"], rows["new_cancelled"], rows["old_pending"]}
 
 
+def test_progress_of_a_long_pass(broker, transactional_db, make_prospect, monkeypatch):
+    monkeypatch.setattr(dispatcher, "CHUNK", 2)
+    prospect = make_prospect()
+    for i in range(5):
+        follow_up(prospect, soon(1 + i))
+    ScheduledAction.objects.update(enqueued_at=None)
+    seen = []
+    report = dispatcher.reconcile(force=True, progress=lambda what, n: seen.append((what, n)))
+    assert report.enqueued == 5
+    assert seen == [("enqueued", 2), ("enqueued", 4), ("enqueued", 5)]
+
+
 def test_bad_arguments():
     with pytest.raises(CommandError, match="--interval must be a positive"):
         call_command("reconcile", "--watch", "--interval", "0")

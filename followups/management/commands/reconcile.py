@@ -45,10 +45,22 @@ class Command(BaseCommand):
             raise CommandError("--cleanup-every must be a positive number of seconds")
         stop = self._stop_on_signals() if watch else None
         # Startup: nothing on the broker can be trusted, so everything due soon goes again.
-        report = dispatcher.reconcile(force=True)
-        self.stdout.write(f"reconcile: {report}")
+        report = dispatcher.reconcile(force=True, progress=self._progress())
+        self.stdout.write(("\r" if self.stdout.isatty() else "") + f"reconcile: {report}")
         if stop is not None:
             self._watch(stop, interval, cleanup_every)
+
+    def _progress(self) -> dispatcher.Progress | None:
+        """A progress line for the startup pass (it can be long after an outage), when a person
+        is watching a terminal."""
+        if not self.stdout.isatty():
+            return None
+
+        def show(what: str, count: int) -> None:
+            self.stdout.write(f"\r  {what} {count:,}…", ending="")
+            self.stdout.flush()
+
+        return show
 
     @staticmethod
     def _stop_on_signals() -> threading.Event:
