@@ -103,6 +103,8 @@ def deliver(action_ids: Iterable[uuid.UUID]) -> DeliveryReport:
     ids = list(action_ids)
     now = timezone.now()
     report = DeliveryReport()
+    if not ids:
+        return report
     token = uuid.uuid4()
     claimed = _claim(ids, token, now, report)
     if len(claimed) + report.missed < len(ids):

@@ -2,6 +2,7 @@
 
 import logging
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -43,7 +44,10 @@ def _update_returning(qs: QuerySet, from_status: str, changes: dict) -> list[dic
     """One statement: UPDATE … WHERE pk IN (the query) AND status = from … RETURNING. A
     client's reply cancelling their follow-ups is on the listener's path: one round trip."""
     meta, quote = ScheduledAction._meta, connection.ops.quote_name
-    subquery, sub_params = qs.filter(status=from_status).values("pk").query.sql_with_params()
+    try:
+        subquery, sub_params = qs.filter(status=from_status).values("pk").query.sql_with_params()
+    except EmptyResultSet:  # e.g. pk__in=[]: nothing can match
+        return []
     assignments, params = [], []
     for name, value in changes.items():
         field = meta.get_field(name)

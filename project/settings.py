@@ -73,12 +73,14 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # A black-holed network must not hang a worker thread for ever: give up on a connect after
     # 10 s, and on a silent connection after about a minute (TCP keepalives).
+    # Options in DATABASE_URL's query string (e.g. ?application_name=…) win.
     DATABASES["default"]["OPTIONS"] = {
         "connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT_S", 10, minimum=1),
         "keepalives": 1,
         "keepalives_idle": 30,
         "keepalives_interval": 10,
         "keepalives_count": 3,
+        **DATABASES["default"].get("OPTIONS", {}),
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

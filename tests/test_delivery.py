@@ -82,6 +82,11 @@ def test_far_future_action_stays_in_postgres(broker, transactional_db, prospect,
     assert dispatcher.enqueue_due() == 0
 
 
+def test_no_ids_no_op(transactional_db):
+    assert delivery.deliver([]) == delivery.DeliveryReport()
+    assert dispatcher.missed_now(ScheduledAction.objects.filter(pk__in=[])) == []
+
+
 def test_garbage_ids_are_ignored(worker, prospect, messenger):
     deliver_actions.send(["not-a-uuid", str(uuid.uuid4()), 42])
     deliver_actions.send("not a list")
