@@ -145,6 +145,32 @@ def test_weekend_is_the_first_weekend_day_strictly_after_now(now, expected):
     assert fields_at({"weekend": True}, now).when == local(expected)
 
 
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"week": "after_next"}, "2026-11-30 10:00"),
+        ({"week": "after_next", "weekday": "wednesday"}, "2026-12-02 10:00"),
+        ({"week": "after_next", "weekend": True}, "2026-12-05 10:00"),
+        ({"week": "this", "bound": "after"}, "2026-11-23 10:00"),  # "после этой недели"
+        ({"week": "next", "bound": "after"}, "2026-11-30 10:00"),  # "после следующей недели"
+        ({"weekend": True, "bound": "after"}, "2026-11-23 10:00"),  # "после выходных"
+        ({"week": "next", "part_of_day": "lunch", "bound": "after"}, "2026-11-23 14:00"),
+    ],
+)
+def test_the_week_after_next_and_after_a_week(fields, expected):
+    assert fields_at(fields, "2026-11-18 14:30").when == local(expected)
+
+
+def test_days_before_a_named_day():
+    now = "2026-11-18 14:30"
+    before = fields_at({"day": 1, "month": 12, "days_before": 2}, now)
+    assert before.when == local("2026-11-29 10:00")  # "за 2 дня до 1 декабря"
+    gone = fields_at({"day": 20, "month": 11, "days_before": 7}, now)
+    assert gone.status == Status.PAST  # a week before the 20th was the 13th
+    with pytest.raises(ResolverInputError, match="days_before"):
+        fields_at({"days_before": 2}, now)
+
+
 def test_durations_are_absolute_across_dst_and_truncated_to_the_minute():
     ny = "America/New_York"
     result = resolve_fields({"duration_minutes": 180}, "2026-10-31T23:30:59", ny)
@@ -307,6 +333,8 @@ def test_text_and_fields_share_the_arithmetic(text, fields):
         ({"alternatives": [{"days_ahead": 1}, {"alternatives": []}]}, "alternatives[1]"),
         ({"year": 2027}, "year"),
         ({"bound": "after"}, "bound"),
+        ({"week": "after_last"}, "week"),
+        ({"day": 3, "days_before": 0}, "days_before"),
     ],
 )
 def test_bad_fields_are_named(fields, named):
@@ -390,6 +418,23 @@ def test_bad_time_zone_and_now_raise_input_errors():
 )
 def test_numbers_that_are_not_contact_times(text):
     assert resolve_text(text, "2026-11-18T14:30").status == Status.NONE
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("завтра не могу давай в пятницу", "2026-11-20 10:00"),
+        ("утром не могу в обед можно", "2026-11-19 13:00"),
+        ("ща занят набери через часик", "2026-11-18 15:30"),
+        ("прилетаем 5 декабря напишите завтра", "2026-11-19 10:00"),
+        ("не звоните лучше напишите завтра", "2026-11-19 10:00"),
+        ("sorry busy today tomorrow same time", "2026-11-19 14:30"),
+        ("в пятницу никак у меня вылет в 6 утра давайте в понедельник", "2026-11-23 10:00"),
+    ],
+)
+def test_run_on_messages_keep_each_time_with_its_own_words(text, expected):
+    """Typed without punctuation, a message still has clauses: each time keeps its cues."""
+    assert resolve_text(text, "2026-11-18T14:30").when == local(expected)
 
 
 # --- vocabulary ----------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ over tags, so "завтра в 5", "tmrw at 5" and "zavtra v 5" are the same sen
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -48,7 +49,7 @@ _VOCAB: dict[str, str] = {
     "or": "или либо or either otherwise",
     "if": "если if",
     "and": "и and",
-    ",": "но а однако зато but however",
+    ",": "но а однако зато but however so",
     "not": "не not dont don't doesn't doesnt won't wont isn't isnt кроме except",
     "no": "нет no nope",
     "never": "никогда never",
@@ -66,26 +67,29 @@ _VOCAB: dict[str, str] = {
     "thanks": "спасибо спс thanks thank thx",
     "rather": "лучше точнее вернее rather better actually instead",
     "than": "чем than",  # "лучше в пятницу, чем в понедельник": the second is the worse one
-    "move": "перенести перенесем перенесите переносим переносится перенос перенесли move "
+    "move": "перенести перенесем перенесите переносим переносится перенос перенесли push "
+    "shift move "
     "reschedule postpone",  # "перенести с 16:00 на 18:00": the second is the time
     "also": "тоже также too",
     "ish": "ish",
     "me": "мне меня нам нас вам вас тебе тебя me us you",
+    # "в 11 встреча" is a meeting of the client's own, "встретимся в 11" one with us
     "busy": "занят занята заняты занято никак отъезде отпадает плохо пас созвоны совещание "
-    "совещания переговоры busy unavailable",
+    "работаю сплю болею bad crazy hectic swamped встреча совещания переговоры busy "
+    "unavailable",
     "not convenient": "неудобно неудобен неудобна inconvenient",
     "convenient": "удобно удобнее удобен удобна удобны удобненько convenient",
-    # "вернусь 25-го": back from a trip, so free then; "вернусь к вам" is a contact (phrases)
-    "free": "свободен свободна свободны освобожусь освободимся выходной вернусь вернемся "
-    "вернется вернутся free available",
+    "free": "свободен свободна свободны освобожусь освободимся выходной free available",
+    # "вернусь 25-го": back from a trip, which asks for no contact; "вернусь к вам" does
+    "back": "вернусь вернемся вернется вернутся",
     # a time the client accepts, but weaker than a contact verb: no rescue for a booking
-    "ok": "можно норм нормально подходит подойдет устроит устраивает вариант ок ok okay works "
+    "ok": "можно норм нормально подходит подойдет устроит устраивает вариант ок ok okay works best "
     "work good fine",
     "lets": "давайте давай го let's lets",  # a proposal: it covers its whole sentence
     "can": "могу смогу можем сможем получится выйдет успею успеем смог смогла смогли получилось "
     "успел успела успели can could",
     "not can": "can't cant cannot couldn't couldnt",
-    "now": "сейчас щас now",
+    "now": "сейчас щас ща now",
     "times": "раз раза разок time times",
     "other": "другой другое другую другие another other",
     "1": "a an",
@@ -132,7 +136,8 @@ _VOCAB: dict[str, str] = {
     "mo11": "ноябрь ноября ноябре ноябрю ноя нояб november nov",
     "mo12": "декабрь декабря декабре декабрю дек december dec",
     # modifiers and parts
-    "this": "этот эта это эту этой этом эти этих этим текущий текущей текущую текущем текущая this",
+    "this": "этот эта это эту этой этом эти этих этим этого текущий текущей текущую текущем "
+    "текущая this",
     "next": "следующий следующая следующее следующую следующей следующем следующего следующие "
     "следующих следующим след next nxt following",
     "last": "прошлый прошлая прошлое прошлую прошлой прошлом прошлого прошлые прошлых прошедшей "
@@ -177,7 +182,7 @@ _VOCAB: dict[str, str] = {
     "sometime": "как-нибудь когда-нибудь когда-то sometime someday зимой весной летом осенью "
     "весна весны весну лето зима зимы зиму осень осени майские рождество рождества рождеству "
     "christmas xmas пасхи пасха easter праздники праздников праздниках каникулы каникул "
-    "каникулах",
+    "каникулах будни будням weekdays",  # "в будни": no one day
     "soon": "скоро вскоре поскорее побыстрее срочно soon asap shortly urgent urgently",
     # counted things that are not times
     "cnt": "человек человека людей чел гостей гостя гость гости взрослых взрослый взрослые "
@@ -195,7 +200,8 @@ _VOCAB: dict[str, str] = {
     "would": "бы б would",
     "event": "arrive arriving arrival arrives land landing fly flying flight flights book booked "
     "booking reservation reserve reserved stay staying villa villas trip tour holiday holidays "
-    "vacation wedding depart departure leave leaving hotel bali ubud canggu seminyak visit будем",
+    "vacation wedding depart departure leave leaving hotel bali ubud canggu seminyak visit будем "
+    "тур тура туре туры",
     # questions about the business or free dates: "вы работаете 20-го?", "свободные даты"
     "biz": "работаете работаешь работает даты датах dates цены цена цену ценах стоимость прайс "
     "price prices rates",
@@ -358,17 +364,37 @@ _PHRASES: dict[str, str] = {
     "пару тройку": "2",
     "пара тройка": "2",
     "на встрече": "busy",
+    "сегодня уже поздно": "today busy",  # "давайте завтра" follows
+    "в дороге": "busy",
+    "в самолете": "busy",
+    "в пути": "busy",
+    "на тренировке": "busy",
+    "у врача": "busy",
+    "в больнице": "busy",
+    "на паре": "busy",
+    "на уроке": "busy",
+    "на созвоне": "busy",
+    "drop me a line": "contact",
+    "drop a line": "contact",
+    "buzz me": "contact me",
     "у меня встреча": "busy",  # "в 3 у меня встреча": not a meeting with us
     "у меня встречи": "busy",
     "у меня созвон": "busy",
     "у меня звонок": "busy",
     "i have a meeting": "busy",
+    "my meeting": "busy",
     "i have a call": "busy",
     "меня не будет": "busy",
     "нас не будет": "busy",
     "не на связи": "busy",
+    "без связи": "busy",
+    "связь плохая": "busy",
+    "плохая связь": "busy",
+    "нет связи": "busy",
+    "без интернета": "busy",
     "вряд ли": "busy",
     "не очень": "not ok",
+    "нельзя": "not ok",
     "на связи": "contact",
     "на совещании": "busy",
     "на работе": "busy",
@@ -383,12 +409,23 @@ _PHRASES: dict[str, str] = {
     "новому году": "newyear",
     "new year": "newyear",
     "new year's": "newyear",
+    "o clock": "oclock",
     "new year's eve": "31 mo12",
     "new years eve": "31 mo12",
     "christmas eve": "24 mo12",
     "boxing day": "26 mo12",
     "канун нового года": "31 mo12",
     "over lunch": "at lunch",
+    "lunch time": "at lunch",
+    "dinner time": "at dinner",
+    "breakfast time": "at breakfast",
+    "так что": ",",
+    "early in the week": "start week",
+    "later in the week": "end week",
+    "late in the week": "end week",
+    "early in the month": "start month",
+    "later in the month": "end month",
+    "late in the month": "end month",
     "over the weekend": "at weekend",
     "нг": "newyear",
     "в ближайшие дни": "sometime",
@@ -402,6 +439,8 @@ _PHRASES: dict[str, str] = {
     "right now": "now",
     "p . m .": "pm",
     "p . m": "pm",
+    "p m": "pm",
+    "a m": "am",
     "a . m .": "am",
     "a . m": "am",
     "do not": "not",
@@ -410,8 +449,11 @@ _PHRASES: dict[str, str] = {
     "черный список": "optout",
     "black list": "optout",
     "день рождения": "event",
+    "after that": "after this",
     "come back": "event",
     "check - in": "event",
+    "чек - ин": "event",
+    "чек - аут": "event",
     "check in": "event",
     "check - out": "event",
     "check out": "event",
@@ -458,7 +500,7 @@ _CITY_ZONES = {
 }
 for _zone, (_ru, _en) in _CITY_ZONES.items():
     for _name in _ru.split():
-        _PHRASES[f"по {_name}"] = f"zone={_zone}"
+        _PHRASES[f"по {_name.replace('-', ' - ')}"] = f"zone={_zone}"  # "нью - йорку" as split
     for _name in _en.split():
         _PHRASES[_name if len(_name) <= 4 else f"{_name} time"] = f"zone={_zone}"
 
@@ -486,7 +528,12 @@ _CONTACT_STEMS = (
     "перезвон",
     "перезван",
     "звон",
+    "дозвон",
     "звяк",
+    "брякн",
+    "отзвон",
+    "скиньт",
+    "киньт",
     "созвон",
     "созван",
     "набер",
@@ -551,6 +598,29 @@ _EVENT_STEMS = (
     "уед",
     "бронир",
     "заброн",
+    "поездк",
+    "отдых",
+    "отдохн",
+    "виза",
+    "визу",
+    "пересадк",
+    "аэропорт",
+    "чекин",
+    "чекаут",
+    "поезд",
+    "паром",
+    "яхт",
+    "дайвинг",
+    "серфинг",
+    "массаж",
+    "ресторан",
+    "столик",
+    "путевк",
+    "командировк",
+    "конференц",
+    "мероприят",
+    "фотосесс",
+    "вечеринк",
     "бронь",
     "брони",
     "отпуск",
@@ -563,6 +633,7 @@ _EVENT_STEMS = (
     "экскурс",
     "трансфер",
     "рейс",
+    "самолет",
     "перелет",
     "вилл",
     "апарт",
@@ -657,6 +728,7 @@ _EN_ORDINALS = {
 
 # Words that only count as time words when the context supports them ("the sun", "may I").
 _WEAK = {"may", "march", "mar", "sat", "sun", "wed", "mon", "jan", "a", "an", *_EN_ORDINALS}
+_WEAK_PREV_WORDS = {"maybe", "perhaps", "probably", "say"}  # "next week, maybe wed"
 _WEAK_PREV = {"on", "at", "by", "before", "after", "from", "to", "this", "next", "last", "or"}
 _NUMBER_TAG = re.compile(r"\d+(?:th)?")
 _WEAK_NEXT = re.compile(r"\d.*|mo\d+|am|pm|morning|afternoon|evening|night|at|hour|min|or")
@@ -766,6 +838,7 @@ _NO_FUZZY_TAGS = {
     "busy",
     "can",
     "free",
+    "back",
     "give",
     "still",
     "cnt",
@@ -1020,17 +1093,19 @@ def word_tags(word: str, translit: bool = False) -> str:
 
 
 _MIN_TRANSLIT_TYPO = 7
+_TRANSLIT_PREPOSITIONS = {"v", "vo", "k", "ko", "na", "po", "ot", "za", "cherez"}
 
 
 def _is_translit(words: list[str]) -> bool:
     """Whether a message is Russian in Latin letters: some longer word only makes sense so.
     A typo counts only in a long word ("ponedelnik" lacks its "ь"): "cheers" is one letter
-    from "черес"."""
+    from "черес"; or beside a Russian preposition ("zavtr v 10")."""
+    prepositions = not _TRANSLIT_PREPOSITIONS.isdisjoint(words)
     for word in words:
         if len(word) >= 4 and word.isascii() and word_tags(word) == "_":
             cyrillic = transliterate(word)
             tag = WORDS.get(cyrillic) or _half_of(cyrillic) or _cue(cyrillic)
-            if not tag and len(word) >= _MIN_TRANSLIT_TYPO:
+            if not tag and len(word) >= (5 if prepositions else _MIN_TRANSLIT_TYPO):
                 tag = _fuzzy(cyrillic)
             if tag and tag not in _NO_FUZZY_TAGS - {"contact"}:
                 return True
@@ -1043,7 +1118,7 @@ _TOKEN_RE = re.compile(
     r"""
     (?P<iso>\d{4}-\d{1,2}-\d{1,2})(?!\d)
   | (?P<big>\+?\d(?:[\s\-()]{0,2}\d){6,})
-  | (?P<dmy>\d{1,2}[./]\d{1,2}[./](?:\d{4}|\d{2}))(?![\d./])
+  | (?P<dmy>\d{1,2}[./]\d{1,2}[./](?:\d{4}|\d{2}))(?!\d|[./]\d)
   | (?P<hm>\d{1,2}:\d{2})(?::\d{2})?(?!\d)
   | (?P<pair>\d{1,2}[./,]\d{1,2})(?!\d|[./,:]\d)
   | (?P<card>\d{1,2}-?(?:х|ти|ми|ех|ух))(?![a-zа-я\d])
@@ -1165,10 +1240,13 @@ def _paired(toks: list[Tok], i: int) -> bool:
     kind = toks[i].tag[:2]
     for step in (-1, 1):
         j = i + 2 * step
-        if 0 <= j < len(toks) and toks[i + step].tag in ("-", "or"):
-            if _CALENDAR_NAME.fullmatch(toks[j].tag) and toks[j].tag[:2] == kind:
-                return True
+        joined = 0 <= j < len(toks) and toks[i + step].tag in ("-", "or")
+        if joined and _CALENDAR_NAME.fullmatch(toks[j].tag) and toks[j].tag[:2] == kind:
+            return True
     return False
+
+
+_WEEK_MOD = {"this", "next", "last"}  # "wed next week"
 
 
 def _weak_checked(toks: list[Tok]) -> list[Tok]:
@@ -1179,13 +1257,16 @@ def _weak_checked(toks: list[Tok]) -> list[Tok]:
             nxt = toks[i + 1].tag if i + 1 < len(toks) else ""
             supported = (
                 prev in _WEAK_PREV
+                or (i and toks[i - 1].text in _WEAK_PREV_WORDS)
+                or (tok.tag.startswith("wd") and "week" in (t.tag for t in toks[max(0, i - 4) : i]))
                 or (prev == "in" and tok.tag.startswith("mo"))
                 or bool(_NUMBER_TAG.fullmatch(prev))
                 or bool(_WEAK_NEXT.fullmatch(nxt))
             )
             if tok.text in ("a", "an"):
                 supported = nxt in _UNIT_TAGS or nxt in ("half", "several")
-            supported = supported or _paired(toks, i)
+            after_next = toks[i + 2].tag if i + 2 < len(toks) else ""
+            supported = supported or _paired(toks, i) or (nxt in _WEEK_MOD and after_next == "week")
             if not supported:
                 tok = Tok("_", tok.start, tok.end, tok.text)
         out.append(tok)
@@ -1220,10 +1301,10 @@ def tokenize(text: str) -> list[Tok]:
             continue
         i += 1
         if raw.kind == "word":
-            text = raw.text
-            if text in _LATIN_LOOKALIKES and russian:
-                text = text.translate(_HOMOGLYPHS)  # "c 17 до 19" typed with a Latin "c"
-            tags = word_tags(text, translit)
+            word = raw.text
+            if word in _LATIN_LOOKALIKES and russian:
+                word = word.translate(_HOMOGLYPHS)  # "c 17 до 19" typed with a Latin "c"
+            tags = word_tags(word, translit)
             if (
                 tags == "_"
                 and toks
@@ -1235,10 +1316,15 @@ def tokenize(text: str) -> list[Tok]:
                 tags = "dayg"  # "в 3 часа дн" is "дня"; "3 дн" alone is days
         elif raw.kind in ("punct", "nl"):
             glued = previous and previous.end == raw.start
-            if raw.text == "." and glued and previous.text in _ABBREVIATIONS:
+            abbreviation = glued and previous.text in _ABBREVIATIONS
+            if raw.text == "." and abbreviation and not _capital_follows(text, raw.end):
                 continue  # "след.", "нояб.": an abbreviation, not the end of a sentence
             tags = _PUNCT_TAGS.get(raw.text, "")
-            if raw.text == "(" and norm[raw.end : raw.end + 1] not in ("", "(", ")", " ", "\n"):
+            if raw.text == "/" and toks and toks[-1].tag == "cur":
+                tags = ""  # "250$/ночь" is a price, not "или"
+            elif unicodedata.category(raw.text) == "So":
+                tags = "|"  # an emoji ends a sentence: "я сплю до обеда 😴 пишите после 2"
+            elif raw.text == "(" and norm[raw.end : raw.end + 1] not in ("", "(", ")", " ", "\n"):
                 depth += 1  # a parenthesis: "(3 взрослых и 2 детей)"
             elif raw.text == ")" and depth:
                 depth -= 1
@@ -1248,6 +1334,13 @@ def tokenize(text: str) -> list[Tok]:
             tags = _number_tag(raw)
         toks.extend(Tok(t, raw.start, raw.end, raw.text) for t in tags.split())
     return _weak_checked(_merge_number_words(toks))
+
+
+def _capital_follows(text: str, position: int) -> bool:
+    """Whether the next word after `position` starts with a capital: "в пт. Вилла нужна ..."
+    ends a sentence after the abbreviation."""
+    rest = text[position:].lstrip()
+    return bool(rest) and rest[0].isupper()
 
 
 def _match_phrase(texts: list[str], i: int) -> tuple[int, str] | None:

@@ -4,7 +4,9 @@
 2. RULES, regular expressions over the tag string, find time mentions (a duration, a day, a
    clock time, a part of the day ...); each handler turns its match into schema fields.
 3. Neighbouring mentions that fit together merge ("завтра" + "после 3"); mentions joined by
-   "или"/"or" become alternatives; "с понедельника по среду" keeps the start.
+   "или"/"or" become alternatives; "с понедельника по среду" keeps the start. A message typed
+   without punctuation gets the clause breaks it lacks ("завтра не могу давай в среду"), and
+   steps 2-3 run again on it.
 4. Each expression is weighed in its clause: a contact verb raises it; a booking, an arrival or
    "3 ночи" (nights) marks it as something else; "не" or "занят" rules it out.
 Numbers only become times inside these frames, so prices, guests and phone numbers stay out.
@@ -15,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import pairwise
 from typing import Any
 
@@ -76,7 +79,7 @@ UNIT_TAGS = ("min", "hour", "day", "dayg", "week", "month", "year")
 UNIT = f"(?:{'|'.join(UNIT_TAGS)})"
 PREPS = r"(?:(?:at|around|by|after|before|from|between|toward) )+"
 MER = r"(?:am|pm|morning|afternoon|evening|dayg|night|oclock)"
-DAYPRE = r"(?:(?P<pre>on|at|by|before|after|from|to) )?"
+DAYPRE = r"(?:(?P<pre>on|at|by|before|after|from|to|toward) )?"
 # A number followed by one of these counts something else ("в 5 минутах", "в 2 раза").
 NOT_COUNTED = (
     r"(?! (?:cnt|cur|nights|night|min|hour|day|dayg|week|month|year|date|times|big|sec|mo\d+"
@@ -235,6 +238,9 @@ def _clock_range(first, second, sep: str | None, pre: str | None) -> dict[str, A
         return None
     if sep in ("or", "and") and "between" not in (pre or ""):
         return {"alternatives": [first, second]}
+    if second and sep in ("-", "to", "before"):
+        # the end, taken off in _find: "с 9 до 11 занята, потом наберите" is 11:00
+        return {**first, "_until": {k: v for k, v in second.items() if k != "bound"}}
     return first
 
 
@@ -262,11 +268,23 @@ def _clock(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
 _FRACTION_MINUTES = {"half": 30, "quarter": 15}
 
 
+def _moved_to(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+    """ "перенести (звонок) на 5", "перенесём на завтра на 5?", "push it to 4": after a word
+    for moving, "на"/"to" and a number is a clock time, not a count."""
+    start, _ = ctx.tokens(m)
+    tags = [tok.tag for tok in ctx.toks]
+    if "move" not in tags[_clause(tags, start, start)[0] : start]:
+        return None
+    return _clock(m, ctx)
+
+
 def _clock_fraction(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     """ "половина десятого" 9:30, "четверть пятого" 4:15, "в начале шестого" and "в шестом
     часу" 5:00 (of the hour that is running), "без пятнадцати три" 2:45, "half past 3",
     "quarter to 5"; the British "half 7" is 7:30, the Russian "пол 7" 6:30."""
     g = m.groupdict()
+    if g.get("running") and ctx.texts(m, "running") != ["часу"]:
+        return None  # "25-го часа в 4" is no hour of the clock
     hour, op, amount = int(g["h"]), g.get("op"), g.get("q")
     if g.get("q") and ctx.texts(m, "q") == ["half"]:
         op = "past"
@@ -488,7 +506,7 @@ RULES = [
     ),
     _rule(
         rf"(?:(?P<n>{NUM}|several) )?(?:(?P<half>half) (?:1 )?)?(?P<u>{UNIT}) "
-        rf"(?:laterpost|later|from now|(?P<ago>ago))",
+        rf"(?:laterpost|later|from (?:now|today)|(?P<ago>ago))",
         _duration,
         "UNIT",
     ),
@@ -522,7 +540,8 @@ RULES = [
         "mo",
     ),
     _rule(
-        rf"{DAYPRE}(?P<mo>mo\d{{1,2}}) (?P<d>{D12})(?:th)?(?: (?P<y>\d{{4}}))?{NOT_COUNTED}",
+        rf"{DAYPRE}(?P<mo>mo\d{{1,2}}) (?P<d>{D12})(?:th)?"
+        rf"(?: (?P<dsep>-|or|to) (?P<d2>{D12})(?:th)?)?(?: (?P<y>\d{{4}}))?{NOT_COUNTED}",
         _date,
         "mo",
     ),
@@ -560,10 +579,9 @@ RULES = [
         _clock,
         "# hour",
     ),
-    _rule(  # "перенести (звонок) на 5", "move it to 6": a clock time, not a count
-        rf"(?:(?<=move )|(?<=move _ )|(?<=move me )|(?<=move contact ))(?P<pre>on|to) "
-        rf"(?P<h>{D12})(?: (?P<m>\d\d))?(?: (?:in )?(?P<mer>{MER}))?{NOT_COUNTED}",
-        _clock,
+    _rule(
+        rf"(?P<pre>on|to) (?P<h>{D12})(?: (?P<m>\d\d))?(?: (?:in )?(?P<mer>{MER}))?{NOT_COUNTED}",
+        _moved_to,
         "move",
     ),
     _rule(
@@ -575,16 +593,21 @@ RULES = [
         "#",
     ),
     *(
-        _rule(rf"(?:(?P<pre>{PREPS}))?{fraction}(?: (?:in )?(?P<mer>{MER}))?", _clock_fraction, "#")
-        for fraction in (
-            rf"(?P<q>half|quarter) (?P<h>{D12})th",
-            rf"(?P<q>half) (?P<h>{D12}){NOT_COUNTED}",  # "в пол 7", "half 7"
-            rf"(?P<op>without) (?P<q>{D12}|quarter)(?: min)? (?P<h>{D12})(?: hour)?",
-            rf"(?P<h>{D12}) (?P<op>without) (?P<q>{D12}|quarter)(?: min)?",  # "в 6 без 15"
-            rf"(?P<q>half|quarter|{D12})(?: min)? (?P<op>past) (?P<h>{D12})",
-            rf"(?P<q>quarter|{D12}(?= min))(?: min)? (?P<op>to) (?P<h>{D12})",
-            rf"(?P<q>start) (?P<h>{D12})th(?! date| mo\d)",  # "в начале шестого"
-            rf"(?P<h>{D12})(?:th|ord) hour",  # "в пятом часу"
+        _rule(
+            rf"(?:(?P<pre>{PREPS}))?{fraction}(?: (?:in )?(?P<mer>{MER}))?", _clock_fraction, anchor
+        )
+        for fraction, anchor in (
+            (rf"(?P<q>half|quarter) (?P<h>{D12})th", "half quarter"),
+            (rf"(?P<q>half) (?P<h>{D12}){NOT_COUNTED}", "half"),  # "в пол 7", "half 7"
+            (rf"(?P<op>without) (?P<q>{D12}|quarter)(?: min)? (?P<h>{D12})(?: hour)?", "without"),
+            (
+                rf"(?P<h>{D12}) (?P<op>without) (?P<q>{D12}|quarter)(?: min)?",
+                "without",
+            ),  # "в 6 без 15"
+            (rf"(?P<q>half|quarter|{D12})(?: min)? (?P<op>past) (?P<h>{D12})", "past"),
+            (rf"(?P<q>quarter|{D12}(?= min))(?: min)? (?P<op>to) (?P<h>{D12})", "to"),
+            (rf"(?P<q>start) (?P<h>{D12})th(?! date| mo\d)", "start"),  # "в начале шестого"
+            (rf"(?P<h>{D12})(?:th|ord) (?P<running>hour)", "hour"),  # "в пятом часу"
         )
     ),
     _rule(
@@ -620,6 +643,7 @@ class _Expr:
     is_range: bool = False
     focus: tuple[int, int] | None = None  # where its clause is, if not at [start, end)
     replaced: bool = False  # a correction after it names another time
+    until: dict[str, Any] | None = None  # the end of a range of hours ("с 9 до 11")
 
 
 def _kind(fields: dict[str, Any]) -> str:
@@ -638,8 +662,19 @@ def _slots(fields: dict[str, Any]) -> set[str]:
 
 
 def _spec(fields: dict[str, Any]) -> Spec | None:
+    if "alternatives" not in fields:
+        return _flat_spec(tuple(sorted(fields.items())))
     try:
         return validate(fields)
+    except ResolverInputError:
+        return None
+
+
+@lru_cache(maxsize=4096)
+def _flat_spec(items: tuple[tuple[str, Any], ...]) -> Spec | None:
+    """Validation of fields without alternatives, memoised (a Spec is immutable)."""
+    try:
+        return validate(dict(items))
     except ResolverInputError:
         return None
 
@@ -692,7 +727,8 @@ def _find(tag_string: str, ctx: _Ctx) -> list[_Expr]:
             taken.update(range(start, end))
             options = fields.get("alternatives", [fields])
             is_range = any(option.pop("_range", False) for option in options)  # see _date
-            chosen.append(_Expr(options, start, end, lead, is_range))
+            until = next((o.pop("_until") for o in options if "_until" in o), None)
+            chosen.append(_Expr(options, start, end, lead, is_range, until=until))
     return sorted(chosen, key=lambda e: e.start)
 
 
@@ -703,13 +739,16 @@ _OR_ELSE = re.compile(
 _MERGE_GAP = {
     *("_", ",", "me", "and", "around", "hour", "at", "on"),
     *("contact", "convenient", "free", "ok", "lets", "if"),  # "во вторник, если удобно, в 11"
+    "whattime",  # "сегодня во сколько удобно? я после 17"
+    "in",  # "on Thursday in 3 p.m."
+    "after",  # "tomorrow after church, like 1pm", "завтра после тренировки, часов в 7"
 }
 
 
-def _join(expr: _Expr, nxt: _Expr, gap: list[str]) -> bool:
+def _join(expr: _Expr, nxt: _Expr, gap: list[str], denied: bool) -> bool:
     """Fold `nxt` into `expr` if they belong together, as another option ("или", "or", a dash),
     as the end of a range (only the start counts), or merged into one time ("завтра" + "в 5");
-    False keeps them apart."""
+    False keeps them apart. `denied`: `expr` follows a "не" ("не завтра, в четверг")."""
     if _OR_ELSE.search(" ".join(gap)):  # "Можно завтра? Если нет, то в понедельник"
         gap = ["or"]
     if "|" in gap:
@@ -720,8 +759,11 @@ def _join(expr: _Expr, nxt: _Expr, gap: list[str]) -> bool:
         if gap != ["|", "or"] and not ((adds_time or narrows) and gap.count("|") == 1):
             return False
         gap = [tag for tag in gap if tag != "|"]
+    if denied and "day" in _slots(expr.options[-1]) & _slots(nxt.options[0]):
+        return False  # "не завтра в четверг", "not tomorrow saturday"
     if gap == [","] and expr.options[-1].keys() & DAY_KEYS == {"days_ahead"}:
-        gap = [] if "day" in nxt.options[0] else gap  # "завтра, 1 марта": one day named twice
+        # "завтра, 1 марта", "завтра, в воскресенье": one day named twice
+        gap = [] if nxt.options[0].keys() & {"day", "weekday"} else gap
     kinds = {_kind(expr.options[-1]), _kind(nxt.options[0])}
     same = len(kinds) == 1 and "vague" not in kinds
     shared = bool(_slots(expr.options[-1]) & _slots(nxt.options[0]))
@@ -730,11 +772,11 @@ def _join(expr: _Expr, nxt: _Expr, gap: list[str]) -> bool:
     window = set(gap) <= {"and", ","} and nxt.lead in ("to", "before", "by")  # "после 11 и до 2"
     if shared and window:
         expr.is_range = dates  # "с 20 по 25 ноября" is a stay; "с пн по ср" just starts on Monday
-    elif shared and (("or" in gap) or (dash and not dates) or (gap == ["and"])):
+    elif shared and (_offers(gap) or (dash and not dates) or (gap == ["and"])):
         expr.options.extend(nxt.options)
     elif same and kinds == {"day"} and dash:
         expr.is_range = dates
-    elif kinds == {"day"} and set(gap) & {",", "contact"} and not _refines(expr, nxt):
+    elif kinds == {"day"} and set(gap) & {",", "contact"} and not _refines(expr, nxt, gap):
         return False
     elif len([tag for tag in gap if tag != ","]) <= 4 and set(gap) <= _MERGE_GAP:
         if len(nxt.options) == 1:
@@ -751,20 +793,28 @@ def _join(expr: _Expr, nxt: _Expr, gap: list[str]) -> bool:
     else:
         return False
     expr.end = nxt.end
+    expr.until = nxt.until or expr.until
     return True
+
+
+def _offers(gap: list[str]) -> bool:
+    """Whether an "или"/"or" between two mentions makes them options: only fillers besides
+    ("в эту пятницу или в следующую, заезд 15 января" offers no 15 January)."""
+    return "or" in gap and len(gap) <= 4 and set(gap) <= _MERGE_GAP | {"or", "-"}
 
 
 _SPANS = {"week", "week_part", "weekend", "month", "month_part", "year"}
 
 
-def _refines(expr: _Expr, nxt: _Expr) -> bool:
+def _refines(expr: _Expr, nxt: _Expr, gap: list[str]) -> bool:
     """Two days that name one day even across a comma: a week, weekend or month (or a part of
     one) and a day in it ("на следующей неделе, в среду или четверг", "на выходных, в субботу",
     "в начале декабря, числа 2-го"), or a weekday and a date ("в среду, 25-го")."""
     named = [option.keys() & DAY_KEYS for option in (expr.options[-1], nxt.options[0])]
     if any(keys and keys <= _SPANS for keys in named):
         return True
-    return sorted(map(sorted, named)) == [["day"], ["weekday"]]
+    # "в среду, 25-го", but not "на 24-е число, позвоните в понедельник"
+    return sorted(map(sorted, named)) == [["day"], ["weekday"]] and "contact" not in gap
 
 
 def _within_span(expr: _Expr) -> bool:
@@ -780,7 +830,8 @@ def _within_span(expr: _Expr) -> bool:
 # qualifier of the day it names ("в четверг или пятницу на следующей неделе", "20 или 21 ноября").
 _SHARED = (
     (None, DAY_KEYS, DAY_KEYS),
-    (None, TIME_KEYS, TIME_KEYS | {"bound"}),
+    (None, TIME_KEYS, TIME_KEYS | {"bound", "time_zone"}),
+    ("hour", {"time_zone"}, {"time_zone"}),  # "в 5 или в 6 по мск"
     ("weekday", {"week", "weekday_modifier"}, {"week"}),
     ("day", {"month"}, {"month", "year"}),
 )
@@ -814,21 +865,35 @@ def _group(exprs: list[_Expr], tags: list[str]) -> list[_Expr]:
         if expr in vague:
             continue
         gap = masked[grouped[-1].end : expr.start] if grouped else []
-        apart = not grouped or _busy_apart(grouped[-1], expr, gap, tags)
-        if not apart and _join(grouped[-1], expr, gap):
+        apart = not grouped or _apart(grouped[-1], expr, gap, tags)
+        denied = not apart and tags[grouped[-1].start - 1 : grouped[-1].start] == ["not"]
+        if not apart and _join(grouped[-1], expr, gap, denied):
             continue
         grouped.append(expr)
     return sorted(grouped + vague, key=lambda e: e.start)
 
 
-def _busy_apart(expr: _Expr, nxt: _Expr, gap: list[str], tags: list[str]) -> bool:
-    """Whether a comma parts a time from a mention in a clause that says the client is busy
-    then: "созвонимся сегодня после 19:00, днём я на работе" is not "днём после 19:00"."""
+def _apart(expr: _Expr, nxt: _Expr, gap: list[str], tags: list[str]) -> bool:
+    """Whether two mentions stay apart whatever lies between them: a comma between a clause
+    that says the client is busy (or talks about a trip) and one that does not ("созвонимся
+    сегодня после 19:00, днём я на работе" is not "днём после 19:00", nor "я в самолёте до
+    вечера, наберите завтра" "завтра до вечера"), or a sentence about a trip before a time
+    ("Улетаем 19-го. Позвоните в 11" is not the 19th)."""
+    if "|" in gap:
+        return _about_booking(expr, tags)
     if "," not in gap or _OR_ELSE.search(" ".join(gap)):
         return False
-    return _unavailable(tags[slice(*_clause(tags, nxt.start, nxt.end))]) and not _unavailable(
-        tags[slice(*_clause(tags, expr.start, expr.end))]
-    )
+    clauses = [tags[slice(*_clause(tags, e.start, e.end))] for e in (expr, nxt)]
+    busy = [_unavailable(clause) for clause in clauses]
+    # "вылет в 6, давайте в пн"; but "заехать 20-го пораньше, в 10 утра?" is one trip
+    trip = bool(_BOOKING & set(clauses[0])) and not _BOOKING & set(clauses[1])
+    return busy[0] != busy[1] or (trip and bool(_PROPOSING & set(clauses[1])))
+
+
+def _about_booking(expr: _Expr, tags: list[str]) -> bool:
+    """Whether a mention's clause talks about a trip, a booking or the business."""
+    clause = tags[slice(*_clause(tags, expr.start, expr.end))]
+    return bool(_BOOKING & set(clause)) or bool(_NIGHTS.search(" ".join(clause)))
 
 
 # --- ellipsis and corrections ------------------------------------------------------------------
@@ -846,6 +911,10 @@ def _after_that(m: re.Match[str], ref: _Expr | None, tags: list[str]):
     of what the earlier mention ended."""
     if ref is None:
         return None
+    if ref.until and len(ref.options) == 1:
+        if _WELCOME & set(tags[slice(*_clause(tags, ref.start, ref.end))]):
+            return None  # "с 10 до 12 свободна, потом занята": the window is the free time
+        return [{**_only(ref.options[0], DAY_KEYS), **ref.until}], True  # "с 9 до 11 занята"
     options = [
         option if _kind(option) == "duration" else {**option, "bound": "after"}
         for option in ref.options
@@ -856,7 +925,9 @@ def _after_that(m: re.Match[str], ref: _Expr | None, tags: list[str]):
 def _after_window(m: re.Match[str], ref: _Expr | None, tags: list[str]):
     """ "я на серфинге до 6, потом наберите", "занят до пятницы, позже напишите": "later"
     after a window that ends means its end."""
-    if ref and (ref.lead == "before" or any(o.get("bound") == "before" for o in ref.options)):
+    if ref and (
+        ref.lead == "before" or ref.until or any(o.get("bound") == "before" for o in ref.options)
+    ):
         return _after_that(m, ref, tags)
     return None
 
@@ -955,7 +1026,7 @@ _FRAGMENTS = [
         True,
     ),
     (re.compile(rf"(?<![^ ])week after{_ELIDED}"), _week_after, False),
-    (re.compile(rf"(?<![^ ])after(?: this| _)?{_ELIDED}"), _after_that, False),
+    (re.compile(rf"(?<![^ ])after(?: this)?{_ELIDED}"), _after_that, False),  # not "after church"
     (re.compile(rf"(?<![^ ])later{_ELIDED}"), _after_window, False),
     (re.compile(rf"(?<![^ ])(?:(?:on|at|in|to) )?(?:next|nearest){_ELIDED}"), _next_one, False),
     (
@@ -981,11 +1052,9 @@ def _named_after(expr: _Expr, end: int, tags: list[str]) -> bool:
     """Whether `expr` is the day a "before" at `end` refers to: "за неделю до (вылета) 12
     января"."""
     gap = tags[end : expr.start]
-    return (
-        set(gap) <= {"before", "event", "_", ","}
-        and "before" in gap
-        or (not gap and expr.lead == "before")
-    )
+    if not gap:
+        return expr.lead == "before"
+    return set(gap) <= {"before", "event", "_", ","} and "before" in gap
 
 
 def _reference(
@@ -1007,8 +1076,9 @@ def _same_event(exprs: list[_Expr], start: int, end: int, toks: list[Tok]) -> _E
     after = toks[end + 1] if end + 1 < len(toks) and toks[end].tag == "before" else None
     if after is None or after.tag != "event":
         return None
+    tags = [tok.tag for tok in toks]
     for expr in reversed([e for e in exprs if e.end <= start]):
-        left, right = _clause([tok.tag for tok in toks], expr.start, expr.end)
+        left, right = _clause(tags, expr.start, expr.end)
         if any(tok.text[:5] == after.text[:5] for tok in toks[left:right]):
             return expr
     return None
@@ -1033,10 +1103,10 @@ def _complete(exprs: list[_Expr], tag_string: str, ctx: _Ctx) -> list[_Expr]:
                 exprs.remove(word)  # "до 6, потом наберите": "потом" is no vague wish here
                 vague.remove(word)
             options, absorbs = completed
-            while forward and end < len(tags) and tags[end] in ("before", "event"):
-                if end in taken:
-                    break
-                end += 1  # "за 2 дня до отъезда": the words of the construction, not a booking
+            # "за 2 дня до отъезда": the words of the construction, not a booking
+            construction = ("before", "event")
+            while forward and end < len(tags) and tags[end] in construction and end not in taken:
+                end += 1
             if absorbs:  # the mention referred to was only the reference point
                 exprs.remove(ref)
                 span = min(ref.start, start), max(ref.end, end)
@@ -1054,7 +1124,9 @@ def _complete(exprs: list[_Expr], tag_string: str, ctx: _Ctx) -> list[_Expr]:
         corrected = corrected and tags[later.start - 1] != "than"  # "better than Monday"
         onto = later.lead == "on" or tags[later.start - 1] == "on"
         moved = earlier.lead == "from" and onto and "move" in tags
-        earlier.replaced = corrected or moved
+        earlier.replaced = (corrected or moved) and not any(  # a trip is not corrected
+            _weigh(e, tags)[1] == "booking" for e in (earlier, later)
+        )
         _corrected(earlier, later, tags)
     return exprs
 
@@ -1101,6 +1173,8 @@ def _corrected(earlier: _Expr, later: _Expr, tags: list[str]) -> None:
 # --- context -------------------------------------------------------------------------------------
 
 _POSITIVE = {"contact", "convenient"}  # and "free", unless the villa is what is free
+_WELCOME = {"contact", "convenient", "free", "ok"}
+_PROPOSING = _WELCOME | {"lets"}
 _BOOKING = {"event", "biz"}  # a trip or a booking; a question about the business
 _PREFERRED = {"rather", "convenient", "ok"}  # "X лучше/удобнее, чем Y"
 _NIGHTS = re.compile(r"(?:^|(?<!at) )(?:\d+|several) nights?(?= |$)")
@@ -1116,7 +1190,10 @@ def _clause(tags: list[str], start: int, end: int, stops=("|", ",")) -> tuple[in
 
 
 _NOT_CONTACT = re.compile(r"(?<![^ ])not (?:me )?(?:contact|disturb)(?![^ ])")
-_UNAVAILABLE = re.compile(r"(?<![^ ])(?:busy|not (?:\S+ )?(?:can|convenient|ok|need))(?![^ ])")
+# "занят", "не могу", "не подходит"; but "не занят", "в выходные не работаю" say the opposite
+_UNAVAILABLE = re.compile(
+    r"(?<![^ ])(?:(?<!not )busy|not (?:(?!busy )\S+ )?(?:can|convenient|ok|need))(?![^ ])"
+)
 
 
 def _unavailable(clause: list[str]) -> bool:
@@ -1150,10 +1227,13 @@ def _weigh(expr: _Expr, tags: list[str]) -> tuple[int, str | None]:
     if expr.lead == "on" and start and tags[start - 1] in _BOOKING:
         return 0, "booking"  # "пришлите цены на январь": the date belongs to the prices
     sentence = tags[opening:closing]
-    if opening and set(tags[opening:start] + tags[end:closing]) <= {"_"}:
+    alone = set(tags[opening:start] + tags[end:closing]) <= {"_"} and "|" not in tags[start:end]
+    if opening and alone:
         # a time alone answers the sentence before: "Во сколько заселение? В 14?"
         sentence = tags[_clause(tags, opening - 1, opening - 1, stops=("|",))[0] : closing]
-    asked = "whattime" in sentence and bool(_BOOKING & set(sentence))  # "во сколько выезд, в 12?"
+    # "во сколько выезд, в 12?": a question about the trip, within one sentence
+    parts = [part.split() for part in " ".join(sentence).split("|")]
+    asked = any("whattime" in part and _BOOKING & set(part) for part in parts)
     nights = _NIGHTS.search(" ".join(clause))
     booking = bool(_BOOKING & set(clause)) or nights or expr.is_range or asked
     able = "can" in clause and not unavailable  # not "если в 3 неудобно"
@@ -1169,35 +1249,164 @@ def _weigh(expr: _Expr, tags: list[str]) -> tuple[int, str | None]:
     return 1 + 2 * welcome + proposed + corrected, None
 
 
-# "не пишите мне" alone is an opt-out; "до 10 не звоните" is about a time (see parse)
-_DO_NOT_CONTACT = re.compile(r"(?<![^ ])not (?:me |_ )*contact(?: me| _)*(?= \||$)")
+# "не пишите мне", "не беспокойте" alone are an opt-out; next to a time they rule that time
+# out ("до 10 не звоните", "8 марта не беспокоить"; see parse)
+_DO_NOT_CONTACT = re.compile(
+    r"(?<![^ ])not (?:me |_ )*(?:contact(?: me| _)*(?= \||$)|disturb(?![^ ]))"
+)
 _OPT_OUT_STRONG = re.compile(
     r"(?<![^ ])(?:"
     r"not (?:me |_ )*contact(?: me| _)* (?:more|never)"
     r"|(?:more|never) (?:me |_ )*(?:not (?:me |_ )*)?contact"
     r"|stop (?:me |_ )*contact"
     r"|(?:not|no) need (?:me |_ |more |to )*contact"
-    r"|optout|unsub (?:me|from)|not disturb"
+    r"|optout|unsub (?:me|from)|not disturb (?:me |_ )*(?:more|never)"
     r"|stop(?= \||$)"
     r")"
 )
-_OPT_OUT_SOFT = re.compile(
-    r"(?<![^ ])(?:not interest|not relevant|no (?:, )?thanks"
-    r"|(?<!contact )(?:not|no) need(?= \||$| ,))"  # "спасибо, не нужно", not "звонить не надо"
-)
+_OPT_OUT_SOFT = re.compile(r"(?<![^ ])(?:not interest|not relevant|no (?:, )?thanks)")
+# "спасибо, не нужно"; but not "звонить не надо", nor "31-го не надо" (that day ruled out)
+_NOT_NEEDED = re.compile(r"(?<![^ ])(?<!contact )(?:not|no) need(?= \||$| ,)")
 
 
 def _span(toks: list[Tok], start: int, end: int) -> tuple[int, int]:
     return toks[start].start, toks[end - 1].end
 
 
-def parse(text: str) -> Parsed:
-    toks = tokenize(text)
+# --- run-on messages ------------------------------------------------------------------------------
+
+# Words that close a clause after the time they follow ("утром не могу", "в 4 нельзя",
+# "завтра занят", "в пятницу уезжаю") or open one ("давайте", "если", "наберите", "я").
+_CLOSERS = {"can", "not can", "busy", "ok", "convenient", "not convenient", "free", "also"}
+_CLOSERS |= {"event", "biz", "need", "no", "reported", "disturb"}
+_OPENERS = {"lets", "if", "move", "later"}
+_PLEASE = {"пожалуйста", "плиз", "please", "pls", "plz"}
+_SUBJECTS = {"я", "мы", "i", "we", "i'm", "im", "когда", "when"}
+# Right before a time, cues that belong to it ("можно созвон сегодня", "кроме воскресенья").
+_LEANING = {"ok", "convenient", "free", "contact", "back"}
+_LEADS = {"not", "on", "at", "in", "to", "by", "from", "after", "before", "toward", "around"}
+_DAY_AND_TIME = {frozenset({"day"}), frozenset({"time"})}
+# A contact verb that asks ("наберите", "позвони", "созвонимся", "call") opens a clause; one
+# that tells what the client will do ("наберу", "напишу", "звонить") closes one.
+_ASKING = ("те", "тесь", "ись", "и", "имся", "емся")
+_MODALS = {"can", "could"}
+_CUES = _CLOSERS | _OPENERS | {"contact", "now", "rather", "after", "not"}
+_ELIDED_AFTER = {"ok", "contact", "free", "can", "lets", "|", ",", ""}
+
+
+def _asks(tok: Tok) -> bool:
+    return tok.tag == "contact" and (tok.text.isascii() or tok.text.endswith(_ASKING))
+
+
+def _opens(toks: list[Tok], i: int, loose: bool = False) -> bool:
+    """Whether toks[i] starts a clause; `loose` also counts a subject ("я", "when")."""
+    tok, nxt = toks[i], toks[i + 1].tag if i + 1 < len(toks) else ""
+    if i and toks[i - 1].tag == "not":
+        return False  # "не пишите": the verb belongs to its "не"
+    if tok.tag == "rather":
+        return nxt != "not"  # "в выходные лучше не надо" closes
+    if tok.tag == "after":
+        return nxt in _ELIDED_AFTER  # "до 6 занята после можно"
+    return (
+        _asks(tok)
+        or tok.tag in _OPENERS
+        or tok.text in _MODALS  # "could we talk on monday"
+        or (loose and tok.text in _SUBJECTS)
+    )
+
+
+def _closes(toks: list[Tok], i: int) -> bool:
+    tok = toks[i]
+    if tok.text in _MODALS:
+        return False  # "can we do it after 7": it asks
+    if tok.tag == "contact":
+        return not _asks(tok) or (i > 0 and toks[i - 1].tag == "not")
+    return tok.tag in _CLOSERS or tok.text in _PLEASE or (i > 0 and toks[i - 1].tag == "not")
+
+
+def _leans(toks: list[Tok], i: int) -> bool:
+    """Whether toks[i], right before a time, belongs to it: a preposition or "не", a cue
+    ("можно созвон сегодня"), or a trip word not after a preposition ("у меня вылет в 6
+    утра", but "весь день на экскурсии | послезавтра")."""
+    tag, before = toks[i].tag, toks[i - 1].tag
+    if tag in _LEADS:
+        return True
+    if tag in ("event", "biz"):
+        return before not in _LEADS
+    return tag in _LEANING and before != "not"
+
+
+def _run_on_breaks(toks: list[Tok], exprs: list[_Expr]) -> list[int]:
+    """Where a message typed without punctuation starts a new clause, so that each time keeps
+    its own cues: "завтра не могу давай в среду", "утром не могу в обед можно", "ща занят
+    набери через часик", "заезд 5 марта на 7 ночей можно созвон сегодня в 8", "sorry busy
+    today tomorrow same time". Between two times that did not join (or "сейчас"), the break
+    goes before the first word that opens a clause, else before the cues leaning on the
+    second time, else right before it. Anywhere, a clause opens after a word that closes one
+    ("звонить не надо пишите в телеграм"), and after a time that has its cue ("я в отпуске
+    до 5-го напишите после", "перезвоните через 15 минут я за рулём")."""
+    if len(exprs) < 2 and not any(tok.tag in _CUES for tok in toks):
+        return []  # one time and nothing that could close or open a clause
+    slots = {e.start: _slots(e.options[0]) for e in exprs}
+    anchors = sorted(
+        [(e.start, e.end) for e in exprs]
+        + [(i, i + 1) for i, t in enumerate(toks) if t.tag == "now"]
+    )
+    breaks = set()
+    for (a_start, a_end), (b_start, _) in pairwise(anchors):
+        gap = {tok.tag for tok in toks[a_end:b_start]}
+        if b_start < a_end or gap & {"|", ",", "or", "and"}:
+            continue  # already apart, or options ("после 8 или в выходные")
+        if {frozenset(slots.get(a_start, ())), frozenset(slots.get(b_start, ()))} == _DAY_AND_TIME:
+            continue  # "в понедельник заселение в 14:00": one moment, the cue covers both
+        cut = next((i for i in range(a_end, b_start) if _opens(toks, i)), None)
+        if cut is None:
+            cut = b_start
+            while cut > a_end and _leans(toks, cut - 1):
+                cut -= 1  # "кроме воскресенья", "с 16:00 на 18:00", "можно созвон сегодня"
+        breaks.add(cut)
+    starts = {start for start, _ in anchors}
+    closed = cued = timed = False
+    for i, tok in enumerate(toks):
+        if tok.tag in ("|", ","):
+            closed = cued = timed = False
+            continue
+        if (closed or (timed and cued)) and _opens(toks, i, loose=True):
+            breaks.add(i)  # "я в самолёте до вечера наберите завтра" even inside a joined time
+            closed = cued = timed = False
+        timed = timed or i in starts
+        if tok.tag != "_" or tok.text in _PLEASE:
+            closed = _closes(toks, i)
+            cued = cued or closed or _asks(tok) or tok.tag in ("ok", "lets")
+            cued = cued or tok.text in _MODALS
+    return sorted(i for i in breaks if i and toks[i - 1].tag not in ("|", ","))
+
+
+def _with_breaks(toks: list[Tok], breaks: list[int]) -> list[Tok]:
+    """The tokens with a comma (of no width) before each break."""
+    out: list[Tok] = []
+    for i, tok in enumerate(toks):
+        if i in breaks:
+            out.append(Tok(",", tok.start, tok.start, ""))
+        out.append(tok)
+    return out
+
+
+def _expressions(toks: list[Tok]) -> tuple[list[_Expr], list[str], _Ctx, str]:
     tags = [tok.tag for tok in toks]
     tag_string = " ".join(tags)
     ctx = _Ctx.of(toks)
+    return _group(_find(tag_string, ctx), tags), tags, ctx, tag_string
+
+
+def parse(text: str) -> Parsed:
+    toks = tokenize(text)
+    exprs, tags, ctx, tag_string = _expressions(toks)
+    if breaks := _run_on_breaks(toks, exprs):
+        toks = _with_breaks(toks, breaks)
+        exprs, tags, ctx, tag_string = _expressions(toks)
     candidates = []
-    for expr in _complete(_group(_find(tag_string, ctx), tags), tag_string, ctx):
+    for expr in _complete(exprs, tag_string, ctx):
         options = _share_context(expr.options)
         fields = options[0] if len(options) == 1 else {"alternatives": options}
         score, drop = (0, "replaced") if expr.replaced else _weigh(expr, tags)
@@ -1209,10 +1418,9 @@ def parse(text: str) -> Parsed:
             span = _span(toks, expr.start, expr.end)
             candidates.append(Candidate(spec, span, score, drop))
     opt_out, opt_span = None, None
-    negated = any(c.drop == "negated" for c in candidates)
     checks = [("strong", _OPT_OUT_STRONG), ("soft", _OPT_OUT_SOFT)]
-    if not negated:
-        checks.insert(1, ("strong", _DO_NOT_CONTACT))
+    if not any(c.drop in ("negated", "unavailable") for c in candidates):
+        checks[1:1] = [("strong", _DO_NOT_CONTACT), ("soft", _NOT_NEEDED)]
     for strength, regex in checks:
         if m := regex.search(tag_string):
             opt_out, opt_span = strength, _span(toks, *ctx.tokens(m))
