@@ -33,6 +33,20 @@ def _utc(value: datetime | None) -> str:
     return "—" if value is None else value.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%d %H:%M")
 
 
+def _time_columns(field: str, label: str):
+    """Two list columns for a datetime field: in the client's zone, and in UTC."""
+
+    @admin.display(description=f"{label} (client's time)", ordering=field)
+    def client_time(self, obj):
+        return _local(getattr(obj, field), obj.prospect.zone)
+
+    @admin.display(description=f"{label} (UTC)", ordering=field)
+    def utc(self, obj):
+        return _utc(getattr(obj, field))
+
+    return client_time, utc
+
+
 class RescheduleForm(forms.Form):
     ZONES = (("client", "the client's time zone"), ("UTC", "UTC"))
 
@@ -68,14 +82,7 @@ class ActionInline(ReadOnlyInline):
     fields = ("action_type", "status", "due_client_time", "due_utc", "attempts", "cancel_reason")
     readonly_fields = fields
     ordering = ("-scheduled_for",)
-
-    @admin.display(description="due (client's time)")
-    def due_client_time(self, obj):
-        return _local(obj.scheduled_for, obj.prospect.zone)
-
-    @admin.display(description="due (UTC)")
-    def due_utc(self, obj):
-        return _utc(obj.scheduled_for)
+    due_client_time, due_utc = _time_columns("scheduled_for", "due")
 
 
 class ReminderInline(ActionInline):
@@ -153,13 +160,7 @@ class ScheduledActionAdmin(admin.ModelAdmin):
         url = reverse("admin:followups_prospect_change", args=[obj.prospect_id])
         return format_html('<a href="{}">{}</a>', url, obj.prospect)
 
-    @admin.display(description="due (client's time)", ordering="scheduled_for")
-    def due_client_time(self, obj):
-        return _local(obj.scheduled_for, obj.prospect.zone)
-
-    @admin.display(description="due (UTC)", ordering="scheduled_for")
-    def due_utc(self, obj):
-        return _utc(obj.scheduled_for)
+    due_client_time, due_utc = _time_columns("scheduled_for", "due")
 
     @admin.display(description="error / reason")
     def error_or_reason(self, obj):
@@ -276,13 +277,7 @@ class MeetingAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # cancel instead: that also cancels its reminders
 
-    @admin.display(description="starts (client's time)", ordering="starts_at")
-    def starts_client_time(self, obj):
-        return _local(obj.starts_at, obj.prospect.zone)
-
-    @admin.display(description="starts (UTC)", ordering="starts_at")
-    def starts_utc(self, obj):
-        return _utc(obj.starts_at)
+    starts_client_time, starts_utc = _time_columns("starts_at", "starts")
 
     def save_model(self, request, obj, form, change):
         """Booking and moving go through the services, so the reminders follow."""
