@@ -218,3 +218,30 @@ def test_meeting_in_the_past_is_refused(operator, make_prospect):
     assert response.status_code == 200
     assert "is in the past" in response.content.decode()
     assert not Meeting.objects.exists()
+
+
+def test_no_secret_reaches_the_admin_or_the_logs(operator, make_prospect, settings, caplog):
+    """Keys and sessions live in settings only: no admin page and no log line shows them."""
+    secrets = {
+        "ANTHROPIC_API_KEY": "sk-ant-SECRET-0001",
+        "TELEGRAM_SESSION": "1SECRETSESSION0002",
+        "TELEGRAM_WORKER_SESSION": "1SECRETSESSION0003",
+        "TELEGRAM_API_HASH": "SECRETHASH0004",
+    }
+    for name, value in secrets.items():
+        setattr(settings, name, value)
+    prospect = make_prospect(access_hash=123456789)
+    services.schedule_action(prospect, ActionType.FOLLOW_UP, timezone.now() + timedelta(hours=1))
+    pages = [
+        reverse("admin:index"),
+        CHANGELIST,
+        reverse("admin:followups_prospect_changelist"),
+        reverse("admin:followups_prospect_change", args=[prospect.pk]),
+        reverse("admin:followups_meeting_changelist"),
+        reverse("admin:bot_toolcall_changelist"),
+    ]
+    with caplog.at_level("DEBUG"):
+        bodies = [operator.get(page).content.decode() for page in pages]
+    for value in secrets.values():
+        assert all(value not in body for body in bodies)
+        assert value not in caplog.text
