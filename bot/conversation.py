@@ -17,6 +17,7 @@ from bot.tools import Turn
 from followups import services
 from followups.delivery import plain_follow_up
 from followups.models import ActionStatus, ActionType, Message, Prospect, ScheduledAction
+from followups.texts import pick
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ def _reply(turn: Turn, text: str, kind: str) -> str:
 
 
 def _confirmation(turn: Turn) -> str:
-    texts = fallback.TEXTS.get(turn.prospect.language[:2], fallback.TEXTS["ru"])
+    texts = pick(fallback.TEXTS, turn.prospect.language)
     if turn.opted_out:
         return texts["opted_out"]
     last = turn.scheduled[-1]

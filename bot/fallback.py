@@ -6,6 +6,7 @@ opt-out, so the confirmation is as exact as Claude's.
 """
 
 from bot.tools import WHEN_TEXT_LIMIT, Turn, run_tool
+from followups.texts import pick
 from followups.timeresolver import resolve_text
 
 TEXTS = {
@@ -35,12 +36,8 @@ TEXTS = {
 }
 
 
-def _texts(language: str) -> dict[str, str]:
-    return TEXTS.get((language or "ru")[:2].lower(), TEXTS["ru"])
-
-
 def respond(turn: Turn, text: str, kind: str = "text") -> str:
-    texts = _texts(turn.prospect.language)
+    texts = pick(TEXTS, turn.prospect.language)
     if kind != "text" and not text.strip():
         return texts["media"]
     if turn.acknowledgement:

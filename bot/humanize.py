@@ -7,6 +7,8 @@ what was scheduled.
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from followups.texts import pick
+
 _RU_WEEKDAYS = (
     "в понедельник",
     "во вторник",
@@ -68,7 +70,7 @@ _LANGUAGES = {
 
 
 def describe_when(when: datetime, now: datetime, zone: ZoneInfo, language: str = "ru") -> str:
-    words = _LANGUAGES.get((language or "ru")[:2].lower(), _LANGUAGES["ru"])
+    words = pick(_LANGUAGES, language)
     local, today = when.astimezone(zone), now.astimezone(zone).date()
     days = (local.date() - today).days
     clock = local.strftime("%H:%M")

@@ -44,7 +44,7 @@ from followups.models import (
     Prospect,
     ScheduledAction,
 )
-from followups.services import quiet_hours
+from followups.services import respect_quiet_hours
 
 log = logging.getLogger(__name__)
 
@@ -328,8 +328,8 @@ def render_text(action: ScheduledAction) -> str:
     """The text to send, in the client's language. An empty follow-up template is written at
     send time by settings.FOLLOWUPS_FOLLOWUP_WRITER."""
     prospect = action.prospect
+    template = (action.payload.get("message_template") or "").strip()
     if action.action_type == ActionType.FOLLOW_UP:
-        template = (action.payload.get("message_template") or "").strip()
         return template or import_string(settings.FOLLOWUPS_FOLLOWUP_WRITER)(action)
     if action.action_type == ActionType.PRE_MEETING_REMINDER and action.meeting is not None:
         if action.payload.get("reminder_type") == "1h":
@@ -338,8 +338,7 @@ def render_text(action: ScheduledAction) -> str:
             action.meeting.starts_at, timezone.now(), prospect.zone, prospect.language
         )
         return texts.pick(texts.REMINDER_24H, prospect.language).format(day=day, time=at)
-    custom = (action.payload.get("message_template") or "").strip()
-    return custom or texts.pick(texts.GENERIC_REMINDER, prospect.language)
+    return template or texts.pick(texts.GENERIC_REMINDER, prospect.language)
 
 
 def plain_follow_up(action: ScheduledAction) -> str:
@@ -397,9 +396,7 @@ def _retry_or_fail(
     now = timezone.now()
     delay = retry_after_s + 1 if flood_wait else settings.FOLLOWUPS_RETRY_DELAY_S
     when = now + timedelta(seconds=delay)
-    window = None if action.client_requested_time else quiet_hours()
-    if window:
-        when = window.defer(when, action.prospect.zone)
+    when = respect_quiet_hours(when, action.prospect, action.client_requested_time)
     with transaction.atomic():
         if _finish(
             action,

@@ -87,7 +87,8 @@ def quiet_hours() -> QuietHours | None:
     return QuietHours.parse(settings.FOLLOWUPS_QUIET_HOURS)
 
 
-def _respect_quiet_hours(when: datetime, prospect: Prospect, client_requested_time: bool):
+def respect_quiet_hours(when: datetime, prospect: Prospect, client_requested_time: bool):
+    """`when`, or the end of the quiet window it falls in, unless the client named it."""
     window = None if client_requested_time else quiet_hours()
     return window.defer(when, prospect.zone) if window else when
 
@@ -142,7 +143,7 @@ def schedule_action(
             prospect=prospect,
             meeting=meeting,
             action_type=action_type,
-            scheduled_for=_respect_quiet_hours(scheduled_for, prospect, client_requested_time),
+            scheduled_for=respect_quiet_hours(scheduled_for, prospect, client_requested_time),
             client_requested_time=client_requested_time,
             payload=payload,
             promised_at=now,
@@ -231,7 +232,7 @@ def reschedule(
     explicit = (
         action.client_requested_time if client_requested_time is None else (client_requested_time)
     )
-    when = _respect_quiet_hours(when, action.prospect, explicit)
+    when = respect_quiet_hours(when, action.prospect, explicit)
     with transaction.atomic():
         changed = ScheduledAction.objects.filter(pk=action.pk, status=PENDING).update(
             scheduled_for=when,
@@ -336,7 +337,7 @@ def _schedule_reminders(meeting: Meeting, now: datetime) -> list[ScheduledAction
     to the meeting's start or later."""
     created = []
     for kind, offset in _reminder_offsets():
-        when = _respect_quiet_hours(meeting.starts_at - offset, meeting.prospect, False)
+        when = respect_quiet_hours(meeting.starts_at - offset, meeting.prospect, False)
         if when <= now or when >= meeting.starts_at:
             log.info("reminder skipped meeting=%s kind=%s due=%s", meeting.pk, kind, when)
             continue
