@@ -191,22 +191,32 @@ def _take_send_slots(sends: list[_Send], token: uuid.UUID, report: DeliveryRepor
 
 
 def _defer(send: _Send, token: uuid.UUID, report: DeliveryReport) -> None:
-    action = send.action
+    _back_to_pending(
+        send.action,
+        token,
+        send.slot,
+        rate_slot_at=send.slot,
+        attempts=F("attempts") - 1,  # not an attempt: nothing was tried
+    )
+    report.deferred.append(send.action.pk)
+    events.of(send.action, "deferred", reason="send rate cap", slot=send.slot.isoformat())
+
+
+def _back_to_pending(action: ScheduledAction, token: uuid.UUID, when: datetime, **fields) -> None:
+    """Give our claim back: pending again, due at `when`, published after commit if it is
+    within the horizon (otherwise the dispatcher publishes it in time)."""
     with transaction.atomic():
         if _finish(
             action,
             token,
             ActionStatus.PENDING,
-            scheduled_for=send.slot,
-            rate_slot_at=send.slot,
+            scheduled_for=when,
             claimed_at=None,
             enqueued_at=None,
-            attempts=F("attempts") - 1,  # not an attempt: nothing was tried
+            **fields,
         ):
-            action.scheduled_for = send.slot
+            action.scheduled_for = when
             dispatcher.enqueue_on_commit(action)
-    report.deferred.append(action.pk)
-    events.of(action, "deferred", reason="send rate cap", slot=send.slot.isoformat())
 
 
 def _send_batch(sends: list[_Send], token: uuid.UUID, report: DeliveryReport) -> None:
@@ -397,20 +407,14 @@ def _retry_or_fail(
     delay = retry_after_s + 1 if flood_wait else settings.FOLLOWUPS_RETRY_DELAY_S
     when = now + timedelta(seconds=delay)
     when = respect_quiet_hours(when, action.prospect, action.client_requested_time)
-    with transaction.atomic():
-        if _finish(
-            action,
-            token,
-            ActionStatus.PENDING,
-            scheduled_for=when,
-            claimed_at=None,
-            enqueued_at=None,
-            rate_slot_at=None,
-            last_error=reason,
-            **({"attempts": F("attempts") - 1} if flood_wait else {}),
-        ):
-            action.scheduled_for = when
-            dispatcher.enqueue_on_commit(action)
+    _back_to_pending(
+        action,
+        token,
+        when,
+        rate_slot_at=None,
+        last_error=reason,
+        **({"attempts": F("attempts") - 1} if flood_wait else {}),
+    )
     report.retried.append(action.pk)
     events.of(
         action,
