@@ -230,7 +230,7 @@ def reschedule(
     now = now or timezone.now()
     _require_future(_require_aware(when, "when"), now, "when")
     explicit = (
-        action.client_requested_time if client_requested_time is None else (client_requested_time)
+        action.client_requested_time if client_requested_time is None else client_requested_time
     )
     when = respect_quiet_hours(when, action.prospect, explicit)
     with transaction.atomic():
