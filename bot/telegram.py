@@ -10,6 +10,7 @@ import logging
 import re
 import struct
 import threading
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -105,6 +106,13 @@ def classify(exc: errors.RPCError | OSError) -> SendError:
     if isinstance(exc, errors.ServerError | errors.TimedOutError | errors.InvalidDCError):
         return TransientSendError(name)
     return PermanentSendError(name)
+
+
+# How far back (messages, newest first) a lookup of our own send reads, and how much the
+# Telegram server's clock may differ from ours.
+LOOKUP_PAGE = 100
+LOOKUP_PAGES = 3
+CLOCK_SKEW = timedelta(minutes=2)
 
 
 # --- clients --------------------------------------------------------------------------------
@@ -253,6 +261,59 @@ class TelethonMessenger:
         except (errors.RPCError, OSError) as exc:
             raise classify(exc) from exc
         return sent
+
+    def find_sent(
+        self, recipient: Recipient, text: str, random_id: int, since: datetime
+    ) -> SentMessage | None:
+        """Our own message with `text` in the chat with `recipient`, sent since `since`.
+
+        Telegram does not show a message's random_id, so the match is the chat, the direction
+        (ours), the time and the exact text. The agent's own replies in the same chat are other
+        texts; the same text twice in minutes is the same follow-up."""
+        future = asyncio.run_coroutine_threadsafe(
+            self._find_sent(recipient, text.strip(), since - CLOCK_SKEW), self._event_loop()
+        )
+        try:
+            return future.result(self._timeout_s)
+        except TimeoutError:
+            future.cancel()
+            raise TransientSendError("LOOKUP_TIMEOUT") from None
+        except (errors.RPCError, OSError) as exc:
+            raise classify(exc) from exc
+
+    async def _find_sent(
+        self, recipient: Recipient, text: str, since: datetime
+    ) -> SentMessage | None:
+        await self._connect()
+        peer = await input_peer(self._client, recipient)
+        offset_id = 0
+        for _ in range(LOOKUP_PAGES):
+            history = await self._client(
+                functions.messages.GetHistoryRequest(
+                    peer=peer,
+                    offset_id=offset_id,
+                    offset_date=None,
+                    add_offset=0,
+                    limit=LOOKUP_PAGE,
+                    max_id=0,
+                    min_id=0,
+                    hash=0,
+                )
+            )
+            messages = [m for m in history.messages if isinstance(m, types.Message)]
+            for message in messages:  # newest first
+                if message.date < since:
+                    return None
+                if message.out and (message.message or "").strip() == text:
+                    return SentMessage(message.id)
+            if len(history.messages) < LOOKUP_PAGE:
+                return None
+            offset_id = history.messages[-1].id
+        log.warning(
+            "lookup of a send read %d messages without reaching its mark: taken as not sent",
+            LOOKUP_PAGE * LOOKUP_PAGES,
+        )
+        return None
 
     def _event_loop(self) -> asyncio.AbstractEventLoop:
         with self._start_lock:

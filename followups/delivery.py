@@ -11,7 +11,14 @@ re-checked and sent on its own, idempotently (invariants 2-4):
   ours) during the re-check and the sends: a client message arriving at the same instant either
   lands before the re-check (and the follow-up is dropped) or waits until after the send;
 - each send carries a random_id derived from the action id: a retry after a crash between the
-  send and the record reaches the client once.
+  send and the record reaches the client once;
+- just before the sends, a mark (`send_started_at`, with the exact text) is committed on their
+  rows. A row that comes back with it (its worker died, or the record was lost with the
+  database connection) may have reached the client already: the next worker asks the
+  messenger first and records `executed` if it did, so a client's reply to that very message
+  cannot get it recorded as cancelled;
+- a claim is held by a live database session (followups.claims): when its worker dies, the
+  dispatcher gives its rows back within a pass, not after a timeout.
 """
 
 import logging
@@ -27,7 +34,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from followups import bulk, dispatcher, events, ratelimit, texts
+from followups import bulk, claims, dispatcher, events, ratelimit, texts
 from followups.messenger import (
     PermanentSendError,
     Recipient,
@@ -76,6 +83,8 @@ class _Send:
     action: ScheduledAction
     text: str
     slot: datetime | None = None  # the rate cap's send slot, once taken
+    # The mark an earlier attempt left: this send may have happened already.
+    started_before: datetime | None = None
 
 
 def parse_ids(raw_ids: object) -> list[uuid.UUID]:
@@ -101,25 +110,43 @@ def deliver(action_ids: Iterable[uuid.UUID]) -> DeliveryReport:
     """Deliver those of `action_ids` that are pending and due. Anything else is a no-op:
     cancelled, executed, claimed by someone else, unknown, or not yet due."""
     ids = list(action_ids)
-    now = timezone.now()
     report = DeliveryReport()
     if not ids:
         return report
-    token = uuid.uuid4()
-    claimed = _claim(ids, token, now, report)
-    if len(claimed) + report.missed < len(ids):
-        _republish_early(ids, now)
-    sends = []
-    for action in claimed:
-        try:
-            sends.append(_Send(action, render_text(action)))
-        except Exception as exc:  # a broken writer must not strand the claim
-            reason = f"writing the text failed: {_describe(exc)}"
-            _retry_or_fail(action, token, reason, None, report)
-    sends = _take_send_slots(sends, token, report)
-    if sends:
-        _send_batch(sends, token, report)
+    with claims.holding_new_token() as token:
+        now = timezone.now()
+        claimed = _claim(ids, token, now, report)
+        if len(claimed) + report.missed < len(ids):
+            _republish_early(ids, now)
+        sends = []
+        for action in claimed:
+            try:
+                sends.append(_prepare(action))
+            except Exception as exc:  # a broken writer must not strand the claim
+                reason = f"writing the text failed: {_describe(exc)}"
+                _retry_or_fail(action, token, reason, None, report)
+        sends = _take_send_slots(sends, token, report)
+        if sends:
+            _mark_started(sends)
+            _send_batch(sends, token, report)
     return report
+
+
+def _prepare(action: ScheduledAction) -> _Send:
+    """The send of a claimed action. One that an earlier attempt may have made keeps its text,
+    so that it can be recognised, and so that a repeat is the same message."""
+    if action.send_started_at is not None and action.send_text:
+        return _Send(action, action.send_text, started_before=action.send_started_at)
+    return _Send(action, render_text(action))
+
+
+def _mark_started(sends: list[_Send]) -> None:
+    """Commit, before any of them is attempted, that these sends are about to happen."""
+    now = timezone.now()
+    for send in sends:
+        send.action.send_started_at = send.started_before or now
+        send.action.send_text = send.text
+    bulk.update_rows([s.action for s in sends], ["send_started_at", "send_text"])
 
 
 def _claim(
@@ -244,6 +271,22 @@ def _send_batch(sends: list[_Send], token: uuid.UUID, report: DeliveryReport) ->
                 log.warning("claim lost before send id=%s", action.pk)
                 continue
             prospect = prospects[action.prospect_id]
+            recipient = Recipient(prospect.telegram_id, prospect.access_hash, prospect.username)
+            if send.started_before is not None:
+                try:
+                    found = messenger.find_sent(
+                        recipient, send.text, action.random_id, send.started_before
+                    )
+                except Exception as exc:  # cannot tell: neither send nor cancel, ask again later
+                    _retry_or_fail(action, token, f"lookup: {_describe(exc)}", None, report)
+                    continue
+                if found is not None:
+                    executed.append((send, found, timezone.now()))
+                    events.of(action, "recovered", message_id=found.message_id)
+                    continue
+                if _overdue(action):
+                    _miss(action, token, report)
+                    continue
             now = timezone.now()
             reason = why_not_send(action, prospect, meetings.get(action.meeting_id), now)
             if reason:
@@ -254,7 +297,6 @@ def _send_batch(sends: list[_Send], token: uuid.UUID, report: DeliveryReport) ->
                 continue
             if send.slot is not None and send.slot > now:
                 time.sleep((send.slot - now).total_seconds())
-            recipient = Recipient(prospect.telegram_id, prospect.access_hash, prospect.username)
             try:
                 sent = messenger.send(recipient, send.text, action.random_id)
             except PermanentSendError as exc:
@@ -276,6 +318,19 @@ def _send_batch(sends: list[_Send], token: uuid.UUID, report: DeliveryReport) ->
             message_id=sent.message_id,
             duplicate=sent.duplicate,
         )
+
+
+def _overdue(action: ScheduledAction) -> bool:
+    grace = timedelta(seconds=settings.FOLLOWUPS_MISSED_GRACE_S)
+    return action.scheduled_for < timezone.now() - grace
+
+
+def _miss(action: ScheduledAction, token: uuid.UUID, report: DeliveryReport) -> None:
+    """The missed-run policy for a marked row, once the messenger said it was never sent."""
+    reason = f"overdue by more than {settings.FOLLOWUPS_MISSED_GRACE_S} s; not sent"
+    if _finish(action, token, ActionStatus.MISSED, last_error=reason):
+        report.missed += 1
+        events.of(action, "missed", level=logging.WARNING, reason=reason)
 
 
 def _record_executed(executed: list, prospects: dict[int, Prospect]) -> None:
@@ -331,7 +386,19 @@ def why_not_send(
             return "meeting_cancelled"
         if meeting.starts_at <= now:
             return "meeting_started"
+        if _reminds_of_another_time(action, meeting):
+            return "meeting_moved"
     return ""
+
+
+def _reminds_of_another_time(action: ScheduledAction, meeting: Meeting) -> bool:
+    """A reminder written for the meeting's time before it moved (one the move could not
+    cancel because it carried a send mark)."""
+    try:
+        written_for = datetime.fromisoformat(action.payload["meeting_time"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    return written_for.tzinfo is not None and written_for != meeting.starts_at
 
 
 def render_text(action: ScheduledAction) -> str:
@@ -407,14 +474,10 @@ def _retry_or_fail(
     delay = retry_after_s + 1 if flood_wait else settings.FOLLOWUPS_RETRY_DELAY_S
     when = now + timedelta(seconds=delay)
     when = respect_quiet_hours(when, action.prospect, action.client_requested_time)
-    _back_to_pending(
-        action,
-        token,
-        when,
-        rate_slot_at=None,
-        last_error=reason,
-        **({"attempts": F("attempts") - 1} if flood_wait else {}),
-    )
+    # A flood wait also says the send did not happen: the row loses its send mark. After any
+    # other error it may have (a timeout), so the next attempt asks first.
+    not_sent = {"attempts": F("attempts") - 1, "send_started_at": None} if flood_wait else {}
+    _back_to_pending(action, token, when, rate_slot_at=None, last_error=reason, **not_sent)
     report.retried.append(action.pk)
     events.of(
         action,

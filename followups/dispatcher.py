@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from followups import events
+from followups import claims, events
 from followups.models import ActionStatus, Heartbeat, ScheduledAction
 from followups.transitions import transition
 
@@ -124,26 +124,39 @@ def enqueue_due(
 
 
 def release_stale_claims(now: datetime | None = None) -> int:
-    """Return to pending the actions claimed by a worker that died before finishing.
+    """Return to pending the actions whose claiming worker is gone: its claim lock vanished
+    with its process or connection (see followups.claims), or, as the last resort, its claim
+    is older than FOLLOWUPS_CLAIM_TIMEOUT_S.
 
-    Safe even if that worker is only slow: a second send carries the same random_id, and
-    the slow worker's result no longer matches the claim token, so it is not recorded.
+    Safe even if that worker is only slow: a row it may have sent carries its send mark, and
+    the next worker asks Telegram before anything else; a second send carries the same
+    random_id; the slow worker's result no longer matches the claim token, so it is not recorded.
     """
     now = now or timezone.now()
+    sending = ScheduledAction.objects.filter(status=ActionStatus.SENDING)
+    tokens = set(sending.exclude(claim_token=None).values_list("claim_token", flat=True))
+    gone = claims.orphaned(tokens)
     cutoff = now - timedelta(seconds=settings.FOLLOWUPS_CLAIM_TIMEOUT_S)
-    released = transition(
-        ScheduledAction.objects.filter(claimed_at__lt=cutoff),
-        ActionStatus.SENDING,
-        "released",
-        level=logging.WARNING,
-        event_fields={"reason": "the claiming worker did not finish in time"},
-        status=ActionStatus.PENDING,
-        claim_token=None,
-        claimed_at=None,
-        enqueued_at=None,
-        last_error="claim released: the worker did not finish in time",
-    )
-    return len(released)
+    released = 0
+    for qs, reason in (
+        (sending.filter(claim_token__in=gone), "the claiming worker is gone"),
+        (sending.filter(claimed_at__lt=cutoff), "the claiming worker did not finish in time"),
+    ):
+        released += len(
+            transition(
+                qs,
+                ActionStatus.SENDING,
+                "released",
+                level=logging.WARNING,
+                event_fields={"reason": reason},
+                status=ActionStatus.PENDING,
+                claim_token=None,
+                claimed_at=None,
+                enqueued_at=None,
+                last_error=f"claim released: {reason}",
+            )
+        )
+    return released
 
 
 def mark_missed(now: datetime | None = None) -> int:
@@ -155,10 +168,12 @@ def mark_missed(now: datetime | None = None) -> int:
 
 
 def missed_now(qs) -> list[dict]:
-    """Mark the pending rows of `qs` missed (their due time is past the grace period)."""
+    """Mark the pending rows of `qs` missed (their due time is past the grace period). A row
+    with a send mark is left to its worker: it may have reached the client (see
+    ScheduledAction.send_started_at)."""
     reason = f"overdue by more than {settings.FOLLOWUPS_MISSED_GRACE_S} s; not sent"
     return transition(
-        qs,
+        qs.filter(send_started_at__isnull=True),
         ActionStatus.PENDING,
         "missed",
         level=logging.WARNING,

@@ -63,6 +63,14 @@ class SentMessage:
 class Messenger(Protocol):
     def send(self, recipient: Recipient, text: str, random_id: int) -> SentMessage: ...
 
+    def find_sent(
+        self, recipient: Recipient, text: str, random_id: int, since: datetime
+    ) -> SentMessage | None:
+        """The message this account sent to `recipient` for `random_id` (with `text`) at
+        `since` or later, or None if there is none. Reads; never sends. Raises SendError when
+        it cannot tell (Telegram unreachable): the caller must then not assume either way."""
+        ...
+
 
 def check_text(text: str) -> None:
     """Raise PermanentSendError for a text Telegram would refuse."""
@@ -105,6 +113,15 @@ class InMemoryMessenger:
             self._by_random_id[random_id] = item
             self.delivered.append(item)
             return SentMessage(item.message_id)
+
+    def find_sent(
+        self, recipient: Recipient, text: str, random_id: int, since: datetime
+    ) -> SentMessage | None:
+        with self._lock:
+            seen = self._by_random_id.get(random_id)
+        if seen is None or seen.recipient_id != recipient.telegram_id or seen.at < since:
+            return None
+        return SentMessage(seen.message_id)
 
     def fail_next(self, *errors: SendError) -> None:
         with self._lock:

@@ -132,6 +132,12 @@ class ScheduledAction(models.Model):
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.CharField(max_length=255, blank=True)
     telegram_message_id = models.BigIntegerField(null=True, blank=True)
+    # Set, and committed, just before a send is attempted; with it, the exact text. A row that
+    # comes back to a worker with this mark (its worker died, or its record was lost) may have
+    # reached the client: the worker asks the messenger before anything else, and records
+    # `executed` if it did. Cancels and the missed-run policy leave a marked row to that check.
+    send_started_at = models.DateTimeField(null=True, blank=True)
+    send_text = models.TextField(blank=True)
     # A send slot this action holds under the per-account rate cap (see followups.ratelimit).
     rate_slot_at = models.DateTimeField(null=True, blank=True)
 

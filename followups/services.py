@@ -177,9 +177,14 @@ def cancel_action(action: ScheduledAction, reason: str) -> bool:
 
 def _cancel_pending(qs: QuerySet[ScheduledAction], reason: str) -> list[UUID]:
     """Cancel the pending rows of `qs`; returns the ids this call cancelled (a row a worker
-    claimed in the meantime is not among them)."""
+    claimed in the meantime is not among them).
+
+    A row with a send mark is not cancelled here: it may already have reached the client (its
+    worker died between the send and the record). Its next worker finds out from Telegram, and
+    records it executed, or cancels it in its re-check for the same reason (a reply, an
+    opt-out, a cancelled or moved meeting)."""
     cancelled = transition(
-        qs,
+        qs.filter(send_started_at__isnull=True),
         PENDING,
         "cancelled",
         event_fields={"reason": reason},
@@ -223,7 +228,8 @@ def reschedule(
     client_requested_time: bool | None = None,
     now: datetime | None = None,
 ) -> bool:
-    """Move a pending action to `when`. False when it is no longer pending.
+    """Move a pending action to `when`. False when it is no longer pending, or carries a send
+    mark (it may have reached the client; its worker is finding out).
 
     A reschedule re-arms the promise: a client reply before it no longer makes it stale.
     """
@@ -234,7 +240,9 @@ def reschedule(
     )
     when = respect_quiet_hours(when, action.prospect, explicit)
     with transaction.atomic():
-        changed = ScheduledAction.objects.filter(pk=action.pk, status=PENDING).update(
+        changed = ScheduledAction.objects.filter(
+            pk=action.pk, status=PENDING, send_started_at__isnull=True
+        ).update(
             scheduled_for=when,
             client_requested_time=explicit,
             promised_at=now,

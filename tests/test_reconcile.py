@@ -15,7 +15,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
-from followups import dispatcher, services
+from followups import claims, dispatcher, services
 from followups.models import ActionStatus, ActionType, Message, ScheduledAction
 from tests.conftest import soon, wait_until
 
@@ -106,11 +106,13 @@ def test_claim_of_a_killed_worker_is_released_and_sent_once(worker, prospect, me
 
 
 def test_fresh_claim_is_left_alone(transactional_db, prospect):
+    """Its worker is alive (it holds the claim's lock, here in this very session)."""
     action = follow_up(prospect, soon(300))
-    ScheduledAction.objects.filter(pk=action.pk).update(
-        status=ActionStatus.SENDING, claim_token=uuid.uuid4(), claimed_at=timezone.now()
-    )
-    assert dispatcher.release_stale_claims() == 0
+    with claims.holding_new_token() as token:
+        ScheduledAction.objects.filter(pk=action.pk).update(
+            status=ActionStatus.SENDING, claim_token=token, claimed_at=timezone.now()
+        )
+        assert dispatcher.release_stale_claims() == 0
 
 
 def test_lost_message_is_republished_by_the_watch_pass(

@@ -381,6 +381,67 @@ def test_real_client_delivers_and_reads_the_id(telegram_settings):
     assert messenger.send(RECIPIENT, "hi", RANDOM_ID) == SentMessage(906)
 
 
+# --- finding out whether a send happened (the send mark's lookup) ------------------------------
+
+
+def history(*messages) -> types.messages.Messages:
+    return types.messages.Messages(messages=list(messages), topics=[], chats=[], users=[])
+
+
+def chat_message(message_id: int, text: str, *, out: bool = True, minutes: float = 0):
+    """A message in the chat with RECIPIENT, `minutes` after WHEN."""
+    return types.Message(
+        id=message_id,
+        peer_id=types.PeerUser(4242),
+        date=WHEN + timedelta(minutes=minutes),
+        message=text,
+        out=out,
+    )
+
+
+def test_lookup_finds_our_message_among_the_agents_replies(telegram_settings):
+    sender = FakeSender(
+        history(
+            chat_message(12, "Конечно, расскажу подробнее", minutes=3),  # the agent's reply
+            chat_message(11, "Напоминаю о предложении", out=False, minutes=2),  # quoted back
+            chat_message(10, "Напоминаю о предложении", minutes=1),  # ours
+            chat_message(9, "раньше", minutes=-30),
+        )
+    )
+    messenger = TelethonMessenger(client=real_client_with(sender))
+    found = messenger.find_sent(RECIPIENT, "Напоминаю о предложении", RANDOM_ID, WHEN)
+    assert found == SentMessage(10)
+    [wrapped] = sender.sent  # a worker's client asks for no updates
+    assert isinstance(wrapped.query, functions.messages.GetHistoryRequest)
+    assert wrapped.query.peer == types.InputPeerUser(4242, 987654321)
+
+
+def test_lookup_stops_at_the_mark_and_says_not_sent(telegram_settings):
+    sender = FakeSender(
+        history(
+            chat_message(12, "другое", minutes=1),
+            chat_message(10, "Напоминаю о предложении", minutes=-30),  # before the mark
+        )
+    )
+    messenger = TelethonMessenger(client=real_client_with(sender))
+    assert messenger.find_sent(RECIPIENT, "Напоминаю о предложении", RANDOM_ID, WHEN) is None
+
+
+def test_lookup_reads_further_pages_until_the_mark(telegram_settings):
+    newer = [chat_message(500 - i, f"msg {i}", minutes=60 - i * 0.1) for i in range(100)]
+    sender = FakeSender(history(*newer), history(chat_message(300, "ours", minutes=0.5)))
+    messenger = TelethonMessenger(client=real_client_with(sender))
+    assert messenger.find_sent(RECIPIENT, "ours", RANDOM_ID, WHEN) == SentMessage(300)
+    assert [wrapped.query.offset_id for wrapped in sender.sent] == [0, 401]
+
+
+def test_lookup_that_telegram_refuses_raises(telegram_settings):
+    sender = FakeSender(types.RpcError(500, "INTERNAL"))
+    messenger = TelethonMessenger(client=real_client_with(sender), timeout_s=5)
+    with pytest.raises(TransientSendError):
+        messenger.find_sent(RECIPIENT, "ours", RANDOM_ID, WHEN)
+
+
 # --- through followups.delivery -----------------------------------------------------------------
 
 

@@ -49,7 +49,7 @@ TRUNCATE fake_telegram_sent, fake_telegram_events, fake_telegram_faults;
 TABLES = ("fake_telegram_sent", "fake_telegram_events", "fake_telegram_faults")
 
 # Event names in fake_telegram_events.
-SENT, DUPLICATE = "sent", "duplicate"
+SENT, DUPLICATE, LOOKUP = "sent", "duplicate", "lookup"
 BEFORE_SEND, AFTER_SEND = "before_send", "after_send"
 KILLED = {BEFORE_SEND: "killed_before_send", AFTER_SEND: "killed_after_send"}
 
@@ -107,6 +107,17 @@ class PostgresTelegram:
             ).fetchone()
         self._event(random_id, DUPLICATE if duplicate else SENT)
         return SentMessage(row[0], duplicate=duplicate)
+
+    def find_sent(
+        self, recipient: Recipient, text: str, random_id: int, since: datetime
+    ) -> SentMessage | None:
+        row = self._execute(
+            "SELECT message_id FROM fake_telegram_sent "
+            "WHERE random_id = %s AND recipient = %s AND sent_at >= %s",
+            (random_id, recipient.telegram_id, since),
+        ).fetchone()
+        self._event(random_id, LOOKUP)
+        return None if row is None else SentMessage(row[0])
 
 
 class CrashingTelegram(PostgresTelegram):
