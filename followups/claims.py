@@ -13,11 +13,13 @@ the workers would hand the lock to whoever shares the server connection. Connect
 directly or through session pooling.
 """
 
+import select
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db import DatabaseError, connection
+from django.db import Error, connection
+from psycopg.pq import ConnStatus
 
 # The first key of the two-key advisory lock form, so that the locks of other applications on
 # the same database never look like ours ("FUPS").
@@ -58,7 +60,7 @@ def holding_new_token() -> Iterator[uuid.UUID]:
         try:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_SPACE, lock_key(token)])
-        except DatabaseError:
+        except Error:
             pass  # the connection is gone, and the lock with it
 
 
@@ -72,3 +74,18 @@ def orphaned(tokens: set[uuid.UUID]) -> set[uuid.UUID]:
         cursor.execute(_HELD_LOCKS, [LOCK_SPACE])
         held = {int(row[0]) for row in cursor.fetchall()}
     return {token for token in tokens if lock_key(token) not in held}
+
+
+def session_lost() -> bool:
+    """True when the server has ended this connection's session (terminated, restarted): its
+    row locks are gone, so a client's message may be recorded at any moment, and the batch must
+    not send on its earlier re-check. No round trip: a session idle in a transaction receives
+    nothing unless it is being ended, so anything readable on the socket (a FATAL notice, or
+    the end of the stream) means it is."""
+    if not supported() or connection.connection is None:
+        return False
+    pgconn = connection.connection.pgconn
+    if pgconn.status != ConnStatus.OK:
+        return True
+    readable, _, _ = select.select([pgconn.socket], [], [], 0)
+    return bool(readable)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -297,6 +297,10 @@ def _send_batch(sends: list[_Send], token: uuid.UUID, report: DeliveryReport) ->
                 continue
             if send.slot is not None and send.slot > now:
                 time.sleep((send.slot - now).total_seconds())
+            if claims.session_lost():
+                # The locks went with the session: the rest of the batch is released and found
+                # out later (send marks), never sent on a re-check a reply may have overtaken.
+                raise DatabaseError("database session lost in the middle of a batch")
             try:
                 sent = messenger.send(recipient, send.text, action.random_id)
             except PermanentSendError as exc:

@@ -283,3 +283,15 @@ def test_delivery_holds_its_claim_lock_while_sending(
             [claims.LOCK_SPACE],
         )
         assert cursor.fetchone()[0] == 0
+
+
+@pytest.mark.services
+def test_a_session_ended_by_the_server_is_noticed_without_a_round_trip(transactional_db):
+    connection.ensure_connection()
+    assert not claims.session_lost()
+    with psycopg.connect(django_dsn(), autocommit=True) as other:
+        other.execute(
+            "SELECT pg_terminate_backend(%s, 5000)", (connection.connection.info.backend_pid,)
+        )
+    assert claims.session_lost()
+    connection.close()

@@ -52,6 +52,8 @@ TABLES = ("fake_telegram_sent", "fake_telegram_events", "fake_telegram_faults")
 SENT, DUPLICATE, LOOKUP = "sent", "duplicate", "lookup"
 BEFORE_SEND, AFTER_SEND = "before_send", "after_send"
 KILLED = {BEFORE_SEND: "killed_before_send", AFTER_SEND: "killed_after_send"}
+# A fault point that drops the worker's database connection right after a send instead.
+DROP_AFTER_SEND, DROPPED = "drop_db_after_send", "db_dropped_after_send"
 
 
 def django_dsn() -> str:
@@ -136,16 +138,32 @@ class CrashingTelegram(PostgresTelegram):
         self._maybe_die(BEFORE_SEND, random_id)
         sent = super().send(recipient, text, random_id)
         self._maybe_die(AFTER_SEND, random_id)
+        self._maybe_drop_connection(random_id)
         return sent
 
-    def _maybe_die(self, point: str, random_id: int) -> None:
-        with self._dying:
-            armed = self._execute(
+    def _take(self, point: str) -> bool:
+        """Take one fault off the shared counter of `point`, if any is left."""
+        return bool(
+            self._execute(
                 "UPDATE fake_telegram_faults SET remaining = remaining - 1 "
                 "WHERE point = %s AND remaining > 0 RETURNING remaining",
                 (point,),
             ).fetchone()
-            if armed:
+        )
+
+    def _maybe_drop_connection(self, random_id: int) -> None:
+        """Terminate this thread's Django database session (as a Postgres restart would),
+        so that the send just made cannot be recorded on it."""
+        from django.db import connection
+
+        if self._take(DROP_AFTER_SEND):
+            self._event(random_id, DROPPED)
+            pid = connection.connection.info.backend_pid
+            self._execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))  # until it is gone
+
+    def _maybe_die(self, point: str, random_id: int) -> None:
+        with self._dying:
+            if self._take(point):
                 self._event(random_id, KILLED[point])
                 os.kill(os.getpid(), signal.SIGKILL)
 
