@@ -17,7 +17,9 @@ COPY manage.py ./
 COPY project ./project
 COPY followups ./followups
 COPY bot ./bot
-RUN DJANGO_SECRET_KEY=collectstatic-only python manage.py collectstatic --no-input -v 0
+# Settings need a real key to load; this throwaway one is not kept in the image.
+RUN DJANGO_SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+    python manage.py collectstatic --no-input -v 0
 
 USER app
 EXPOSE 8000

@@ -22,18 +22,18 @@ WORKER_THREADS = int(os.environ.get("BENCH_WORKER_THREADS", "8"))
 PRODUCT_QUEUE = "followups_bench"
 NAIVE_QUEUE = "naive_bench"
 
-# Forced on every bench process (this one and the workers it starts): the bench database and
-# queues, no send cap, no quiet hours, and workers that look at their delayed messages every
-# 50 ms (DESIGN, "Precision"), for the product and the naive design alike.
+# Forced on every bench process (this one and the workers it starts): the bench settings (the
+# product's, with the in-memory messenger), database and queues, no send cap, no quiet hours,
+# and workers that look at their delayed messages every 50 ms (DESIGN, "Precision"), for the
+# product and the naive design alike.
 BENCH_ENV = {
-    "DJANGO_SETTINGS_MODULE": "project.settings",
+    "DJANGO_SETTINGS_MODULE": "bench.settings",
     "DATABASE_URL": f"{PG_SERVER_URL}/{DB_NAME}",
     "BROKER_URL": BROKER_URL,
     "FOLLOWUPS_QUEUE": PRODUCT_QUEUE,
     "FOLLOWUPS_SEND_RATE_PER_MINUTE": "0",
     "FOLLOWUPS_QUIET_HOURS": "off",
     "FOLLOWUPS_WATCH_INTERVAL_S": "1",
-    "FOLLOWUPS_MESSENGER": "followups.messenger.InMemoryMessenger",
     "dramatiq_worker_timeout": "50",
     "PYTHONUNBUFFERED": "1",
 }

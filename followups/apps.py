@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core import checks
 from django.db.models.signals import post_migrate
 
 
@@ -7,7 +8,11 @@ class FollowupsConfig(AppConfig):
     verbose_name = "Follow-ups and reminders"
 
     def ready(self) -> None:
+        from followups.checks import check_follow_up_writer, check_messenger
         from followups.roles import ensure_staff_groups
+
+        checks.register(check_messenger)
+        checks.register(check_follow_up_writer)
 
         # After every app: the groups take in permissions of apps migrated after this one.
         post_migrate.connect(ensure_staff_groups, dispatch_uid="followups-staff-groups")

@@ -46,3 +46,30 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+DEVELOPMENT_SECRET_KEY = "insecure-development-key-set-DJANGO_SECRET_KEY-in-production"
+# Keys anyone can read: the development key and the .env.example placeholder.
+PUBLIC_SECRET_KEYS = {DEVELOPMENT_SECRET_KEY, "change-me-to-a-long-random-string"}
+SECRET_KEY_MIN_LENGTH = 50  # as Django's own deployment check (security.W009)
+
+
+def env_secret_key(name: str, *, debug: bool) -> str:
+    """The secret key. With DEBUG on anything goes (a public development key when unset);
+    with DEBUG off a missing, blank, public or short key stops start-up."""
+    key = os.environ.get(name, "")
+    if debug:
+        return key or DEVELOPMENT_SECRET_KEY
+    if not key.strip():
+        problem = "is not set"
+    elif key in PUBLIC_SECRET_KEYS:
+        problem = "is a public placeholder"
+    elif len(key) < SECRET_KEY_MIN_LENGTH:
+        problem = f"is too short ({len(key)} characters, at least {SECRET_KEY_MIN_LENGTH})"
+    else:
+        return key
+    raise ImproperlyConfigured(
+        f"{name} {problem}. Generate one with "
+        "python3 -c 'import secrets; print(secrets.token_urlsafe(50))' "
+        "(DJANGO_DEBUG=true runs with a development key instead, never in production)"
+    )

@@ -9,16 +9,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from project.env import env_bool, env_int, env_list, env_str
+from project.env import env_bool, env_int, env_list, env_secret_key, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-SECRET_KEY = env_str("DJANGO_SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG and env_bool("DJANGO_REQUIRE_SECRET_KEY", False):
-        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set in production")
-    SECRET_KEY = "insecure-development-key-set-DJANGO_SECRET_KEY-in-production"
+# Required with DEBUG off. Tests, the demo and the bench put a random one in the environment
+# before they import this module.
+SECRET_KEY = env_secret_key("DJANGO_SECRET_KEY", debug=DEBUG)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
@@ -160,11 +158,18 @@ FOLLOWUPS_QUIET_HOURS = env_str("FOLLOWUPS_QUIET_HOURS", "21:00-09:00")
 FOLLOWUPS_MAX_AHEAD_DAYS = env_int("FOLLOWUPS_MAX_AHEAD_DAYS", 365, minimum=1)
 FOLLOWUPS_MAX_PENDING_PER_PROSPECT = env_int("FOLLOWUPS_MAX_PENDING_PER_PROSPECT", 5, minimum=1)
 FOLLOWUPS_WATCH_INTERVAL_S = env_int("FOLLOWUPS_WATCH_INTERVAL_S", 2, minimum=1)
-# Where sends go: a dotted path to a followups.messenger.Messenger implementation.
-FOLLOWUPS_MESSENGER = env_str("FOLLOWUPS_MESSENGER", "followups.messenger.InMemoryMessenger")
+# Where sends go: a dotted path to a followups.messenger.Messenger implementation, in
+# production bot.telegram.TelethonMessenger. No default: a system check (followups/checks.py)
+# stops the product's commands until it is set.
+FOLLOWUPS_MESSENGER = env_str("FOLLOWUPS_MESSENGER", "")
+# The in-memory messenger reaches no one; the check refuses it with DEBUG off unless the
+# settings module says this is not production (tests, the demo, the bench).
+FOLLOWUPS_ALLOW_IN_MEMORY_MESSENGER = False
 # Writes a follow-up's text at send time when the agent left the template empty: a dotted
-# path to a callable(action) -> str.
-FOLLOWUPS_FOLLOWUP_WRITER = env_str("FOLLOWUPS_FOLLOWUP_WRITER", "bot.conversation.write_follow_up")
+# path to a callable(action) -> str. Compose sets Claude's, bot.conversation.write_follow_up.
+FOLLOWUPS_FOLLOWUP_WRITER = env_str(
+    "FOLLOWUPS_FOLLOWUP_WRITER", "followups.delivery.plain_follow_up"
+)
 
 # Sends per minute for the one Telegram account, shared by every worker: a burst is spread
 # out in due order instead of getting the account limited. 0 disables the cap.

@@ -6,7 +6,9 @@ named volumes exist, long-running services restart and the stateful ones have he
 every `${VAR:?…}` it requires is in .env.example, and every `manage.py` command it runs exists.
 """
 
+import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -24,6 +26,8 @@ def manage_commands() -> set[str]:
     out = subprocess.run(
         [sys.executable, "manage.py", "help", "--commands"],
         cwd=ROOT,
+        # The settings load only with a real key; listing commands needs no particular one.
+        env={**os.environ, "DJANGO_SECRET_KEY": secrets.token_urlsafe(50)},
         check=True,
         capture_output=True,
         text=True,

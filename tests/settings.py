@@ -3,6 +3,7 @@ in-process broker, so the suite runs on a machine with only Python and uv. Under
 (CI=true) a missing service stops the run instead: there it is a failure, not a skip."""
 
 import os
+import secrets
 import socket
 import tempfile
 from urllib.parse import urlsplit
@@ -11,6 +12,8 @@ import psycopg
 from django.core.exceptions import ImproperlyConfigured
 
 os.environ.setdefault("FOLLOWUPS_QUEUE", "followups_test")  # never feed a developer's workers
+# project.settings requires a real key; tests get a fresh one, whatever the environment holds.
+os.environ["DJANGO_SECRET_KEY"] = secrets.token_urlsafe(50)
 
 from project.settings import *  # noqa: F403
 from project.settings import BROKER_URL, DATABASES, DRAMATIQ_BROKER
@@ -74,3 +77,5 @@ FOLLOWUPS_QUIET_HOURS = "off"  # tests that need quiet hours turn them on
 WHITENOISE_AUTOREFRESH = True  # no collectstatic before tests
 FOLLOWUPS_SEND_RATE_PER_MINUTE = 0  # tests of the cap turn it on
 ANTHROPIC_API_KEY = ""  # tests never reach Claude; those that need it install a fake
+FOLLOWUPS_MESSENGER = "followups.messenger.InMemoryMessenger"
+FOLLOWUPS_ALLOW_IN_MEMORY_MESSENGER = True

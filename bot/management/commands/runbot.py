@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import dramatiq
 import pika
 from django.conf import settings
+from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, connection
@@ -38,6 +39,14 @@ def _first_line(exc: BaseException) -> str:
 
 
 def check_settings() -> Check:
+    """Django's system checks, followups' among them (a messenger that really sends)."""
+    errors = [message for message in checks.run_checks() if message.is_serious()]
+    if errors:
+        return Check(
+            "settings",
+            False,
+            "; ".join(f"{error.msg} {error.hint or ''}".strip() for error in errors),
+        )
     return Check(
         "settings",
         True,
@@ -119,6 +128,8 @@ class Command(BaseCommand):
         "Listen to the Telegram account's private messages and answer them with the agent, "
         "until SIGTERM/SIGINT. --dry-run checks the setup without connecting to Telegram."
     )
+    # handle() runs the system checks: the dry run reports their errors among its findings.
+    requires_system_checks = []
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -131,6 +142,7 @@ class Command(BaseCommand):
         if dry_run:
             self._dry_run()
             return
+        self.check()
         try:
             client = build_client(settings.TELEGRAM_SESSION, receive_updates=True, for_worker=False)
         except ImproperlyConfigured as exc:

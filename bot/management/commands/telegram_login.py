@@ -19,6 +19,7 @@ class Command(BaseCommand):
         "Log in to Telegram interactively (phone, code, 2FA password) and print a session "
         "string for TELEGRAM_SESSION or TELEGRAM_WORKER_SESSION."
     )
+    requires_system_checks = []  # a login only: runs before the rest is configured
 
     def handle(self, *args, **options):
         missing = missing_credentials()
