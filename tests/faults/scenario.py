@@ -22,6 +22,7 @@ APPLICATION_NAME = "followups_faults"
 # Settings of the product's processes in every scenario; a scenario may override any.
 PRODUCT_ENV = {
     "DJANGO_SETTINGS_MODULE": "project.settings",
+    "DJANGO_SECRET_KEY": settings.SECRET_KEY,  # the test run's random key
     "FOLLOWUPS_MESSENGER": MESSENGER,
     "FOLLOWUPS_CLAIM_TIMEOUT_S": "10",  # the minimum: a dead worker's claims come back soon
     "FOLLOWUPS_REQUEUE_AFTER_S": "3",  # a lost broker message is noticed soon
