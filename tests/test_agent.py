@@ -14,7 +14,7 @@ from bot.models import ToolCall
 from followups import services
 from followups.models import ActionStatus, Meeting, Message, Prospect, ScheduledAction
 from tests.anthropic_fakes import FakeClaude, end_turn, last_tool_results, tool_use, tool_uses
-from tests.conftest import wait_until
+from tests.conftest import client_time, wait_until
 
 CLIENT_ID = 555_000_111
 
@@ -433,3 +433,189 @@ def test_full_flow_to_delivery(claude_api, worker, messenger):
     wait_until(lambda: ScheduledAction.objects.get(pk=action.pk).status == "executed")
     assert messenger.to(CLIENT_ID) == ["Анна, вот обещанные виллы."]
     assert datetime.now(UTC) >= ScheduledAction.objects.get(pk=action.pk).scheduled_for
+
+
+# --- the time of day: the same words at night, after midnight and late in the evening -----------
+# The default day is Wednesday 18 November 2026 (tests/conftest.py); its «завтра» is Thursday.
+
+AMBIGUOUS_INSTRUCTION = "The time is ambiguous: ask the client to name a day and time."
+
+
+@pytest.mark.django_db(transaction=True)
+class TestFallbackByTimeOfDay:
+    """The rule-based agent (Claude has no key) on the conventions' time-of-day rules, with
+    quiet hours on: a time the client names is kept even at night."""
+
+    @pytest.fixture(autouse=True)
+    def fallback_with_quiet_hours(self, settings):
+        settings.ANTHROPIC_API_KEY = ""
+        settings.FOLLOWUPS_QUIET_HOURS = "21:00-09:00"
+
+    @pytest.mark.parametrize(
+        ("text", "lang", "reply", "reading"),
+        [
+            pytest.param(
+                "напиши завтра", "ru",
+                "Уточните, пожалуйста, когда вам удобно — завтра в 10:00?", "завтра в 10:00",
+                marks=pytest.mark.clock("02:30"), id="02:30-tomorrow",
+            ),
+            pytest.param(
+                "напишите завтра в 11, сейчас сплю", "ru",
+                "Уточните, пожалуйста, когда вам удобно — завтра в 11:00?", "завтра в 11:00",
+                marks=pytest.mark.clock("02:30"), id="02:30-tomorrow-at-11",
+            ),
+            pytest.param(
+                "write to me tomorrow", "en",
+                "Could you confirm when suits you — tomorrow at 10:00?", "tomorrow at 10:00",
+                marks=pytest.mark.clock("02:30"), id="02:30-tomorrow-en",
+            ),
+            pytest.param(
+                "напиши завтра", "ru",
+                "Уточните, пожалуйста, когда вам удобно — завтра в 10:00?", "завтра в 10:00",
+                marks=pytest.mark.clock("00:00"), id="00:00-tomorrow",
+            ),
+            pytest.param(
+                "напиши завтра", "ru",
+                "Уточните, пожалуйста, когда вам удобно — завтра в 10:00?", "завтра в 10:00",
+                marks=pytest.mark.clock("03:58"), id="03:58-tomorrow",
+            ),
+        ],
+    )  # fmt: skip
+    def test_tomorrow_after_midnight_is_asked_about(self, text, lang, reply, reading):
+        """«завтра» between 00:00 and 04:00 may mean after the client sleeps: `ambiguous`,
+        nothing scheduled, the calendar tomorrow offered as the reading to confirm."""
+        assert converse(text, lang=lang) == reply
+        assert not ScheduledAction.objects.exists()
+        call = ToolCall.objects.get()
+        assert (call.agent, call.tool, call.outcome) == (
+            "fallback",
+            "schedule_followup",
+            ToolCall.Outcome.NEEDS_CLIENT,
+        )
+        assert call.result == {
+            "status": "ambiguous",
+            "scheduled": False,
+            "instruction": AMBIGUOUS_INSTRUCTION,
+            "possible_reading": reading,
+        }
+
+    @pytest.mark.parametrize(
+        ("text", "scheduled_for", "reply"),
+        [
+            pytest.param(
+                "напиши завтра", "2026-11-19 10:00", "Отлично, напишу вам завтра в 10:00!",
+                marks=pytest.mark.clock("04:00"), id="04:00-tomorrow",
+            ),
+            pytest.param(
+                "напиши завтра", "2026-11-19 10:00", "Отлично, напишу вам завтра в 10:00!",
+                marks=pytest.mark.clock("23:30"), id="23:30-tomorrow",
+            ),
+            pytest.param(
+                "давай завтра после обеда", "2026-11-19 14:00",
+                "Отлично, напишу вам завтра в 14:00!",
+                marks=pytest.mark.clock("23:30"), id="23:30-tomorrow-afternoon",
+            ),
+            pytest.param(
+                "напиши сегодня в 10", "2026-11-18 10:00", "Отлично, напишу вам сегодня в 10:00!",
+                marks=pytest.mark.clock("02:30"), id="02:30-today-at-10",
+            ),
+            pytest.param(
+                "напиши через 2 часа", "2026-11-18 04:30", "Отлично, напишу вам сегодня в 04:30!",
+                marks=pytest.mark.clock("02:30", tick=False), id="02:30-in-2-hours",
+            ),
+            pytest.param(
+                "напиши через 2 часа", "2026-11-19 01:30", "Отлично, напишу вам завтра в 01:30!",
+                marks=pytest.mark.clock("23:30", tick=False), id="23:30-in-2-hours",
+            ),
+            pytest.param(
+                "через полчаса напиши", "2026-11-19 00:00", "Отлично, напишу вам завтра в 00:00!",
+                marks=pytest.mark.clock("23:30", tick=False), id="23:30-in-half-an-hour",
+            ),
+        ],
+    )  # fmt: skip
+    def test_scheduled_as_the_conventions_say(self, text, scheduled_for, reply):
+        """After 04:00 «завтра» is the next calendar day at 10:00 (and late in the evening
+        too); minutes and hours from now are now + duration, to the minute, even at night."""
+        assert converse(text) == reply
+        action = pending_follow_ups().get()
+        assert action.scheduled_for == client_time(scheduled_for)
+        assert action.client_requested_time is True  # so quiet hours left it where it is
+        assert ToolCall.objects.get().outcome == ToolCall.Outcome.OK
+
+
+@pytest.mark.django_db(transaction=True)
+class TestClaudeByTimeOfDay:
+    """Claude (scripted at its HTTP boundary) passes the client's words; the server's reading
+    at that hour decides, and the model is told exactly what happened."""
+
+    @pytest.mark.clock("02:30")
+    def test_tomorrow_after_midnight_schedules_nothing(self, claude_api):
+        fake = claude_api(
+            tool_use(
+                "schedule_followup",
+                {"when_text": "завтра", "message_template": "Виллы", "reason": "asked"},
+            ),
+            lambda body: end_turn(
+                "Уточните, пожалуйста: "
+                f"{last_tool_results(body)[0]['content']['possible_reading']}?"
+            ),
+        )
+        reply = converse("напиши завтра, сейчас уже сплю")
+        assert "Текущее время клиента: 2026-11-18 02:30 (среда)" in fake.requests[0]["system"]
+        result = last_tool_results(fake.requests[1])[0]
+        assert result["is_error"] is False
+        assert result["content"] == {
+            "status": "ambiguous",
+            "scheduled": False,
+            "instruction": AMBIGUOUS_INSTRUCTION,
+            "possible_reading": "завтра в 10:00",
+        }
+        assert reply == "Уточните, пожалуйста: завтра в 10:00?"
+        assert not ScheduledAction.objects.exists()
+        assert ToolCall.objects.get().outcome == ToolCall.Outcome.NEEDS_CLIENT
+
+    @pytest.mark.clock("02:30")
+    def test_today_after_midnight_is_scheduled(self, claude_api):
+        """The way out of the ambiguity: «сегодня в 10» at 02:30 is 10:00 the same date."""
+        fake = claude_api(
+            tool_use(
+                "schedule_followup",
+                {"when_text": "сегодня в 10", "message_template": "", "reason": "asked"},
+            ),
+            confirm_from_tool_result,
+        )
+        assert converse("тогда сегодня в 10") == "Отлично, напишу вам сегодня в 10:00!"
+        action = pending_follow_ups().get()
+        assert action.scheduled_for == client_time("2026-11-18 10:00")
+        content = last_tool_results(fake.requests[1])[0]["content"]
+        assert (content["status"], content["when"]) == ("scheduled", "2026-11-18T10:00:00+08:00")
+
+    @pytest.mark.clock("23:30")
+    def test_tomorrow_late_in_the_evening_is_the_next_day_at_ten(self, claude_api):
+        fake = claude_api(
+            tool_use(
+                "schedule_followup",
+                {"when_text": "завтра", "message_template": "Виллы", "reason": "asked"},
+            ),
+            confirm_from_tool_result,
+        )
+        assert converse("напиши завтра") == "Отлично, напишу вам завтра в 10:00!"
+        assert "Текущее время клиента: 2026-11-18 23:30 (среда)" in fake.requests[0]["system"]
+        action = pending_follow_ups().get()
+        assert action.scheduled_for == client_time("2026-11-19 10:00")
+        content = last_tool_results(fake.requests[1])[0]["content"]
+        assert (content["status"], content["when"]) == ("scheduled", "2026-11-19T10:00:00+08:00")
+
+    @pytest.mark.clock("23:30", tick=False)
+    def test_in_two_hours_late_in_the_evening_is_at_night(self, claude_api, settings):
+        settings.FOLLOWUPS_QUIET_HOURS = "21:00-09:00"  # the client's own time is kept
+        claude_api(
+            tool_use(
+                "schedule_followup",
+                {"when_text": "через 2 часа", "message_template": "", "reason": "asked"},
+            ),
+            confirm_from_tool_result,
+        )
+        assert converse("напиши через 2 часа") == "Отлично, напишу вам завтра в 01:30!"
+        action = pending_follow_ups().get()
+        assert action.scheduled_for == client_time("2026-11-19 01:30")

@@ -190,6 +190,7 @@ def _database_url() -> str:
 
 
 @pytest.mark.services
+@pytest.mark.real_clock  # the dispatchers are subprocesses: they read the real clock
 def test_two_dispatchers_and_a_worker_send_each_once(worker, make_prospect, messenger):
     """Two `reconcile --watch` processes race over the same rows; every action reaches its
     client once. Then SIGTERM stops each cleanly."""
