@@ -11,7 +11,9 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -45,6 +47,24 @@ def _time_columns(field: str, label: str):
         return _utc(getattr(obj, field))
 
     return client_time, utc
+
+
+class ShownFieldLookupsOnly:
+    """Only what staff are shown can be filtered through the URL. Django's admin lets any
+    `?field__lookup=value` on the model's own fields through, so a hidden field could be read
+    back by bisection (`?access_hash__gt=…`); here the first field of a lookup must be in the
+    list, the detail page, a list filter or the date hierarchy."""
+
+    def lookup_allowed(self, lookup, value, request):
+        shown = {
+            *self.get_list_display(request),
+            *flatten_fieldsets(self.get_fieldsets(request)),
+            *(f[0] if isinstance(f, tuple) else f for f in self.get_list_filter(request)),
+            self.date_hierarchy,
+        }
+        return lookup.split(LOOKUP_SEP)[0] in shown and super().lookup_allowed(
+            lookup, value, request
+        )
 
 
 class RescheduleForm(forms.Form):
@@ -98,7 +118,7 @@ class MeetingInline(ReadOnlyInline):
 
 
 @admin.register(ScheduledAction)
-class ScheduledActionAdmin(admin.ModelAdmin):
+class ScheduledActionAdmin(ShownFieldLookupsOnly, admin.ModelAdmin):
     list_display = (
         "short_id",
         "prospect_link",
@@ -245,12 +265,19 @@ class ScheduledActionAdmin(admin.ModelAdmin):
 
 
 class MeetingForm(forms.ModelForm):
+    """Whatever booking or moving would refuse is refused here, as a form error: save_model
+    runs after validation, where a refusal could only be a server error."""
+
     class Meta:
         model = Meeting
         fields = ("prospect", "starts_at", "title")
 
     def clean_starts_at(self):
         starts_at = self.cleaned_data["starts_at"]
+        if self.instance.pk is not None and "starts_at" not in self.changed_data:
+            return starts_at  # not moved: a past or cancelled meeting may still be renamed
+        if self.instance.status == Meeting.Status.CANCELLED:
+            raise ValidationError("This meeting is cancelled: book a new one instead.")
         try:
             services.validate_meeting_time(starts_at)
         except SchedulingError as exc:
@@ -259,7 +286,7 @@ class MeetingForm(forms.ModelForm):
 
 
 @admin.register(Meeting)
-class MeetingAdmin(admin.ModelAdmin):
+class MeetingAdmin(ShownFieldLookupsOnly, admin.ModelAdmin):
     form = MeetingForm
     list_display = ("id", "prospect", "starts_client_time", "starts_utc", "status", "title")
     list_filter = ("status", ("starts_at", admin.DateFieldListFilter))
@@ -300,7 +327,7 @@ class MeetingAdmin(admin.ModelAdmin):
 
 
 @admin.register(Prospect)
-class ProspectAdmin(admin.ModelAdmin):
+class ProspectAdmin(ShownFieldLookupsOnly, admin.ModelAdmin):
     list_display = (
         "telegram_id",
         "display_name",
