@@ -24,7 +24,9 @@ PRODUCT_ENV = {
     "DJANGO_SETTINGS_MODULE": "project.settings",
     "DJANGO_SECRET_KEY": settings.SECRET_KEY,  # the test run's random key
     "FOLLOWUPS_MESSENGER": MESSENGER,
-    "FOLLOWUPS_CLAIM_TIMEOUT_S": "10",  # the minimum: a dead worker's claims come back soon
+    # The default: a dead worker's claims must come back because its claim lock is gone, within
+    # a dispatcher pass, not because a timer ran out.
+    "FOLLOWUPS_CLAIM_TIMEOUT_S": "300",
     "FOLLOWUPS_REQUEUE_AFTER_S": "3",  # a lost broker message is noticed soon
     "FOLLOWUPS_RETRY_DELAY_S": "1",
     "FOLLOWUPS_SEND_RATE_PER_MINUTE": "0",
