@@ -189,11 +189,9 @@ def test_pre_meeting_reminder_text(transactional_db, prospect, messenger):
     reminder = meeting.reminders.get()
     make_due(reminder)
     delivery.deliver([reminder.pk])
-    local = start.astimezone(prospect.zone)
-    tomorrow = (timezone.now().astimezone(prospect.zone) + timedelta(days=1)).date()
-    day = "завтра" if local.date() == tomorrow else f"{local:%d.%m}"
+    # Sent on Wednesday at 11:00 (the pinned clock) for Thursday 11:05.
     assert messenger.to(prospect.telegram_id) == [
-        f"Напоминаем: {day} в {local:%H:%M} у нас запланирована встреча в Zoom. "
+        "Напоминаем: завтра в 11:05 у нас запланирована встреча в Zoom. "
         "Ссылку пришлём за час до встречи!"
     ]
 
