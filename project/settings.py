@@ -3,6 +3,7 @@
 The defaults run against PostgreSQL and RabbitMQ on localhost, as on a developer machine.
 """
 
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -27,6 +28,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "django_dramatiq",
     "followups",
     "bot",
@@ -41,6 +43,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -94,8 +97,56 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# --- HTTPS ---------------------------------------------------------------------------------
+# Off by default: a development server and the test client speak plain HTTP. Compose turns
+# them on: the admin is served through a TLS-terminating reverse proxy on the host.
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
+# The container's health check (and a Prometheus scrape) come over plain HTTP, not the proxy.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True  # sent only when SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
+# Trust the proxy's X-Forwarded-Proto: only when every request comes through a proxy that sets
+# it (compose publishes the web port on 127.0.0.1 alone).
+if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Login throttling (django-axes) --------------------------------------------------------
+# DJANGO_LOGIN_FAILURE_LIMIT failed logins for one username from one address lock that pair
+# out for DJANGO_LOGIN_LOCKOUT_MINUTES (HTTP 429, even with the right password; each further
+# try restarts the wait); a successful login clears the count. A superuser unlocks early by
+# deleting the attempt in the admin (Axes › Access attempts) or with `manage.py axes_reset`.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("DJANGO_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("DJANGO_LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Reverse proxies in front of the web process that append the address they were reached from
+# to X-Forwarded-For. 0: the client is the connection's own address (REMOTE_ADDR) and the header
+# is ignored, since anyone can send it.
+PROXY_COUNT = env_int("DJANGO_PROXY_COUNT", 0, minimum=0)
+
+
+def client_address(request) -> str | None:
+    """The address a login is counted against: the one the outermost of PROXY_COUNT proxies
+    was reached from, i.e. X-Forwarded-For's PROXY_COUNT-th entry from the right (a client can
+    put entries of its own before the proxies' but never after). REMOTE_ADDR when there are no
+    proxies, or the header has fewer entries than proxies (a request that bypassed them)."""
+    from django.conf import settings
+
+    proxies = settings.PROXY_COUNT
+    forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    if proxies and len(forwarded) >= proxies and forwarded[-proxies]:
+        return forwarded[-proxies]
+    return request.META.get("REMOTE_ADDR")
+
+
+AXES_CLIENT_IP_CALLABLE = client_address
 
 # --- Dramatiq -----------------------------------------------------------------------------
 # Set explicitly: django-dramatiq 0.15's default middleware list names a class dramatiq 2
@@ -203,5 +254,19 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"pika": {"level": "WARNING"}},
+    # Libraries that log what no log may hold at levels LOG_LEVEL would let through: the
+    # Anthropic SDK each request's body at DEBUG (the system prompt, the client's messages),
+    # httpcore2 its traffic at DEBUG, Telethon a response it cannot place at INFO and, in its
+    # message parser, the request sent (the text) at WARNING; Django the SQL with its
+    # parameters at DEBUG when DEBUG is on. httpx2, the SDK's HTTP client, goes with them.
+    # The names are those the packages log under (tests/test_security_settings.py checks).
+    "loggers": {
+        "pika": {"level": "WARNING"},
+        "anthropic": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},
+        "httpcore2": {"level": "WARNING"},
+        "telethon": {"level": "WARNING"},
+        "telethon.client.messageparse": {"level": "ERROR"},
+        "django.db.backends": {"level": "INFO"},
+    },
 }
