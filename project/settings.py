@@ -268,5 +268,6 @@ LOGGING = {
         "telethon": {"level": "WARNING"},
         "telethon.client.messageparse": {"level": "ERROR"},
         "django.db.backends": {"level": "INFO"},
+        "axes.apps": {"level": "WARNING"},  # a banner at every process's start
     },
 }
