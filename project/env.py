@@ -17,8 +17,9 @@ def env_str(name: str, default: str) -> str:
 
 
 def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
-    raw = os.environ.get(name)
-    if raw is None:
+    """An integer; an empty value (`NAME=` as .env.example ships it) means the default."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
         return default
     try:
         value = int(raw)

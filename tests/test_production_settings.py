@@ -224,3 +224,13 @@ def test_tests_and_demo_make_a_fresh_key_per_process(module):
     keys = [setting("SECRET_KEY", DJANGO_SETTINGS_MODULE=module) for _ in "ab"]
     assert keys[0] != keys[1]
     assert all(len(key) >= 50 for key in keys)
+
+
+def test_an_empty_integer_variable_means_its_default():
+    """`.env.example` ships `TELEGRAM_API_ID=` empty: the admin must still start."""
+    assert setting("TELEGRAM_API_ID", **production(TELEGRAM_API_ID="")) == "0"
+    env = production(TELEGRAM_API_ID="abc")
+    del env["DJANGO_SETTINGS_MODULE"]  # load() names it
+    bad = load(**env)
+    assert bad.returncode != 0
+    assert "TELEGRAM_API_ID must be an integer" in bad.stderr
