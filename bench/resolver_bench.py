@@ -10,6 +10,9 @@ date found), languages ru+en, RELATIVE_BASE = the client's local now, PREFER_DAT
 TIMEZONE = the client's zone, RETURN_AS_TIMEZONE_AWARE. A date at or before now counts as
 `past`, no date as `none`, anything else as `ok`.
 
+It also measures the resolver's worst case: hostile messages (see `adversarial`) as long as
+the listener lets through, and as long as the resolver reads.
+
 Writes bench/results/resolver.md and bench/results/resolver.json.
 """
 
@@ -17,8 +20,10 @@ from __future__ import annotations
 
 import json
 import platform
+import random
 import sys
 import time
+import tracemalloc
 import warnings
 from collections import defaultdict
 from collections.abc import Callable
@@ -31,11 +36,19 @@ sys.path.insert(0, str(ROOT))
 import dateparser  # noqa: E402
 from dateparser.search import search_dates  # noqa: E402
 
-from followups.timeresolver import get_zone, local_now, resolve_text  # noqa: E402
+from followups.timeresolver import (  # noqa: E402
+    MAX_TEXT_LENGTH,
+    get_zone,
+    local_now,
+    resolve_text,
+)
+from followups.timeresolver.lexicon import WORDS  # noqa: E402
 
 CORPUS = ROOT / "tests" / "resolver_corpus.jsonl"
 RESULTS = ROOT / "bench" / "results"
 ROUNDS = 5  # timed passes over the corpus per resolver; the fastest counts
+LISTENER_CAP = 4000  # BOT_MAX_INBOUND_CHARS by default: the longest message the agents read
+NOW = "2026-11-18T11:00"
 
 # (status, when) for a case
 Answer = tuple[str, datetime | None]
@@ -119,7 +132,100 @@ def evaluate(name: str, resolver: Callable[[dict], Answer], cases: list[dict], r
     }
 
 
-def markdown(runs: list[dict], cases: list[dict]) -> str:
+def _repeat(unit: str, length: int) -> str:
+    return (unit * (length // len(unit) + 1))[:length]
+
+
+def adversarial(length: int) -> dict[str, str]:
+    """Hostile messages of `length` characters, each making one part of the resolver work
+    hard: one long word (typo matching, transliteration), a time or a token every few
+    characters (the grammar and the weighing of each time), runs the rules scan, mixed
+    scripts, and real messages back to back."""
+    rng = random.Random(10)
+    texts = [json.loads(line)["text"] for line in CORPUS.read_text("utf-8").splitlines()]
+    corpus = " ".join(rng.sample(texts, len(texts)))
+    vocabulary = sorted(WORDS)
+    long_words = [word for word in vocabulary if len(word) >= 12]
+
+    def typo(word: str) -> str:
+        i = rng.randrange(len(word))
+        return word[:i] + rng.choice("абвгдеклмнопрстxyz") + word[i + 1 :]
+
+    def words(pick) -> str:
+        return " ".join(pick() for _ in range(length))[:length]
+
+    return {
+        "one word, one letter": _repeat("а", length),
+        "one word, Cyrillic alphabet": _repeat("абвгдежзийклмнопрстуфхцчшщъыьэюя", length),
+        "one word, Latin alphabet": _repeat("abcdefghijklmnopqrstuvwxyz", length),
+        "one word, mixed scripts": _repeat("аb", length),
+        "one word, contact stem": "напиши" + _repeat("е", length - 6),
+        "one hyphenated word after пол-": "пол-" + _repeat("а-", length - 4),
+        "typos of long words": words(lambda: typo(rng.choice(long_words))),
+        "random 16-letter words": words(
+            lambda: "".join(rng.choice("абвгдежзиклмнопрстуфх") for _ in range(16))
+        ),
+        "random vocabulary": words(lambda: rng.choice(vocabulary)),
+        "digits": _repeat("1", length),
+        "digits and spaces": _repeat("1 ", length),
+        "phone numbers": _repeat("+7 (999) 123-45-67 ", length),
+        "clock times": _repeat("12:30 ", length),
+        "dotted dates": _repeat("20.11 ", length),
+        "завтра в 5": _repeat("завтра в 5 ", length),
+        "через 2 часа": _repeat("через 2 часа ", length),
+        "tmrw at 5pm": _repeat("tmrw at 5pm ", length),
+        "zavtra v 5 (transliterated)": _repeat("zavtra v 5 ", length),
+        "mixed scripts": _repeat("zavtra завтра tmrw 2moro ", length),
+        "options": _repeat("в понедельник или вторник в 5 или ", length),
+        "options in one clause": _repeat("в 5 или нет в 6 или нет ", length),
+        "corrections": _repeat("в 5, хотя нет, в 6, ", length),
+        "ruled out, then offered": _repeat("не могу в 5 давайте в 6 ", length),
+        "ranges, then after": _repeat("с 9 до 11 занята потом наберите ", length),
+        "fragments": _repeat("через 20 ", length),
+        "days before an event": _repeat("прилетаем 20-го, за 2 дня до вылета ", length),
+        "prepositions, then a number": "5 " + _repeat("в ", length - 4) + " x",
+        "negations": _repeat("не ", length),
+        "abbreviations": _repeat("след. ", length),
+        "full stops": _repeat(".", length),
+        "parentheses": _repeat("(", length),
+        "emoji": _repeat("😀", length),
+        "newlines": _repeat("\n", length),
+        "corpus messages": corpus[:length],
+        "corpus messages, no punctuation": "".join(c for c in corpus if c.isalnum() or c == " ")[
+            :length
+        ],
+    }
+
+
+def worst_case(length: int, rounds: int = ROUNDS) -> dict:
+    """The slowest adversarial message of `length` characters (each timed as the fastest of
+    `rounds` runs) and the one that needs the most memory at its peak."""
+    times, peaks = {}, {}
+    for name, text in adversarial(length).items():
+        resolve_text(text, NOW)  # warm-up: the word cache
+        times[name] = min(_seconds(text) for _ in range(rounds))
+        tracemalloc.start()
+        resolve_text(text, NOW)
+        peaks[name] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    slowest, hungriest = max(times, key=times.get), max(peaks, key=peaks.get)
+    return {
+        "length": length,
+        "inputs": len(times),
+        "ms": round(times[slowest] * 1000, 2),
+        "slowest": slowest,
+        "peak_mb": round(peaks[hungriest] / 2**20, 2),
+        "hungriest": hungriest,
+    }
+
+
+def _seconds(text: str) -> float:
+    start = time.perf_counter()
+    resolve_text(text, NOW)
+    return time.perf_counter() - start
+
+
+def markdown(runs: list[dict], cases: list[dict], worst: list[dict]) -> str:
     lines = [
         "# Contact-time resolver vs dateparser",
         "",
@@ -137,6 +243,18 @@ def markdown(runs: list[dict], cases: list[dict]) -> str:
     lines += [
         f"| {r['name']} | {r['strict']:.1%} | {r['lenient']:.1%} | {r['per_second']:,} |"
         for r in runs
+    ]
+    lines += [
+        "",
+        f"timeresolver's worst case ({worst[0]['inputs']} hostile messages, see "
+        "`adversarial` in the bench; each timed as the fastest of "
+        f"{ROUNDS} runs; memory: tracemalloc's peak):",
+        "",
+    ]
+    lines += [
+        f"- {w['length']:,} characters: {w['ms']} ms (“{w['slowest']}”), "
+        f"peak {w['peak_mb']} MB (“{w['hungriest']}”)"
+        for w in worst
     ]
     lines += ["", "Strict pass rate by category:", ""]
     lines.append("| category | cases | " + " | ".join(r["name"] for r in runs) + " |")
@@ -156,10 +274,11 @@ def main() -> None:
         evaluate("dateparser.parse", dateparser_parse, cases, ROUNDS),
         evaluate("dateparser search_dates", dateparser_search, cases, ROUNDS),
     ]
+    worst = [worst_case(LISTENER_CAP), worst_case(MAX_TEXT_LENGTH)]
     RESULTS.mkdir(exist_ok=True)
-    report = {"corpus_cases": len(cases), "runs": runs}
+    report = {"corpus_cases": len(cases), "runs": runs, "worst_case": worst}
     (RESULTS / "resolver.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    text = markdown(runs, cases)
+    text = markdown(runs, cases, worst)
     (RESULTS / "resolver.md").write_text(text, encoding="utf-8")
     print(text)
 

@@ -8,11 +8,19 @@ the fields an LLM tool can fill in. Pure Python, standard library only, no Djang
 """
 
 from .fields import STRUCTURED_SCHEMA, ResolverInputError
-from .resolver import DEFAULT_TZ, get_zone, local_now, resolve_fields, resolve_text
+from .resolver import (
+    DEFAULT_TZ,
+    MAX_TEXT_LENGTH,
+    get_zone,
+    local_now,
+    resolve_fields,
+    resolve_text,
+)
 from .result import Resolution, Status
 
 __all__ = [
     "DEFAULT_TZ",
+    "MAX_TEXT_LENGTH",
     "STRUCTURED_SCHEMA",
     "Resolution",
     "ResolverInputError",

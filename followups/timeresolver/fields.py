@@ -8,8 +8,10 @@ calendar work. The text parser produces the same fields, so both paths share one
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -31,6 +33,19 @@ _PARTS = ("start", "middle", "end")
 
 class ResolverInputError(ValueError):
     """Input the resolver cannot work with: a bad field, time zone or timestamp."""
+
+
+def get_zone(tz: str | tzinfo) -> tzinfo:
+    """A tzinfo for an IANA name; ResolverInputError if there is no such zone."""
+    if isinstance(tz, tzinfo):
+        return tz
+    if not isinstance(tz, str):
+        raise ResolverInputError(f"a time zone must be an IANA name, got {type(tz).__name__}")
+    try:
+        return ZoneInfo(tz)
+    # OSError: a name too long for a file name, or a directory ("America")
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise ResolverInputError(f"unknown time zone {reprlib.repr(tz)}") from exc
 
 
 def _enum(values: tuple[str, ...], description: str) -> dict[str, Any]:
@@ -189,7 +204,7 @@ def validate(fields: Mapping[str, Any], path: str = "") -> Spec:
             raise ResolverInputError(f"unknown field {_q(path, name)}")
         if not _matches(value, rule):
             raise ResolverInputError(
-                f"field {_q(path, name)} must be {_describe(rule)}, got {value!r}"
+                f"field {_q(path, name)} must be {_describe(rule)}, got {reprlib.repr(value)}"
             )
         values[name] = value
     _check_combination(values, path)
@@ -202,8 +217,8 @@ def validate(fields: Mapping[str, Any], path: str = "") -> Spec:
 
 def _is_zone(name: str) -> bool:
     try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+        get_zone(name)
+    except ResolverInputError:
         return False
     return True
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: that makes one four times as costly to build
 class Tok:
     """One tag and the character span of the text it came from (several tags may share one)."""
 
@@ -930,6 +930,7 @@ def _build_phrases() -> dict[tuple[str, ...], list[tuple[tuple[str, ...], str]]]
 
 
 _PHRASES_BY_START = _build_phrases()
+_PHRASE_FIRST_WORDS = {start[0] for start in _PHRASES_BY_START}
 
 
 # --- normalisation -----------------------------------------------------------------------------
@@ -1033,8 +1034,16 @@ def _typo_distance(a: str, b: str) -> int:
     return previous[-1]
 
 
+# A word within two typos of the vocabulary is at most two letters longer than its longest
+# word. The limit changes no answer and keeps _deletions, whose cost grows with the cube of
+# the length, cheap on a hostile run of letters.
+_MAX_FUZZY_LEN = max(map(len, _FUZZY_INDEX)) + 2
+
+
 def _fuzzy(word: str, min_len: int | None = None) -> str | None:
-    if len(word) < (min_len or _min_fuzzy_len(word)) or word in _FUZZY_GUARD:
+    if not (min_len or _min_fuzzy_len(word)) <= len(word) <= _MAX_FUZZY_LEN:
+        return None
+    if word in _FUZZY_GUARD:
         return None
     candidates: set[str] = set()
     for variant in _deletions(word, _max_typos(word)):
@@ -1075,9 +1084,14 @@ def _half_of(word: str) -> str | None:
     return None
 
 
-@lru_cache(maxsize=65536)
 def word_tags(word: str, translit: bool = False) -> str:
     """Tags for one normalised word ("" drops it, "_" is a word that means nothing here)."""
+    if len(word) > _MAX_FUZZY_LEN:
+        return _word_tags(word, translit)  # too long for a typo, so cheap; cached, it takes room
+    return _cached_word_tags(word, translit)
+
+
+def _word_tags(word: str, translit: bool) -> str:
     if translit and len(word) <= 2 and word.isalpha() and word.isascii():
         return word_tags(transliterate(word))  # "v", "k", "do", "na" in "zavtra k vecheru"
     tag = WORDS.get(word)
@@ -1086,10 +1100,15 @@ def word_tags(word: str, translit: bool = False) -> str:
     if word.endswith("'s"):
         return word_tags(word[:-2], translit)
     if _LATIN.search(word) and _CYRILLIC.search(word):
-        return word_tags(word.translate(_HOMOGLYPHS), translit)
+        cyrillic = word.translate(_HOMOGLYPHS)
+        if cyrillic != word:  # "приbет" keeps its "b": no look-alike left to replace
+            return word_tags(cyrillic, translit)
     if translit and not _CYRILLIC.search(word):
         return word_tags(transliterate(word))
     return _half_of(word) or _cue(word) or _fuzzy(word) or "_"
+
+
+_cached_word_tags = lru_cache(maxsize=65536)(_word_tags)
 
 
 _MIN_TRANSLIT_TYPO = 7
@@ -1152,7 +1171,7 @@ _PUNCT_TAGS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Raw:
     kind: str
     text: str
@@ -1345,6 +1364,8 @@ def _capital_follows(text: str, position: int) -> bool:
 
 def _match_phrase(texts: list[str], i: int) -> tuple[int, str] | None:
     first = texts[i]
+    if first not in _PHRASE_FIRST_WORDS:
+        return None
     starts = [(first, texts[i + 1]), (first,)] if i + 1 < len(texts) else [(first,)]
     for start in starts:
         for parts, tag in _PHRASES_BY_START.get(start, ()):

@@ -15,9 +15,10 @@ Numbers only become times inside these frames, so prices, guests and phone numbe
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from itertools import pairwise
 from typing import Any
 
@@ -25,6 +26,10 @@ from .fields import WEEKDAYS, ResolverInputError, Spec, validate
 from .lexicon import Tok, tokenize
 
 SEVERAL = 3  # "несколько дней": the fallback reading of "several"
+# A message is read from its last this many time mentions. The densest message of the corpus
+# names 6 in 150 characters; a hostile one names hundreds, and the work per mention is large.
+# The request is usually at the end.
+MAX_MENTIONS = 100
 
 DAY_KEYS = {
     "days_ahead",
@@ -77,7 +82,8 @@ NUM = r"\d+(?:\.\d+)?"
 D12 = r"\d{1,2}"
 UNIT_TAGS = ("min", "hour", "day", "dayg", "week", "month", "year")
 UNIT = f"(?:{'|'.join(UNIT_TAGS)})"
-PREPS = r"(?:(?:at|around|by|after|before|from|between|toward) )+"
+# At most four ("где-то около после 5"): a longer run would cost quadratic time to scan.
+PREPS = r"(?:(?:at|around|by|after|before|from|between|toward) ){1,4}"
 MER = r"(?:am|pm|morning|afternoon|evening|dayg|night|oclock)"
 DAYPRE = r"(?:(?P<pre>on|at|by|before|after|from|to|toward) )?"
 # A number followed by one of these counts something else ("в 5 минутах", "в 2 раза").
@@ -87,11 +93,54 @@ NOT_COUNTED = (
 )
 
 
+# A clause or sentence reaches at most this many tags either side of the words it is sought
+# for. No chat message has a clause that long (the corpus's longest message has 43 tags); the
+# bound keeps the work of weighing every time in its clause linear in the message.
+_REACH = 64
+_MARKS = ("|", ",")
+
+
+class _Tags(list[str]):
+    """A message's tags, with its clause boundaries computed once."""
+
+    def __init__(self, tags: list[str]) -> None:
+        super().__init__(tags)
+        self._bounds: dict[tuple[str, ...], tuple[list[int], list[int]]] = {}
+
+    def clause(self, start: int, end: int, stops: tuple[str, ...] = _MARKS) -> tuple[int, int]:
+        """The clause around self[start:end]: out to the nearest comma or sentence end (or
+        other `stops`), at most _REACH tags either way."""
+        if stops not in self._bounds:
+            self._bounds[stops] = self._boundaries(stops)
+        opening, closing = self._bounds[stops]
+        return max(opening[start], start - _REACH), min(closing[end], end + _REACH)
+
+    def _boundaries(self, stops: tuple[str, ...]) -> tuple[list[int], list[int]]:
+        """For each position 0..len, where the clause around it opens (after the stop before
+        it) and where it closes (at the stop from it on)."""
+        opening: list[int] = []
+        closing: list[int] = []
+        start = 0
+        for stop in [i for i, tag in enumerate(self) if tag in stops]:
+            opening += [start] * (stop + 1 - start)
+            closing += [stop] * (stop + 1 - start)
+            start = stop + 1
+        opening += [start] * (len(self) + 1 - start)
+        closing += [len(self)] * (len(self) + 1 - start)
+        return opening, closing
+
+    @cached_property
+    def words(self) -> int:
+        """How many tags are not commas or sentence ends."""
+        return sum(tag not in _MARKS for tag in self)
+
+
 @dataclass
 class _Ctx:
-    """The tokens of a message and where each tag starts in the tag string."""
+    """The tokens of a message, their tags and where each tag starts in the tag string."""
 
     toks: list[Tok]
+    tags: _Tags
     tag_index: dict[int, int]
 
     @classmethod
@@ -100,7 +149,7 @@ class _Ctx:
         for i, tok in enumerate(toks):
             tag_index[offset] = i
             offset += len(tok.tag) + 1
-        return cls(toks, tag_index)
+        return cls(toks, _Tags([tok.tag for tok in toks]), tag_index)
 
     def tokens(self, m: re.Match[str], group: str | int = 0) -> tuple[int, int]:
         """The [first, last + 1) token indices a match (or one of its groups) covers."""
@@ -179,11 +228,11 @@ def _bare_wait(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     """ "5 минут и наберу", "минут 10 и я свободна", "brb 10 min", or just "15 min?": minutes
     or hours with no "через" are a wait only next to a word that says so, or alone; otherwise
     they are a length ("40 минут до аэропорта?")."""
-    tags = [tok.tag for tok in ctx.toks]
+    tags = ctx.tags
     start, end = ctx.tokens(m)
-    left, right = _clause(tags, start, end)
+    left, right = tags.clause(start, end)
     amount, unit = float(m.group("n") or m.group("n2")), m.group("u") or m.group("u2")
-    alone = unit == "min" and not {t for t in tags[:start] + tags[end:] if t not in ("|", ",")}
+    alone = unit == "min" and tags.words == sum(t not in _MARKS for t in tags[start:end])
     if not (alone or _WAIT_CUES & set(tags[left:start] + tags[end:right])):
         return None  # alone, "2 часа" may be a clock time as well
     return _amount_fields(amount, unit)
@@ -272,8 +321,8 @@ def _moved_to(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     """ "перенести (звонок) на 5", "перенесём на завтра на 5?", "push it to 4": after a word
     for moving, "на"/"to" and a number is a clock time, not a count."""
     start, _ = ctx.tokens(m)
-    tags = [tok.tag for tok in ctx.toks]
-    if "move" not in tags[_clause(tags, start, start)[0] : start]:
+    tags = ctx.tags
+    if "move" not in tags[tags.clause(start, start)[0] : start]:
         return None
     return _clock(m, ctx)
 
@@ -634,7 +683,7 @@ RULES = [
 # --- assembly -----------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(eq=False)  # two mentions are the same only if they are one object
 class _Expr:
     options: list[dict[str, Any]]
     start: int  # token indices, end exclusive
@@ -708,9 +757,10 @@ _NARROWED = (
 
 
 def _find(tag_string: str, ctx: _Ctx) -> list[_Expr]:
-    """All rule matches, longest first, without overlaps, in text order."""
+    """All rule matches, longest first, without overlaps, in text order (the last
+    MAX_MENTIONS)."""
     hits = []
-    present = {_tag_class(tok.tag) for tok in ctx.toks}
+    present = {_tag_class(tag) for tag in set(ctx.tags)}
     for order, rule in enumerate(RULES):
         if rule.anchors.isdisjoint(present):
             continue
@@ -720,16 +770,19 @@ def _find(tag_string: str, ctx: _Ctx) -> list[_Expr]:
                 continue
             start, end = ctx.tokens(m)
             hits.append((-(end - start), start, order, end, fields, m.group().split()[0]))
-    chosen: list[_Expr] = []
+    chosen = []
     taken: set[int] = set()
-    for _, start, _, end, fields, lead in sorted(hits, key=lambda hit: hit[:3]):
-        if taken.isdisjoint(range(start, end)):
-            taken.update(range(start, end))
-            options = fields.get("alternatives", [fields])
-            is_range = any(option.pop("_range", False) for option in options)  # see _date
-            until = next((o.pop("_until") for o in options if "_until" in o), None)
-            chosen.append(_Expr(options, start, end, lead, is_range, until=until))
-    return sorted(chosen, key=lambda e: e.start)
+    for hit in sorted(hits, key=lambda hit: hit[:3]):
+        if taken.isdisjoint(range(hit[1], hit[3])):
+            taken.update(range(hit[1], hit[3]))
+            chosen.append(hit)
+    exprs = []
+    for _, start, _, end, fields, lead in sorted(chosen, key=lambda hit: hit[1])[-MAX_MENTIONS:]:
+        options = fields.get("alternatives", [fields])
+        is_range = any(option.pop("_range", False) for option in options)  # see _date
+        until = next((o.pop("_until") for o in options if "_until" in o), None)
+        exprs.append(_Expr(options, start, end, lead, is_range, until=until))
+    return exprs
 
 
 # A fallback offered after a first choice: "если нет", "если не получится", "if not".
@@ -838,22 +891,29 @@ _SHARED = (
 
 
 def _share_context(options: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each option takes what it lacks from its nearest neighbour that has it."""
+    """Each option takes what it lacks from its nearest neighbour that has it (the earlier one
+    of two as near)."""
+    if len(options) == 1:
+        return [dict(options[0])]  # no neighbour
+    donors = [
+        [j for j, option in enumerate(options) if option.keys() & taken] for *_, taken in _SHARED
+    ]
     result = []
     for i, option in enumerate(options):
         option = dict(option)
-        for having, lacking, taken in _SHARED:
-            if (having and having not in option) or option.keys() & lacking:
+        for (having, lacking, taken), indices in zip(_SHARED, donors, strict=True):
+            if (having and having not in option) or option.keys() & lacking or not indices:
                 continue
-            nearest = sorted(range(len(options)), key=lambda j: (abs(j - i), j > i))
-            donor = next((options[j] for j in nearest if options[j].keys() & taken), None)
-            if donor:
-                option.update({k: v for k, v in donor.items() if k in taken})
+            k = bisect_right(indices, i)
+            j = indices[k - 1] if k else indices[0]
+            if k < len(indices) and (not k or indices[k] - i < i - j):
+                j = indices[k]
+            option.update({key: v for key, v in options[j].items() if key in taken})
         result.append(option)
     return result
 
 
-def _group(exprs: list[_Expr], tags: list[str]) -> list[_Expr]:
+def _group(exprs: list[_Expr], tags: _Tags) -> list[_Expr]:
     """Join neighbouring mentions (_join). A vague wish between two of them is filler there
     ("завтра, в любое время после 11"); it stays a mention of its own."""
     vague = [expr for expr in exprs if _kind(expr.options[0]) == "vague"]
@@ -862,7 +922,7 @@ def _group(exprs: list[_Expr], tags: list[str]) -> list[_Expr]:
         masked[expr.start : expr.end] = ["_"] * (expr.end - expr.start)
     grouped: list[_Expr] = []
     for expr in exprs:
-        if expr in vague:
+        if _kind(expr.options[0]) == "vague":
             continue
         gap = masked[grouped[-1].end : expr.start] if grouped else []
         apart = not grouped or _apart(grouped[-1], expr, gap, tags)
@@ -873,7 +933,7 @@ def _group(exprs: list[_Expr], tags: list[str]) -> list[_Expr]:
     return sorted(grouped + vague, key=lambda e: e.start)
 
 
-def _apart(expr: _Expr, nxt: _Expr, gap: list[str], tags: list[str]) -> bool:
+def _apart(expr: _Expr, nxt: _Expr, gap: list[str], tags: _Tags) -> bool:
     """Whether two mentions stay apart whatever lies between them: a comma between a clause
     that says the client is busy (or talks about a trip) and one that does not ("созвонимся
     сегодня после 19:00, днём я на работе" is not "днём после 19:00", nor "я в самолёте до
@@ -883,16 +943,16 @@ def _apart(expr: _Expr, nxt: _Expr, gap: list[str], tags: list[str]) -> bool:
         return _about_booking(expr, tags)
     if "," not in gap or _OR_ELSE.search(" ".join(gap)):
         return False
-    clauses = [tags[slice(*_clause(tags, e.start, e.end))] for e in (expr, nxt)]
+    clauses = [tags[slice(*tags.clause(e.start, e.end))] for e in (expr, nxt)]
     busy = [_unavailable(clause) for clause in clauses]
     # "вылет в 6, давайте в пн"; but "заехать 20-го пораньше, в 10 утра?" is one trip
     trip = bool(_BOOKING & set(clauses[0])) and not _BOOKING & set(clauses[1])
     return busy[0] != busy[1] or (trip and bool(_PROPOSING & set(clauses[1])))
 
 
-def _about_booking(expr: _Expr, tags: list[str]) -> bool:
+def _about_booking(expr: _Expr, tags: _Tags) -> bool:
     """Whether a mention's clause talks about a trip, a booking or the business."""
-    clause = tags[slice(*_clause(tags, expr.start, expr.end))]
+    clause = tags[slice(*tags.clause(expr.start, expr.end))]
     return bool(_BOOKING & set(clause)) or bool(_NIGHTS.search(" ".join(clause)))
 
 
@@ -906,13 +966,13 @@ _ELIDED = (
 )
 
 
-def _after_that(m: re.Match[str], ref: _Expr | None, tags: list[str]):
+def _after_that(m: re.Match[str], ref: _Expr | None, tags: _Tags):
     """ "я в отпуске до 5 декабря, напишите после", "busy till 5, call me after": the start
     of what the earlier mention ended."""
     if ref is None:
         return None
     if ref.until and len(ref.options) == 1:
-        if _WELCOME & set(tags[slice(*_clause(tags, ref.start, ref.end))]):
+        if _WELCOME & set(tags[slice(*tags.clause(ref.start, ref.end))]):
             return None  # "с 10 до 12 свободна, потом занята": the window is the free time
         return [{**_only(ref.options[0], DAY_KEYS), **ref.until}], True  # "с 9 до 11 занята"
     options = [
@@ -922,7 +982,7 @@ def _after_that(m: re.Match[str], ref: _Expr | None, tags: list[str]):
     return options, True
 
 
-def _after_window(m: re.Match[str], ref: _Expr | None, tags: list[str]):
+def _after_window(m: re.Match[str], ref: _Expr | None, tags: _Tags):
     """ "я на серфинге до 6, потом наберите", "занят до пятницы, позже напишите": "later"
     after a window that ends means its end."""
     if ref and (
@@ -932,7 +992,7 @@ def _after_window(m: re.Match[str], ref: _Expr | None, tags: list[str]):
     return None
 
 
-def _next_one(m: re.Match[str], ref: _Expr | None, tags: list[str]):
+def _next_one(m: re.Match[str], ref: _Expr | None, tags: _Tags):
     """ "в эти выходные не получится, давайте на следующих", "в эту пятницу не могу, давайте в
     следующую": the same kind of day, next week (or month)."""
     option = ref.options[-1] if ref else {}
@@ -947,7 +1007,7 @@ def _next_one(m: re.Match[str], ref: _Expr | None, tags: list[str]):
     return None
 
 
-def _part_of_it(m: re.Match[str], ref: _Expr | None, tags: list[str]):
+def _part_of_it(m: re.Match[str], ref: _Expr | None, tags: _Tags):
     """ "в декабре, где-то в середине", "на следующей неделе, ближе к концу": a part of the
     month or week just named."""
     option = ref.options[-1] if ref and len(ref.options) == 1 else {}
@@ -959,7 +1019,7 @@ def _part_of_it(m: re.Match[str], ref: _Expr | None, tags: list[str]):
     return None
 
 
-def _same_unit(m: re.Match[str], ref: _Expr | None, tags: list[str]):
+def _same_unit(m: re.Match[str], ref: _Expr | None, tags: _Tags):
     """A bare number counts what the mention before it counted: "через 2 часа не смогу,
     давайте через 3" is 3 hours, "в 3, хотя нет, в 4" / "at 3, actually 4" a clock time.
     After "через" with nothing before it, minutes ("перезвони через 20")."""
@@ -978,7 +1038,7 @@ def _same_unit(m: re.Match[str], ref: _Expr | None, tags: list[str]):
 _AMOUNT_KEYS = {"duration_minutes", "days_ahead", "weeks_ahead", "months_ahead"}
 
 
-def _week_after(m: re.Match[str], ref: _Expr | None, tags: list[str]):
+def _week_after(m: re.Match[str], ref: _Expr | None, tags: _Tags):
     """ "lets talk the week after": the week after the one just named, or next week if none
     was (the client means the present one)."""
     option = ref.options[-1] if ref and len(ref.options) == 1 else {}
@@ -989,7 +1049,7 @@ def _week_after(m: re.Match[str], ref: _Expr | None, tags: list[str]):
     return None
 
 
-def _days_before(m: re.Match[str], ref: _Expr | None, tags: list[str]):
+def _days_before(m: re.Match[str], ref: _Expr | None, tags: _Tags):
     """ "прилетаем 1 декабря, напишите за пару дней до прилёта", "за неделю до вылета 12
     января", "call me the day before": that many days before the day named."""
     option = ref.options[-1] if ref and len(ref.options) == 1 else {}
@@ -999,7 +1059,7 @@ def _days_before(m: re.Match[str], ref: _Expr | None, tags: list[str]):
     return [{**_only(option, DAY_KEYS), "days_before": days}], True
 
 
-def _day_after(m: re.Match[str], ref: _Expr | None, tags: list[str]):
+def _day_after(m: re.Match[str], ref: _Expr | None, tags: _Tags):
     """ "прилетаем 20-го, на следующий день наберите", "call me the day after": the day after
     the day just named."""
     option = ref.options[-1] if ref and len(ref.options) == 1 else {}
@@ -1048,37 +1108,39 @@ _FRAGMENTS = [
 ]
 
 
-def _named_after(expr: _Expr, end: int, tags: list[str]) -> bool:
+_BEFORE_GAP = {"before", "event", "_", ","}
+
+
+def _named_after(expr: _Expr, end: int, tags: list[str], reach: int) -> bool:
     """Whether `expr` is the day a "before" at `end` refers to: "за неделю до (вылета) 12
-    января"."""
-    gap = tags[end : expr.start]
-    if not gap:
+    января". Only the words of that construction stand between them, up to `reach`."""
+    if expr.start <= end:
         return expr.lead == "before"
-    return set(gap) <= {"before", "event", "_", ","} and "before" in gap
+    return expr.start <= reach and "before" in tags[end : expr.start]
 
 
-def _reference(
-    exprs: list[_Expr], start: int, end: int, forward: bool, toks: list[Tok]
-) -> _Expr | None:
+def _reference(exprs: list[_Expr], start: int, end: int, forward: bool, ctx: _Ctx) -> _Expr | None:
     """The mention a fragment at [start, end) completes: the nearest earlier one, unless it
     may refer forward (see _FRAGMENTS) or names its event."""
-    tags = [tok.tag for tok in toks]
     if forward:
-        ref = next((e for e in exprs if _named_after(e, end, tags)), None)
-        if ref := ref or _same_event(exprs, start, end, toks):
+        tags, reach = ctx.tags, end
+        while reach < len(tags) and tags[reach] in _BEFORE_GAP:
+            reach += 1
+        ref = next((e for e in exprs if _named_after(e, end, tags, reach)), None)
+        if ref := ref or _same_event(exprs, start, end, ctx):
             return ref
     return next((e for e in reversed(exprs) if e.end <= start), None)
 
 
-def _same_event(exprs: list[_Expr], start: int, end: int, toks: list[Tok]) -> _Expr | None:
+def _same_event(exprs: list[_Expr], start: int, end: int, ctx: _Ctx) -> _Expr | None:
     """The earlier mention of the event a "before" names: in "прилетаем 1 декабря, улетаем
     15-го, напишите за пару дней до прилёта" the arrival, not the nearer departure."""
+    toks = ctx.toks
     after = toks[end + 1] if end + 1 < len(toks) and toks[end].tag == "before" else None
     if after is None or after.tag != "event":
         return None
-    tags = [tok.tag for tok in toks]
     for expr in reversed([e for e in exprs if e.end <= start]):
-        left, right = _clause(tags, expr.start, expr.end)
+        left, right = ctx.tags.clause(expr.start, expr.end)
         if any(tok.text[:5] == after.text[:5] for tok in toks[left:right]):
             return expr
     return None
@@ -1087,21 +1149,26 @@ def _same_event(exprs: list[_Expr], start: int, end: int, toks: list[Tok]) -> _E
 def _complete(exprs: list[_Expr], tag_string: str, ctx: _Ctx) -> list[_Expr]:
     """Fill in what the client left out, from the nearest earlier mention: fragments (see
     _FRAGMENTS), then corrections (_corrected)."""
-    tags = [tok.tag for tok in ctx.toks]
-    vague = [expr for expr in exprs if _kind(expr.options[0]) == "vague"]
-    taken = {i for expr in exprs if expr not in vague for i in range(expr.start, expr.end)}
+    tags = ctx.tags
+    solid = [expr for expr in exprs if _kind(expr.options[0]) != "vague"]
+    vague_at = {
+        i: e for e in exprs if _kind(e.options[0]) == "vague" for i in range(e.start, e.end)
+    }
+    taken = {i for expr in solid for i in range(expr.start, expr.end)}
     for regex, handler, forward in _FRAGMENTS:
         for m in regex.finditer(tag_string):
             start, end = ctx.tokens(m)
             if taken.intersection(range(start, end)):
                 continue
-            ref = _reference([e for e in exprs if e not in vague], start, end, forward, ctx.toks)
+            ref = _reference(solid, start, end, forward, ctx)
             completed = handler(m, ref, tags)
             if completed is None:
                 continue
-            for word in [e for e in vague if e.start < end and start < e.end]:
-                exprs.remove(word)  # "до 6, потом наберите": "потом" is no vague wish here
-                vague.remove(word)
+            for i in range(start, end):
+                if word := vague_at.get(i):
+                    exprs.remove(word)  # "до 6, потом наберите": "потом" is no vague wish here
+                    for j in range(word.start, word.end):
+                        del vague_at[j]
             options, absorbs = completed
             # "за 2 дня до отъезда": the words of the construction, not a booking
             construction = ("before", "event")
@@ -1109,13 +1176,16 @@ def _complete(exprs: list[_Expr], tag_string: str, ctx: _Ctx) -> list[_Expr]:
                 end += 1
             if absorbs:  # the mention referred to was only the reference point
                 exprs.remove(ref)
+                solid.remove(ref)
                 span = min(ref.start, start), max(ref.end, end)
                 expr = _Expr(options, *span, focus=(start, end))
             else:
                 expr = _Expr(options, start, end)
             exprs.append(expr)
+            solid.append(expr)
             taken.update(range(start, end))
     exprs.sort(key=lambda e: e.start)
+    moving = "move" in tags
     for earlier, later in pairwise(exprs):
         # "в среду, нет, лучше в четверг", "at 3, actually 4", "перенести с 16:00 на 18:00"
         gap = tags[earlier.end : later.start]
@@ -1123,7 +1193,7 @@ def _complete(exprs: list[_Expr], tag_string: str, ctx: _Ctx) -> list[_Expr]:
         corrected = "rather" in gap or tags[later.start] == "rather" or slip
         corrected = corrected and tags[later.start - 1] != "than"  # "better than Monday"
         onto = later.lead == "on" or tags[later.start - 1] == "on"
-        moved = earlier.lead == "from" and onto and "move" in tags
+        moved = earlier.lead == "from" and onto and moving
         earlier.replaced = (corrected or moved) and not any(  # a trip is not corrected
             _weigh(e, tags)[1] == "booking" for e in (earlier, later)
         )
@@ -1140,7 +1210,7 @@ _KEPT = (
 )
 
 
-def _corrected(earlier: _Expr, later: _Expr, tags: list[str]) -> None:
+def _corrected(earlier: _Expr, later: _Expr, tags: _Tags) -> None:
     """A mention that replaces an earlier one keeps the wider frame it does not name: "завтра
     в 5 не могу, давайте в 6" is tomorrow 18:00, "на следующей неделе в среду не получится,
     давайте в четверг" next week's Thursday. A bare hour close to the replaced one keeps its
@@ -1180,15 +1250,6 @@ _PREFERRED = {"rather", "convenient", "ok"}  # "X лучше/удобнее, ч�
 _NIGHTS = re.compile(r"(?:^|(?<!at) )(?:\d+|several) nights?(?= |$)")
 
 
-def _clause(tags: list[str], start: int, end: int, stops=("|", ",")) -> tuple[int, int]:
-    """The clause around tags[start:end]: out to the nearest comma or sentence end."""
-    while start and tags[start - 1] not in stops:
-        start -= 1
-    while end < len(tags) and tags[end] not in stops:
-        end += 1
-    return start, end
-
-
 _NOT_CONTACT = re.compile(r"(?<![^ ])not (?:me )?(?:contact|disturb)(?![^ ])")
 # "занят", "не могу", "не подходит"; but "не занят", "в выходные не работаю" say the opposite
 _UNAVAILABLE = re.compile(
@@ -1200,17 +1261,17 @@ def _unavailable(clause: list[str]) -> bool:
     return bool(_UNAVAILABLE.search(" ".join(clause)))
 
 
-def _weigh(expr: _Expr, tags: list[str]) -> tuple[int, str | None]:
+def _weigh(expr: _Expr, tags: _Tags) -> tuple[int, str | None]:
     """Score a time by its clause (between commas or sentence ends), or say why it is not a
     contact time."""
     start, end = expr.focus or (expr.start, expr.end)
-    left, right = _clause(tags, start, end, stops=("|", ",", "and"))
+    left, right = tags.clause(start, end, ("|", ",", "and"))
     before, after = tags[left:start], tags[end:right]
     clause = before + after
     lead = start
     while lead > left and tags[lead - 1] in ("contact", "me"):
         lead -= 1
-    previous = _clause(tags, left - 1, left - 1)[0] if left else left
+    previous = tags.clause(left - 1, left - 1)[0] if left else left
     before_this = " ".join(tags[previous:left])
     denied = (lead > left and tags[lead - 1] == "not") or "no" in after  # "в пятницу нет"
     denied = denied or ("also" in clause and _NOT_CONTACT.search(before_this))  # "1-го тоже"
@@ -1221,7 +1282,7 @@ def _weigh(expr: _Expr, tags: list[str]) -> tuple[int, str | None]:
         return 0, "unavailable"  # "завтра не могу, в четверг тоже"
     if "reported" in clause and not _POSITIVE & set(clause) and "would" not in clause:
         return 0, "reported"  # "мы созванивались в понедельник", "I called yesterday"
-    opening, closing = _clause(tags, left, right, stops=("|",))
+    opening, closing = tags.clause(left, right, ("|",))
     if tags[start - 1 : start] == ["than"] and _PREFERRED & set(tags[opening:start]):
         return 0, "worse"  # "лучше в пятницу, чем в понедельник", "Friday is better than Monday"
     if expr.lead == "on" and start and tags[start - 1] in _BOOKING:
@@ -1230,7 +1291,7 @@ def _weigh(expr: _Expr, tags: list[str]) -> tuple[int, str | None]:
     alone = set(tags[opening:start] + tags[end:closing]) <= {"_"} and "|" not in tags[start:end]
     if opening and alone:
         # a time alone answers the sentence before: "Во сколько заселение? В 14?"
-        sentence = tags[_clause(tags, opening - 1, opening - 1, stops=("|",))[0] : closing]
+        sentence = tags[tags.clause(opening - 1, opening - 1, ("|",))[0] : closing]
     # "во сколько выезд, в 12?": a question about the trip, within one sentence
     parts = [part.split() for part in " ".join(sentence).split("|")]
     asked = any("whattime" in part and _BOOKING & set(part) for part in parts)
@@ -1385,18 +1446,18 @@ def _run_on_breaks(toks: list[Tok], exprs: list[_Expr]) -> list[int]:
 def _with_breaks(toks: list[Tok], breaks: list[int]) -> list[Tok]:
     """The tokens with a comma (of no width) before each break."""
     out: list[Tok] = []
+    cuts = set(breaks)
     for i, tok in enumerate(toks):
-        if i in breaks:
+        if i in cuts:
             out.append(Tok(",", tok.start, tok.start, ""))
         out.append(tok)
     return out
 
 
-def _expressions(toks: list[Tok]) -> tuple[list[_Expr], list[str], _Ctx, str]:
-    tags = [tok.tag for tok in toks]
-    tag_string = " ".join(tags)
+def _expressions(toks: list[Tok]) -> tuple[list[_Expr], _Tags, _Ctx, str]:
     ctx = _Ctx.of(toks)
-    return _group(_find(tag_string, ctx), tags), tags, ctx, tag_string
+    tag_string = " ".join(ctx.tags)
+    return _group(_find(tag_string, ctx), ctx.tags), ctx.tags, ctx, tag_string
 
 
 def parse(text: str) -> Parsed:
@@ -1406,7 +1467,7 @@ def parse(text: str) -> Parsed:
         toks = _with_breaks(toks, breaks)
         exprs, tags, ctx, tag_string = _expressions(toks)
     candidates = []
-    for expr in _complete(exprs, tag_string, ctx):
+    for expr in _complete(exprs, tag_string, ctx)[-MAX_MENTIONS:]:
         options = _share_context(expr.options)
         fields = options[0] if len(options) == 1 else {"alternatives": options}
         score, drop = (0, "replaced") if expr.replaced else _weigh(expr, tags)

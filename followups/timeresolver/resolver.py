@@ -2,40 +2,44 @@
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Callable, Mapping
 from datetime import datetime, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .arithmetic import Outcome, compute, either
-from .fields import ResolverInputError, validate
+from .fields import ResolverInputError, get_zone, validate
 from .parse import DROP_REASONS, Candidate, parse
 from .result import Resolution, Status
 
 DEFAULT_TZ = "Asia/Makassar"
+# The longest text resolve_text reads: the listener's cap (BOT_MAX_INBOUND_CHARS, 4,000 by
+# default) with room to spare; the cost grows linearly with the length up to it.
+MAX_TEXT_LENGTH = 5000
+# The years a `now` may fall in: the arithmetic reaches a few years either side of it, and
+# the calendar ends at 1 and 9999.
+NOW_YEARS = range(1900, 3000)
 Span = tuple[int, int]
-
-
-def get_zone(tz: str | tzinfo) -> tzinfo:
-    """A tzinfo for an IANA name; ResolverInputError if there is no such zone."""
-    if isinstance(tz, tzinfo):
-        return tz
-    try:
-        return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
-        raise ResolverInputError(f"unknown time zone {tz!r}") from exc
 
 
 def local_now(now: datetime | str | None, zone: tzinfo) -> datetime:
     """`now` in the client's zone: None is the current time, a naive value is local to `zone`,
-    a string is ISO 8601."""
+    a string is ISO 8601; ResolverInputError for anything else or a year outside NOW_YEARS."""
     if now is None:
         return datetime.now(zone)
     if isinstance(now, str):
         try:
             now = datetime.fromisoformat(now)
         except ValueError as exc:
-            raise ResolverInputError(f"'now' is not an ISO 8601 timestamp: {now!r}") from exc
+            shown = reprlib.repr(now)
+            raise ResolverInputError(f"'now' is not an ISO 8601 timestamp: {shown}") from exc
+    if not isinstance(now, datetime):
+        shown = reprlib.repr(now)
+        raise ResolverInputError(f"'now' must be a datetime or an ISO 8601 string, got {shown}")
+    if now.year not in NOW_YEARS:
+        raise ResolverInputError(
+            f"'now' must fall in the years {NOW_YEARS[0]}-{NOW_YEARS[-1]}, got {now.isoformat()}"
+        )
     return now.replace(tzinfo=zone) if now.tzinfo is None else now.astimezone(zone)
 
 
@@ -61,7 +65,14 @@ def resolve_fields(
 def resolve_text(
     text: str, now: datetime | str | None = None, tz: str | tzinfo = DEFAULT_TZ
 ) -> Resolution:
-    """Resolve a client's message. Pure and fast: no I/O, no network."""
+    """Resolve a client's message. Pure and fast: no I/O, no network. ResolverInputError for
+    a text that is not a string or is longer than MAX_TEXT_LENGTH characters."""
+    if not isinstance(text, str):
+        raise ResolverInputError(f"text must be a string, got {type(text).__name__}")
+    if len(text) > MAX_TEXT_LENGTH:
+        raise ResolverInputError(
+            f"text is {len(text):,} characters long; the resolver reads at most {MAX_TEXT_LENGTH:,}"
+        )
     moment = local_now(now, get_zone(tz))
     parsed = parse(text)
 
