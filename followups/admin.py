@@ -246,6 +246,8 @@ class ScheduledActionAdmin(ShownFieldLookupsOnly, admin.ModelAdmin):
         form = RescheduleForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
+                for action in actions:  # each client's zone: all valid, or none moved
+                    services.validate_when(form.when_for(action))
                 done = sum(services.reschedule(a, form.when_for(a)) for a in actions)
             except SchedulingError as exc:
                 form.add_error("new_time", str(exc))
@@ -279,7 +281,7 @@ class MeetingForm(forms.ModelForm):
         if self.instance.status == Meeting.Status.CANCELLED:
             raise ValidationError("This meeting is cancelled: book a new one instead.")
         try:
-            services.validate_meeting_time(starts_at)
+            services.validate_when(starts_at, name="starts_at")
         except SchedulingError as exc:
             raise ValidationError(str(exc)) from None
         return starts_at

@@ -57,6 +57,14 @@ def _require_future(when: datetime, now: datetime, name: str = "scheduled_for") 
         )
 
 
+def validate_when(when: object, now: datetime | None = None, name: str = "when") -> datetime:
+    """An aware datetime, not past and not absurdly far ahead; else SchedulingError. Also for
+    callers that check before writing (admin forms; a bulk reschedule checks every time first)."""
+    when = _require_aware(when, name)
+    _require_future(when, now or timezone.now(), name)
+    return when
+
+
 def _require_saved_prospect(prospect: object) -> Prospect:
     if not isinstance(prospect, Prospect) or prospect.pk is None:
         raise SchedulingError(f"unknown prospect: {prospect!r}")
@@ -234,7 +242,7 @@ def reschedule(
     A reschedule re-arms the promise: a client reply before it no longer makes it stale.
     """
     now = now or timezone.now()
-    _require_future(_require_aware(when, "when"), now, "when")
+    validate_when(when, now)
     explicit = (
         action.client_requested_time if client_requested_time is None else client_requested_time
     )
@@ -363,17 +371,17 @@ def _schedule_reminders(meeting: Meeting, now: datetime) -> list[ScheduledAction
     return created
 
 
-def validate_meeting_time(starts_at: object, now: datetime | None = None) -> datetime:
-    """An aware datetime, in the future and not absurdly far ahead; else SchedulingError."""
-    starts_at = _require_aware(starts_at, "starts_at")
-    _require_future(starts_at, now or timezone.now(), "starts_at")
-    return starts_at
+def upcoming_meetings(prospect: Prospect, now: datetime | None = None) -> QuerySet[Meeting]:
+    """The prospect's meetings that are still on and have not started."""
+    return prospect.meetings.exclude(status=Meeting.Status.CANCELLED).filter(
+        starts_at__gt=now or timezone.now()
+    )
 
 
 def book_meeting(prospect: Prospect, starts_at: datetime, *, title: str = "") -> Meeting:
     now = timezone.now()
     prospect = _require_saved_prospect(prospect)
-    validate_meeting_time(starts_at, now)
+    validate_when(starts_at, now, "starts_at")
     with transaction.atomic():
         meeting = Meeting.objects.create(prospect=prospect, starts_at=starts_at, title=title)
         if not prospect.opted_out_at:
@@ -385,7 +393,7 @@ def book_meeting(prospect: Prospect, starts_at: datetime, *, title: str = "") ->
 def move_meeting(meeting: Meeting, starts_at: datetime) -> Meeting:
     """Move a meeting: its pending reminders are cancelled and rebuilt for the new time."""
     now = timezone.now()
-    validate_meeting_time(starts_at, now)
+    validate_when(starts_at, now, "starts_at")
     if meeting.status == Meeting.Status.CANCELLED:
         raise SchedulingError(f"meeting {meeting.pk} is cancelled; book a new one")
     with transaction.atomic():

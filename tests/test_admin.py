@@ -141,6 +141,28 @@ def test_reschedule_into_the_past_is_refused(operator, action):
     assert action.scheduled_for == before
 
 
+def test_a_bulk_reschedule_past_for_one_client_moves_none(operator, action, make_prospect):
+    """One wall-clock time read in each client's zone: if it is past for one of them, none is
+    moved (not the ones before it in the list)."""
+    west = make_prospect(time_zone="America/Los_Angeles")  # 16 hours behind Asia/Makassar
+    earlier = services.schedule_action(
+        west,
+        ActionType.FOLLOW_UP,
+        action.scheduled_for - timedelta(hours=1),
+        now=action.scheduled_for - timedelta(days=1),
+    )
+    today = timezone.now().astimezone(ZoneInfo("Asia/Makassar")).date()
+    # 00:30 today: past in Asia/Makassar (the pinned clock reads 11:00), ahead in Los Angeles.
+    response = operator.post(
+        RESCHEDULE,
+        {"ids": f"{earlier.pk},{action.pk}", "new_time": f"{today} 00:30", "zone": "client"},
+    )
+    assert "is in the past" in response.content.decode()
+    for row, before in ((earlier, earlier.scheduled_for), (action, action.scheduled_for)):
+        row.refresh_from_db()
+        assert row.scheduled_for == before
+
+
 def test_reschedule_garbage_input(operator, action):
     response = operator.post(
         RESCHEDULE, {"ids": str(action.pk), "new_time": "tomorrow-ish", "zone": "Mars"}
