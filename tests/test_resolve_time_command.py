@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.management import CommandError, call_command
 
-from followups.timeresolver import resolve_text
+from followups.timeresolver import MAX_TEXT_LENGTH, resolve_text
 
 ROOT = Path(__file__).parents[1]
 CORPUS = [
@@ -28,6 +28,15 @@ def run(*args, **options) -> str:
 
 def run_lines(*args, **options) -> list[dict]:
     return [json.loads(line) for line in run(*args, **options).splitlines()]
+
+
+def run_failing_batch(path: Path, failed: int, total: int, **options) -> list[dict]:
+    """The output lines of a batch with bad lines: all written, then a CommandError (a
+    non-zero exit status) that counts them."""
+    out = io.StringIO()
+    with pytest.raises(CommandError, match=f"{failed} of {total} lines failed"):
+        call_command("resolve_time", jsonl=str(path), stdout=out, **options)
+    return [json.loads(line) for line in out.getvalue().splitlines()]
 
 
 def test_single_prints_one_json_object():
@@ -75,6 +84,14 @@ def test_now_defaults_to_the_present_in_makassar():
         ((), {}, "TEXT"),
         (("завтра",), {"jsonl": "-"}, "not both"),
         ((), {"jsonl": "/nonexistent/cases.jsonl"}, "cannot read"),
+        ((), {"jsonl": "/"}, "cannot read"),
+        (("завтра",), {"now": "9999-12-31"}, "years"),
+        (("завтра",), {"now": "0001-01-01"}, "years"),
+        (("завтра",), {"tz": "America"}, "time zone"),
+        (("завтра",), {"tz": "Europe/" + "x" * 300}, "time zone"),
+        (("x" * (MAX_TEXT_LENGTH + 1),), {}, "at most"),
+        ((), {"jsonl": "-", "now": "9999-12-31"}, "years"),  # before a line is read
+        ((), {"jsonl": "-", "tz": "America"}, "time zone"),
     ],
 )
 def test_bad_input_is_a_command_error(args, options, message):
@@ -100,7 +117,7 @@ def test_jsonl_file_keeps_order_and_reports_bad_lines(tmp_path):
         ["not", "an", "object"],
         {"id": 7, "text": "ночью", "now": "2026-11-18T14:30", "tz": "Asia/Makassar"},
     ]
-    lines = run_lines(jsonl=str(write_lines(tmp_path / "in.jsonl", rows)))
+    lines = run_failing_batch(write_lines(tmp_path / "in.jsonl", rows), failed=5, total=7)
     assert [line["id"] for line in lines] == ["a", None, "c", "d", "e", None, 7]
     assert lines[0] == {
         "id": "a",
@@ -122,10 +139,50 @@ def test_jsonl_from_stdin(monkeypatch):
         "",
         json.dumps({"id": 2, "text": "привет", "now": "2026-11-18T14:30", "tz": "UTC"}),
     ]
-    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(rows) + "\n"))
+    stdin = io.TextIOWrapper(io.BytesIO(("\n".join(rows) + "\n").encode()))
+    monkeypatch.setattr(sys, "stdin", stdin)
     assert run_lines(jsonl="-") == [
         {"id": 1, "status": "ok", "when": "2026-11-19T10:00:00+00:00", "fallback": None},
         {"id": 2, "status": "none", "when": None, "fallback": None},
+    ]
+
+
+def test_every_bad_line_gets_an_error_line_and_the_batch_goes_on(tmp_path):
+    """A wrong type, a date the calendar cannot reach, bytes that are not UTF-8, a zone name
+    that is a directory, a text over the cap, JSON nested too deep: each once stopped the
+    batch with a traceback. NUL and lone surrogates are characters like any other."""
+
+    def line(ident, text="завтра в 5", **fields) -> bytes:
+        return json.dumps({"id": ident, "text": text, "now": "2026-11-18T14:30", **fields}).encode()
+
+    raw = [
+        line(1, now=12345),
+        line(2, now="9999-12-31"),
+        line(3, now="0001-01-01T00:00+00:00"),
+        b'{"id": 4, "text": "\xff\xfe"}',
+        line(5, tz="America"),
+        line(6, text="x" * (MAX_TEXT_LENGTH + 1)),
+        b"[" * 100_000,
+        line(8, text="завтра\x00 в 5"),
+        line("\ud800", text="\udc00 завтра"),  # json.dumps escapes the surrogates
+        line(10, text="в 5", now="", tz=None),  # no value of its own: the options'
+    ]
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(b"\n".join(raw) + b"\n")
+    lines = run_failing_batch(path, failed=7, total=10, now="2026-11-19T09:00")
+    assert [line["status"] for line in lines] == ["error"] * 7 + ["ok"] * 3
+    errors = [line["error"] for line in lines[:7]]
+    for error, expected in zip(
+        errors,
+        ["'now' must be", "years", "years", "not UTF-8", "time zone", "at most", "malformed"],
+        strict=True,
+    ):
+        assert expected in error
+    assert [line["id"] for line in lines[7:]] == [8, "\ud800", 10]
+    assert [line["when"] for line in lines[7:]] == [
+        "2026-11-19T17:00:00+08:00",
+        "2026-11-19T10:00:00+08:00",
+        "2026-11-19T17:00:00+08:00",
     ]
 
 
@@ -149,6 +206,19 @@ def test_jsonl_500_lines_match_the_library(tmp_path):
         expected = resolve_text(case["text"], case["now"], case["tz"]).to_json()
         keys = ("status", "when", "fallback")
         assert line == {"id": line["id"], **{key: expected[key] for key in keys}}
+
+
+def test_the_real_cli_reports_a_failed_line_by_its_exit_status_without_a_traceback():
+    manage = [sys.executable, str(ROOT / "manage.py"), "resolve_time", "--jsonl", "-"]
+    good = json.dumps({"id": "x", "text": "завтра", "now": "2026-11-18T14:30"}).encode()
+    run = subprocess.run(manage, input=b"\xff\n" + good + b"\n", capture_output=True)
+    assert run.returncode == 1
+    assert [json.loads(line)["status"] for line in run.stdout.splitlines()] == ["error", "ok"]
+    assert b"1 of 2 lines failed" in run.stderr
+    assert b"Traceback" not in run.stderr
+    overflow = subprocess.run([*manage[:3], "x", "--now", "9999-12-31"], capture_output=True)
+    assert overflow.returncode == 1
+    assert b"Traceback" not in overflow.stderr
 
 
 def test_the_real_cli_exits_non_zero_on_bad_input_and_reads_stdin():

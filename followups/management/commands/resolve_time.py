@@ -2,18 +2,27 @@
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import nullcontext
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from followups.timeresolver import DEFAULT_TZ, ResolverInputError, resolve_text
+from followups.timeresolver import (
+    DEFAULT_TZ,
+    ResolverInputError,
+    get_zone,
+    local_now,
+    resolve_text,
+)
 
 
 class Command(BaseCommand):
     requires_system_checks = []  # pure computation: no models, no database
     help = (
         'Resolve "TEXT" to {"status", "when", "fallback", "span"}; with --jsonl FILE (- for '
-        'stdin) resolve {"id", "text", "now", "tz"} lines to {"id", "status", "when", "fallback"}.'
+        'stdin) resolve {"id", "text", "now", "tz"} lines to {"id", "status", "when", "fallback"} '
+        "(a bad line yields an error line; the exit status is 1 if any line failed)."
     )
 
     def add_arguments(self, parser):
@@ -25,13 +34,19 @@ class Command(BaseCommand):
         parser.add_argument("--jsonl", metavar="FILE", help="a JSON-lines file, or - for stdin")
 
     def handle(self, *args, text=None, now=None, tz=DEFAULT_TZ, jsonl=None, **options):
-        if jsonl is not None:
-            if text is not None:
-                raise CommandError("give either TEXT or --jsonl, not both")
-            self._batch(jsonl, now, tz)
-            return
-        if text is None:
+        if jsonl is not None and text is not None:
+            raise CommandError("give either TEXT or --jsonl, not both")
+        if jsonl is None and text is None:
             raise CommandError('give the TEXT to resolve, or --jsonl FILE ("-" for stdin)')
+        try:
+            local_now(now, get_zone(tz))  # bad options fail before any line is read
+        except ResolverInputError as exc:
+            raise CommandError(str(exc)) from exc
+        if jsonl is not None:
+            failed, total = self._batch(jsonl, now, tz)
+            if failed:
+                raise CommandError(f'{failed} of {total} lines failed: see their "error"')
+            return
         try:
             result = resolve_text(text, now, tz).to_json()
         except ResolverInputError as exc:
@@ -39,41 +54,59 @@ class Command(BaseCommand):
         output = {key: result[key] for key in ("status", "when", "fallback", "span")}
         if result["opt_out"]:
             output["opt_out"] = True
-        self.stdout.write(json.dumps(output, ensure_ascii=False))
+        self.stdout.write(json.dumps(output))
 
-    def _batch(self, path: str, now: str | None, tz: str) -> None:
-        """One output line per input line, in order; a bad line yields an error line."""
-        if path == "-":
-            lines = sys.stdin.readlines()
-        else:
-            try:
-                with open(path, encoding="utf-8") as source:
-                    lines = source.readlines()
-            except OSError as exc:
-                raise CommandError(f"cannot read {path}: {exc}") from exc
-        lines = [line for line in lines if line.strip()]
-        if lines:
-            self.stdout.write("\n".join(_resolve_line(line, now, tz) for line in lines))
+    def _batch(self, path: str, now: str | None, tz: str) -> tuple[int, int]:
+        """One output line per input line, in order, written as it is resolved; a bad line
+        yields an error line. Returns (failed, total)."""
+        failed = total = 0
+        for line in _read_lines(path):
+            output, ok = _resolve_line(line, now, tz)
+            self.stdout.write(output)
+            total += 1
+            failed += not ok
+        return failed, total
 
 
-def _error(ident: Any, message: str) -> str:
-    return json.dumps({"id": ident, "status": "error", "error": message}, ensure_ascii=False)
-
-
-def _resolve_line(line: str, now: str | None, tz: str) -> str:
+def _read_lines(path: str) -> Iterator[bytes]:
+    """The non-blank lines of a file (- for stdin), undecoded: a line that is not UTF-8 is
+    one bad line."""
     try:
-        item = json.loads(line)
-    except ValueError as exc:
+        with nullcontext(sys.stdin.buffer) if path == "-" else open(path, "rb") as source:
+            for line in source:
+                if line.strip():
+                    yield line
+    except OSError as exc:
+        raise CommandError(f"cannot read {path}: {exc}") from exc
+
+
+def _given(item: dict, key: str, default: str | None) -> Any:
+    """A line's own value, or the option's when it has none (missing, null or "")."""
+    value = item.get(key)
+    return default if value is None or value == "" else value
+
+
+def _error(ident: Any, message: str) -> tuple[str, bool]:
+    return json.dumps({"id": ident, "status": "error", "error": message}), False
+
+
+def _resolve_line(raw: bytes, now: str | None, tz: str) -> tuple[str, bool]:
+    """The output line for one input line (ASCII JSON: an id may hold any character), and
+    whether it resolved."""
+    try:
+        item = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        return _error(None, f"not UTF-8: {exc.reason} at byte {exc.start}")
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
         return _error(None, f"malformed JSON: {exc}")
     ident = item.get("id") if isinstance(item, dict) else None
     if not isinstance(item, dict) or not isinstance(item.get("text"), str):
         return _error(ident, 'each line must be a JSON object with a string "text"')
     try:
-        result = resolve_text(item["text"], item.get("now") or now, item.get("tz") or tz)
+        resolution = resolve_text(item["text"], _given(item, "now", now), _given(item, "tz", tz))
     except ResolverInputError as exc:
         return _error(ident, str(exc))
-    payload = result.to_json()
+    result = resolution.to_json()
     return json.dumps(
-        {"id": ident, **{key: payload[key] for key in ("status", "when", "fallback")}},
-        ensure_ascii=False,
-    )
+        {"id": ident, **{key: result[key] for key in ("status", "when", "fallback")}}
+    ), True
