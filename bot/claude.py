@@ -13,6 +13,7 @@ import anthropic
 from django.conf import settings
 
 from bot.tools import TOOLS, Turn, run_tool
+from followups.cleaning import clean_json, clean_text
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +41,20 @@ def anthropic_client() -> anthropic.Anthropic:
 
 def _call(**kwargs):
     try:
-        return anthropic_client().messages.create(
+        response = anthropic_client().messages.create(
             model=settings.ANTHROPIC_MODEL, max_tokens=MAX_TOKENS, **kwargs
         )
     except anthropic.APIError as exc:  # connection, timeout, status errors alike
         status = getattr(exc, "status_code", None)
         raise AgentUnavailable(f"{type(exc).__name__}" + (f" {status}" if status else "")) from exc
+    # Cleaned on arrival (followups.cleaning): the text is stored, and the blocks go back in the
+    # next round's request, which a lone surrogate would make impossible to encode.
+    for block in response.content:
+        if block.type == "text":
+            block.text = clean_text(block.text)
+        elif block.type == "tool_use":
+            block.name, block.input = clean_text(block.name), clean_json(block.input)
+    return response
 
 
 def respond(turn: Turn, system: str, history: list[dict]) -> str:
@@ -54,7 +63,7 @@ def respond(turn: Turn, system: str, history: list[dict]) -> str:
     for _ in range(MAX_ROUNDS):
         response = _call(system=system, tools=TOOLS, messages=messages)
         if response.stop_reason != "tool_use":
-            text = "".join(b.text for b in response.content if b.type == "text").strip()
+            text = _answer_text(response)
             if not text:
                 raise AgentUnavailable(f"empty answer (stop_reason {response.stop_reason})")
             return text
@@ -81,7 +90,11 @@ def write_follow_up(system: str, history: list[dict]) -> str:
     if not settings.ANTHROPIC_API_KEY:
         raise AgentUnavailable("no ANTHROPIC_API_KEY")
     response = _call(system=system, messages=history)
-    text = "".join(b.text for b in response.content if b.type == "text").strip()
+    text = _answer_text(response)
     if not text:
         raise AgentUnavailable("empty answer")
     return text
+
+
+def _answer_text(response) -> str:
+    return "".join(b.text for b in response.content if b.type == "text").strip()

@@ -1,6 +1,13 @@
 """One inbound client message, end to end: store it, cancel what it makes stale, ask the
-agent, return the reply. Transport-free: the Telethon listener calls `handle_incoming`."""
+agent, return the reply. Transport-free: the Telethon listener calls `handle_incoming`.
 
+What the listener passes in is cleaned first (followups.cleaning: the text, the name and the
+username), and a message longer than BOT_MAX_INBOUND_CHARS keeps its start and its end. A
+forwarded message is activity (it cancels stale follow-ups) but not the client's words: it is
+stored and shown to the agent labelled, and no time, opt-out or acknowledgement is read from it.
+"""
+
+import dataclasses
 import logging
 import re
 from dataclasses import dataclass
@@ -15,6 +22,7 @@ from bot.claude import AgentUnavailable
 from bot.humanize import describe_when
 from bot.tools import Turn
 from followups import services
+from followups.cleaning import clean_text
 from followups.delivery import plain_follow_up
 from followups.models import ActionStatus, ActionType, Message, Prospect, ScheduledAction
 from followups.texts import pick
@@ -31,6 +39,12 @@ _ACK_WORDS = {
     "❤", "❤️", "🙂", "😊", "+",
 }  # fmt: skip
 _TOKEN = re.compile(r"[\w+]+|[^\w\s.,!?)(-]", re.UNICODE)
+CUT_NOTE = {
+    "ru": "Ваше сообщение очень длинное: я прочитал его начало и конец, а середину пропустил. "
+    "Если там было что-то важное, напишите это, пожалуйста, отдельно.",
+    "en": "Your message was very long: I read its beginning and its end and skipped the middle. "
+    "If something important was there, please send it separately.",
+}
 
 
 @dataclass(frozen=True)
@@ -46,20 +60,30 @@ class Incoming:
     at: datetime  # aware
     text: str  # "" for media without a caption
     kind: str = "text"  # text, photo, video, voice, audio, sticker, document, location, other
+    forwarded: bool = False  # forwarded from someone else: not the client's own words
 
 
 def handle_incoming(incoming: Incoming) -> str | None:
     """Synchronous (database and agent calls): the reply text to send, or None."""
     now = timezone.now()
+    incoming = dataclasses.replace(
+        incoming,
+        username=clean_text(incoming.username),
+        display_name=clean_text(incoming.display_name),
+        text=clean_text(incoming.text),
+    )
     prospect = upsert_prospect(incoming)
-    text = incoming.text
-    if len(text) > settings.BOT_MAX_INBOUND_CHARS:
-        log.info("inbound cut prospect=%s chars=%d", prospect.pk, len(text))
-        text = text[: settings.BOT_MAX_INBOUND_CHARS]
-    ack = is_acknowledgement(prospect, text, incoming.at)
+    text = keep_head_and_tail(incoming.text, settings.BOT_MAX_INBOUND_CHARS)
+    cut = text != incoming.text
+    if cut:
+        log.info("inbound cut prospect=%s chars=%d", prospect.pk, len(incoming.text))
+    stored = text or f"[{incoming.kind}]"
+    if incoming.forwarded:
+        stored = f"{prompts.FORWARDED_LABEL}\n{stored}"
+    ack = not incoming.forwarded and is_acknowledgement(prospect, text, incoming.at)
     cancelled = services.record_client_message(
         prospect,
-        text or f"[{incoming.kind}]",
+        stored,
         at=incoming.at,
         telegram_message_id=incoming.message_id,
         acknowledgement=ack,
@@ -69,9 +93,27 @@ def handle_incoming(incoming: Incoming) -> str | None:
     elif cancelled:
         log.info("Cancelled %d pending follow-ups for prospect %s", len(cancelled), prospect.pk)
     turn = Turn(
-        prospect=prospect, now=now, agent="claude", cancelled_now=cancelled, acknowledgement=ack
+        prospect=prospect,
+        now=now,
+        agent="claude",
+        cancelled_now=cancelled,
+        acknowledgement=ack,
+        forwarded=incoming.forwarded,
     )
-    return _reply(turn, text, incoming.kind)
+    reply = _reply(turn, text, incoming.kind)
+    if cut:  # the client should know that the middle went unread
+        return f"{pick(CUT_NOTE, prospect.language)}\n\n{reply}"
+    return reply
+
+
+def keep_head_and_tail(text: str, limit: int) -> str:
+    """`text`, or when longer than `limit` its first third and last two thirds of `limit`
+    around prompts.CUT_MARKER: a client's request usually comes at the end."""
+    if len(text) <= limit:
+        return text
+    room = limit - len(prompts.CUT_MARKER)
+    head = room // 3
+    return text[:head] + prompts.CUT_MARKER + text[len(text) - (room - head) :]
 
 
 def _reply(turn: Turn, text: str, kind: str) -> str:
@@ -181,9 +223,9 @@ def record_outgoing(telegram_id: int, text: str, message_id: int | None, at: dat
 
 
 FOLLOW_UP_INSTRUCTION = (
-    "Сейчас время написать клиенту follow-up, о котором вы договорились ({reason}). Напиши "
-    "одно короткое полезное сообщение на языке клиента, продолжая разговор. Только текст "
-    "сообщения."
+    "Сейчас время написать клиенту follow-up, о котором вы договорились (заметка агента при "
+    "планировании: {reason}). Напиши одно короткое полезное сообщение на языке клиента, "
+    "продолжая разговор. Только текст сообщения."
 )
 
 
@@ -194,7 +236,7 @@ def write_follow_up(action: ScheduledAction) -> str:
     if not settings.ANTHROPIC_API_KEY:
         return plain_follow_up(action)
     turns = history(prospect)
-    instruction = FOLLOW_UP_INSTRUCTION.format(reason=action.payload.get("reason") or "—")
+    instruction = FOLLOW_UP_INSTRUCTION.format(reason=prompts.quoted_reason(action))
     if turns and turns[-1]["role"] == "user":
         turns[-1] = {"role": "user", "content": turns[-1]["content"] + "\n\n" + instruction}
     else:

@@ -5,9 +5,13 @@ the client's words, and the same tools as Claude's schedule the follow-up or rec
 opt-out, so the confirmation is as exact as Claude's.
 """
 
+import logging
+
 from bot.tools import WHEN_TEXT_LIMIT, Turn, run_tool
 from followups.texts import pick
-from followups.timeresolver import resolve_text
+from followups.timeresolver import ResolverInputError, resolve_text
+
+log = logging.getLogger(__name__)
 
 TEXTS = {
     "ru": {
@@ -42,7 +46,13 @@ def respond(turn: Turn, text: str, kind: str = "text") -> str:
         return texts["media"]
     if turn.acknowledgement:
         return texts["acknowledged"]
-    resolution = resolve_text(text, turn.now, turn.prospect.zone)
+    if turn.forwarded:  # someone else's words: no time or opt-out is read from them
+        return texts["default"]
+    try:
+        resolution = resolve_text(text, turn.now, turn.prospect.zone)
+    except ResolverInputError:  # longer than the resolver reads (BOT_MAX_INBOUND_CHARS is higher)
+        log.info("fallback: text not resolved prospect=%s chars=%d", turn.prospect.pk, len(text))
+        return texts["default"]
     if resolution.opt_out:
         run_tool("opt_out", {}, turn)
         return texts["opted_out"]

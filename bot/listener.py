@@ -109,6 +109,7 @@ def to_incoming(event: events.NewMessage.Event, sender: types.User) -> Incoming:
         at=event.message.date,
         text=event.raw_text or "",
         kind=message_kind(event.message),
+        forwarded=event.message.fwd_from is not None,
     )
 
 
@@ -214,11 +215,12 @@ class Listener:
             return
         incoming = to_incoming(event, sender)
         log.info(
-            "message in from=%s id=%s kind=%s chars=%d",
+            "message in from=%s id=%s kind=%s chars=%d forwarded=%s",
             incoming.telegram_id,
             incoming.message_id,
             incoming.kind,
             len(incoming.text),
+            incoming.forwarded,
         )
         reply = await asyncio.to_thread(_in_thread, conversation.handle_incoming, incoming)
         if not reply or not reply.strip():

@@ -6,21 +6,30 @@ client's own words, the deterministic resolver computes the time, and the result
 what was scheduled (or that the client must be asked) so the confirmation is exact. Every call
 is validated; bad input schedules nothing, the model is told why, and the call is logged as a
 ToolCall that staff see in the admin.
+
+A tool acts only on the client of the conversation: there is no input naming anyone else, and
+a key a tool does not take is refused. Input text is cleaned (followups.cleaning) and bounded
+before anything is stored; scheduling calls (follow-ups, restores, meetings) are capped per
+message, and a repeat of the same time is the same action or meeting, not a second one.
 """
 
+import json
 import logging
+import reprlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from django.conf import settings
+from django.db import DatabaseError, transaction
 
 from bot.humanize import describe_when
 from bot.models import ToolCall
 from followups import services
+from followups.cleaning import clean_json, clean_text
 from followups.messenger import MAX_TEXT_LENGTH
-from followups.models import ActionStatus, ActionType, Prospect, ScheduledAction
+from followups.models import ActionStatus, ActionType, Meeting, Prospect, ScheduledAction
 from followups.services import SchedulingError
 from followups.timeresolver import (
     STRUCTURED_SCHEMA,
@@ -35,6 +44,11 @@ log = logging.getLogger(__name__)
 # flood the client's schedule.
 MAX_SCHEDULING_CALLS_PER_TURN = 3
 WHEN_TEXT_LIMIT = 1000
+# The model's own note on why; it is shown to the model again (quoted) in later prompts.
+REASON_LIMIT = 200
+# A logged tool input longer than this (as JSON) is stored cut, as a string.
+STORED_INPUT_LIMIT = 10_000
+ALREADY = "already scheduled; nothing new was added"
 
 _WHEN_TEXT = {
     "type": "string",
@@ -77,6 +91,7 @@ SCHEDULE_FOLLOWUP = {
             },
             "reason": {
                 "type": "string",
+                "maxLength": REASON_LIMIT,
                 "description": "Brief explanation of why this follow-up is scheduled.",
             },
         },
@@ -90,7 +105,9 @@ CANCEL_FOLLOWUPS = {
     "when they say they no longer need to be contacted about it.",
     "input_schema": {
         "type": "object",
-        "properties": {"reason": {"type": "string", "description": "Why."}},
+        "properties": {
+            "reason": {"type": "string", "maxLength": REASON_LIMIT, "description": "Why."}
+        },
         "required": ["reason"],
     },
 }
@@ -117,7 +134,8 @@ OPT_OUT = {
 BOOK_MEETING = {
     "name": "book_meeting",
     "description": "Book a Zoom meeting at the time the client agreed to. Pass their words; "
-    "the server computes the time. Reminders before the meeting follow automatically.",
+    "the server computes the time. Reminders before the meeting follow automatically. The same "
+    "time again is the same meeting; a client has at most a few upcoming meetings.",
     "input_schema": {
         "type": "object",
         "properties": {
@@ -144,6 +162,7 @@ class Turn:
     scheduled: list[ScheduledAction] = field(default_factory=list)
     scheduling_calls: int = 0
     opted_out: bool = False
+    forwarded: bool = False  # the message was forwarded: someone else's words, not the client's
 
     @property
     def changed_anything(self) -> bool:
@@ -162,12 +181,16 @@ class _Refused(Exception):
 
 def run_tool(name: str, tool_input: object, turn: Turn) -> ToolResult:
     """Run one tool call and log it. Never raises for bad input: the model gets the reason."""
+    name, tool_input = clean_text(name), clean_json(tool_input)
     handler = _HANDLERS.get(name)
     try:
         if handler is None:
-            raise _Refused(f"unknown tool {name!r}; the tools are {', '.join(_HANDLERS)}")
+            raise _Refused(
+                f"unknown tool {reprlib.repr(name)}; the tools are {', '.join(_HANDLERS)}"
+            )
         if not isinstance(tool_input, dict):
             raise _Refused("tool input must be a JSON object")
+        _refuse_unknown_keys(name, tool_input)
         result = handler(tool_input, turn)
     except (_Refused, SchedulingError, ResolverInputError) as exc:
         result = ToolResult({"status": "refused", "error": str(exc)}, is_error=True)
@@ -177,16 +200,59 @@ def run_tool(name: str, tool_input: object, turn: Turn) -> ToolResult:
         outcome = ToolCall.Outcome.NEEDS_CLIENT
     else:
         outcome = ToolCall.Outcome.OK
-    ToolCall.objects.create(
-        prospect=turn.prospect,
-        tool=name[:64],
-        tool_input=tool_input if isinstance(tool_input, dict) else {"raw": repr(tool_input)[:500]},
-        outcome=outcome,
-        result=result.content,
-        agent=turn.agent,
-    )
-    log.info("tool %s prospect=%s outcome=%s", name[:64], turn.prospect.pk, outcome)
+    _log_call(name[:64], tool_input, outcome, result, turn)
     return result
+
+
+def _refuse_unknown_keys(name: str, tool_input: dict) -> None:
+    """A key the tool does not take (say `telegram_id`) is refused, not ignored: the model
+    learns that a tool cannot be pointed at anyone but this client."""
+    known = _PARAMETERS[name]
+    unknown = sorted(set(tool_input) - known)
+    if unknown:
+        shown = ", ".join(reprlib.repr(key) for key in unknown[:5])
+        takes = ", ".join(sorted(known)) or "no input"
+        raise _Refused(
+            f"{name} does not take {shown} (it takes {takes}); every tool acts on only the "
+            "client of this conversation"
+        )
+
+
+def _log_call(name: str, tool_input: object, outcome: str, result: ToolResult, turn: Turn):
+    """Store the call for staff. A failed write never fails the turn: the tool has already
+    acted (or refused), and the client still needs the reply."""
+    try:
+        with transaction.atomic():  # a savepoint: an enclosing transaction survives a failure
+            ToolCall.objects.create(
+                prospect=turn.prospect,
+                tool=name,
+                tool_input=_stored_input(tool_input),
+                outcome=outcome,
+                result=result.content,
+                agent=turn.agent,
+            )
+    # A database refusal, or text the driver cannot encode. Its message may quote the input:
+    # the class name only.
+    except (DatabaseError, ValueError) as exc:
+        log.error(
+            "tool call not logged tool=%s prospect=%s outcome=%s error=%s",
+            name,
+            turn.prospect.pk,
+            outcome,
+            type(exc).__name__,
+        )
+        return
+    log.info("tool %s prospect=%s outcome=%s", name, turn.prospect.pk, outcome)
+
+
+def _stored_input(tool_input: object) -> dict:
+    """The input as staff see it, at most STORED_INPUT_LIMIT characters of JSON."""
+    if not isinstance(tool_input, dict):
+        tool_input = {"raw": repr(tool_input)}
+    text = json.dumps(tool_input, ensure_ascii=False)
+    if len(text) <= STORED_INPUT_LIMIT:
+        return tool_input
+    return {"cut": text[:STORED_INPUT_LIMIT], "chars": len(text)}
 
 
 def _text(tool_input: dict, key: str, *, required: bool, limit: int) -> str:
@@ -210,17 +276,41 @@ def _model_reading(tool_input: dict, turn: Turn) -> datetime | None:
         return None
     if not isinstance(raw, str):
         raise _Refused("follow_up_time must be an ISO 8601 string")
+    shown = reprlib.repr(raw)
     try:
         parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise _Refused(f"follow_up_time {raw!r} is not ISO 8601") from None
+        raise _Refused(f"follow_up_time {shown} is not ISO 8601") from None
     if parsed.tzinfo is None:
-        raise _Refused(f"follow_up_time {raw!r} has no UTC offset")
+        raise _Refused(f"follow_up_time {shown} has no UTC offset")
     if parsed < turn.now - timedelta(minutes=1):
-        raise _Refused(f"follow_up_time {raw!r} is in the past")
+        raise _Refused(f"follow_up_time {shown} is in the past")
     if parsed > turn.now + timedelta(days=settings.FOLLOWUPS_MAX_AHEAD_DAYS):
-        raise _Refused(f"follow_up_time {raw!r} is more than a year ahead")
+        raise _Refused(f"follow_up_time {shown} is more than a year ahead")
     return parsed
+
+
+def _require_own_words(turn: Turn) -> None:
+    """Times and opt-outs are read from the client's own words only."""
+    if turn.forwarded:
+        raise _Refused(
+            "the client's latest message is forwarded: someone else's words, not a request of "
+            "the client's; nothing was done. Ask the client what they want."
+        )
+
+
+def _count_scheduling_call(turn: Turn) -> None:
+    turn.scheduling_calls += 1
+    if turn.scheduling_calls > MAX_SCHEDULING_CALLS_PER_TURN:
+        raise _Refused(f"at most {MAX_SCHEDULING_CALLS_PER_TURN} scheduling calls per message")
+
+
+def _pending_follow_up_at(turn: Turn, when: datetime) -> ScheduledAction | None:
+    """The client's pending follow-up due at `when`: a second one would be a duplicate."""
+    same = services.get_pending(turn.prospect).filter(
+        action_type=ActionType.FOLLOW_UP, scheduled_for=when
+    )
+    return same.first()
 
 
 def _resolve(tool_input: dict, turn: Turn):
@@ -252,22 +342,17 @@ def _resolve(tool_input: dict, turn: Turn):
 
 
 def _schedule_followup(tool_input: dict, turn: Turn) -> ToolResult:
+    _require_own_words(turn)
     when_text = _text(tool_input, "when_text", required=True, limit=WHEN_TEXT_LIMIT)
     template = _text(tool_input, "message_template", required=False, limit=MAX_TEXT_LENGTH)
-    reason = _text(tool_input, "reason", required=True, limit=500)
+    reason = _text(tool_input, "reason", required=True, limit=REASON_LIMIT)
     model_reading = _model_reading(tool_input, turn)
-    turn.scheduling_calls += 1
-    if turn.scheduling_calls > MAX_SCHEDULING_CALLS_PER_TURN:
-        raise _Refused(f"at most {MAX_SCHEDULING_CALLS_PER_TURN} scheduling calls per message")
+    _count_scheduling_call(turn)
     resolution, not_ok = _resolve(tool_input, turn)
     if not_ok:
         return not_ok
-    same = services.get_pending(turn.prospect).filter(
-        action_type=ActionType.FOLLOW_UP, scheduled_for=resolution.when
-    )
-    if existing := same.first():  # the model repeated itself: one promise, one action
-        content = _scheduled_content(existing, turn, model_reading)
-        return ToolResult({**content, "note": "already scheduled; nothing new was added"})
+    if existing := _pending_follow_up_at(turn, resolution.when):  # one promise, one action
+        return ToolResult({**_scheduled_content(existing, turn, model_reading), "note": ALREADY})
     action = services.schedule_action(
         turn.prospect,
         ActionType.FOLLOW_UP,
@@ -301,7 +386,7 @@ def _scheduled_content(action: ScheduledAction, turn: Turn, model_reading=None) 
 
 
 def _cancel_followups(tool_input: dict, turn: Turn) -> ToolResult:
-    reason = _text(tool_input, "reason", required=True, limit=200)
+    reason = _text(tool_input, "reason", required=True, limit=REASON_LIMIT)
     count = services.cancel_pending_followups(turn.prospect, reason=f"agent: {reason}")
     return ToolResult({"status": "cancelled", "count": count})
 
@@ -314,8 +399,12 @@ def _restore_followup(tool_input: dict, turn: Turn) -> ToolResult:
         raise _Refused(f"action_id {raw!r} is not an id") from None
     if action_id not in turn.cancelled_now:
         raise _Refused("only a follow-up cancelled by the client's latest message can be restored")
+    _count_scheduling_call(turn)
     old = ScheduledAction.objects.get(pk=action_id, status=ActionStatus.CANCELLED)
-    turn.scheduling_calls += 1
+    if existing := _pending_follow_up_at(turn, old.scheduled_for):
+        return ToolResult({**_scheduled_content(existing, turn), "note": ALREADY})
+    if turn.prospect.actions.filter(payload__restored_from=str(old.pk)).exists():
+        raise _Refused("that follow-up was already restored once (and cancelled since)")
     action = services.schedule_action(
         turn.prospect,
         ActionType.FOLLOW_UP,
@@ -330,29 +419,41 @@ def _restore_followup(tool_input: dict, turn: Turn) -> ToolResult:
 
 
 def _opt_out(tool_input: dict, turn: Turn) -> ToolResult:
+    _require_own_words(turn)
     count = services.opt_out(turn.prospect)
     turn.opted_out = True
     return ToolResult({"status": "opted_out", "cancelled": count})
 
 
 def _book_meeting(tool_input: dict, turn: Turn) -> ToolResult:
+    _require_own_words(turn)
     title = _text(tool_input, "title", required=False, limit=200)
+    _count_scheduling_call(turn)
     resolution, not_ok = _resolve(tool_input, turn)
     if not_ok:
         return not_ok
+    upcoming = services.upcoming_meetings(turn.prospect, turn.now)
+    if same := upcoming.filter(starts_at=resolution.when).first():  # one time, one meeting
+        return ToolResult({**_booked_content(same, turn), "note": "already booked; nothing new"})
+    count, limit = upcoming.count(), settings.FOLLOWUPS_MAX_ACTIVE_MEETINGS_PER_PROSPECT
+    if count >= limit:
+        raise _Refused(
+            f"the client already has {count} upcoming meetings; the agent may book at most "
+            f"{limit}. Nothing was booked: tell the client a manager will get back to them"
+        )
     meeting = services.book_meeting(turn.prospect, resolution.when, title=title)
+    return ToolResult(_booked_content(meeting, turn))
+
+
+def _booked_content(meeting: Meeting, turn: Turn) -> dict:
     prospect = turn.prospect
-    return ToolResult(
-        {
-            "status": "booked",
-            "meeting_id": meeting.pk,
-            "when": meeting.starts_at.astimezone(prospect.zone).isoformat(),
-            "client_text": describe_when(
-                meeting.starts_at, turn.now, prospect.zone, prospect.language
-            ),
-            "reminders": meeting.reminders.filter(status=ActionStatus.PENDING).count(),
-        }
-    )
+    return {
+        "status": "booked",
+        "meeting_id": meeting.pk,
+        "when": meeting.starts_at.astimezone(prospect.zone).isoformat(),
+        "client_text": describe_when(meeting.starts_at, turn.now, prospect.zone, prospect.language),
+        "reminders": meeting.reminders.filter(status=ActionStatus.PENDING).count(),
+    }
 
 
 _HANDLERS = {
@@ -362,3 +463,4 @@ _HANDLERS = {
     "opt_out": _opt_out,
     "book_meeting": _book_meeting,
 }
+_PARAMETERS = {tool["name"]: set(tool["input_schema"]["properties"]) for tool in TOOLS}

@@ -208,6 +208,11 @@ FOLLOWUPS_REMINDER_1H = env_bool("FOLLOWUPS_REMINDER_1H", False)
 FOLLOWUPS_QUIET_HOURS = env_str("FOLLOWUPS_QUIET_HOURS", "21:00-09:00")
 FOLLOWUPS_MAX_AHEAD_DAYS = env_int("FOLLOWUPS_MAX_AHEAD_DAYS", 365, minimum=1)
 FOLLOWUPS_MAX_PENDING_PER_PROSPECT = env_int("FOLLOWUPS_MAX_PENDING_PER_PROSPECT", 5, minimum=1)
+# Upcoming (not cancelled, not yet started) meetings the agent may book for one client; staff
+# booking in the admin are not limited.
+FOLLOWUPS_MAX_ACTIVE_MEETINGS_PER_PROSPECT = env_int(
+    "FOLLOWUPS_MAX_ACTIVE_MEETINGS_PER_PROSPECT", 3, minimum=1
+)
 FOLLOWUPS_WATCH_INTERVAL_S = env_int("FOLLOWUPS_WATCH_INTERVAL_S", 2, minimum=1)
 # Where sends go: a dotted path to a followups.messenger.Messenger implementation, in
 # production bot.telegram.TelethonMessenger. No default: a system check (followups/checks.py)
@@ -238,7 +243,8 @@ TELEGRAM_WORKER_SESSION = env_str("TELEGRAM_WORKER_SESSION", "")
 ANTHROPIC_API_KEY = env_str("ANTHROPIC_API_KEY", "")
 ANTHROPIC_MODEL = env_str("ANTHROPIC_MODEL", "claude-sonnet-5-5")
 ANTHROPIC_TIMEOUT_S = env_int("ANTHROPIC_TIMEOUT_S", 30, minimum=1)
-# Longest inbound text the agent reads; longer messages are cut (and the client told).
+# Longest inbound text the agent reads; a longer message keeps its start and its end (a request
+# usually comes last) around a marker, and the client is told.
 BOT_MAX_INBOUND_CHARS = env_int("BOT_MAX_INBOUND_CHARS", 4000, minimum=100)
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
