@@ -24,6 +24,7 @@ from bot.tools import Turn
 from followups import services
 from followups.cleaning import clean_text
 from followups.delivery import plain_follow_up
+from followups.messenger import MAX_TEXT_LENGTH
 from followups.models import ActionStatus, ActionType, Message, Prospect, ScheduledAction
 from followups.texts import pick
 
@@ -101,9 +102,10 @@ def handle_incoming(incoming: Incoming) -> str | None:
         forwarded=incoming.forwarded,
     )
     reply = _reply(turn, text, incoming.kind)
-    if cut:  # the client should know that the middle went unread
-        return f"{pick(CUT_NOTE, prospect.language)}\n\n{reply}"
-    return reply
+    noted = f"{pick(CUT_NOTE, prospect.language)}\n\n{reply}" if cut and reply else reply
+    # The client should know that the middle went unread, unless the note would make the
+    # reply longer than Telegram takes (it would then not be sent at all).
+    return noted if noted and len(noted) <= MAX_TEXT_LENGTH else reply
 
 
 def keep_head_and_tail(text: str, limit: int) -> str:

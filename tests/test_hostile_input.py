@@ -19,6 +19,7 @@ from bot.conversation import write_follow_up
 from bot.models import ToolCall
 from bot.tools import STORED_INPUT_LIMIT
 from followups import services
+from followups.messenger import MAX_TEXT_LENGTH
 from followups.models import ActionStatus, Meeting, Message, Prospect, ScheduledAction
 from tests import test_agent
 from tests.anthropic_fakes import end_turn, last_tool_results, tool_use, tool_uses
@@ -354,6 +355,16 @@ def test_claude_reads_the_head_and_the_tail_of_a_long_message(claude_api):
     assert seen.endswith("Напишите через 3 часа")
     assert reply.startswith("Ваше сообщение очень длинное")
     assert reply.endswith("Хорошо!")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_cut_note_never_makes_a_reply_too_long_to_send(claude_api):
+    """A reply near Telegram's limit goes out without the note rather than not at all."""
+    long_answer = "Конечно. " * 450  # about 4,050 characters: fits alone, not with the note
+    claude_api(end_turn(long_answer.strip()))
+    reply = converse(LONG)
+    assert reply == long_answer.strip()
+    assert len(reply) <= MAX_TEXT_LENGTH
 
 
 @pytest.mark.django_db(transaction=True)
