@@ -1351,7 +1351,8 @@ def tokenize(text: str) -> list[Tok]:
                 tags = "|"  # a smiley ends a sentence: "не звоните)) после 3-го можно"
         else:
             tags = _number_tag(raw)
-        toks.extend(Tok(t, raw.start, raw.end, raw.text) for t in tags.split())
+        for tag in tags.split():
+            toks.append(Tok(tag, raw.start, raw.end, raw.text))
     return _weak_checked(_merge_number_words(toks))
 
 
