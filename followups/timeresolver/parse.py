@@ -758,26 +758,26 @@ _NARROWED = (
 
 def _find(tag_string: str, ctx: _Ctx) -> list[_Expr]:
     """All rule matches, longest first, without overlaps, in text order (the last
-    MAX_MENTIONS)."""
-    hits = []
+    MAX_MENTIONS). A match's handler runs only if no longer match has taken its words."""
+    matches = []
     present = {_tag_class(tag) for tag in set(ctx.tags)}
     for order, rule in enumerate(RULES):
         if rule.anchors.isdisjoint(present):
             continue
         for m in rule.regex.finditer(tag_string):
-            fields = rule.handler(m, ctx)
-            if fields is None:
-                continue
             start, end = ctx.tokens(m)
-            hits.append((-(end - start), start, order, end, fields, m.group().split()[0]))
+            matches.append((start - end, start, order, end, m))
     chosen = []
     taken: set[int] = set()
-    for hit in sorted(hits, key=lambda hit: hit[:3]):
-        if taken.isdisjoint(range(hit[1], hit[3])):
-            taken.update(range(hit[1], hit[3]))
-            chosen.append(hit)
+    for _, start, order, end, m in sorted(matches, key=lambda match: match[:3]):
+        if not taken.isdisjoint(range(start, end)):
+            continue
+        fields = RULES[order].handler(m, ctx)
+        if fields is not None:
+            taken.update(range(start, end))
+            chosen.append((start, end, fields, m.group().split()[0]))
     exprs = []
-    for _, start, _, end, fields, lead in sorted(chosen, key=lambda hit: hit[1])[-MAX_MENTIONS:]:
+    for start, end, fields, lead in sorted(chosen, key=lambda hit: hit[0])[-MAX_MENTIONS:]:
         options = fields.get("alternatives", [fields])
         is_range = any(option.pop("_range", False) for option in options)  # see _date
         until = next((o.pop("_until") for o in options if "_until" in o), None)
