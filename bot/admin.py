@@ -4,17 +4,18 @@ from django.contrib import admin
 from django.utils.html import format_html
 
 from bot.models import ToolCall
+from followups.admin import RecordTimes
 
 
 @admin.register(ToolCall)
-class ToolCallAdmin(admin.ModelAdmin):
+class ToolCallAdmin(RecordTimes, admin.ModelAdmin):
     """What the agent asked its tools for, and what came of it (refusals say why)."""
 
-    list_display = ("created_at", "prospect", "tool", "outcome", "agent", "summary")
+    list_display = ("created", "prospect", "tool", "outcome", "agent", "summary")
     list_filter = ("outcome", "tool", "agent")
     search_fields = ("prospect__display_name", "prospect__username", "=prospect__telegram_id")
     list_select_related = ("prospect",)
-    fields = ("created_at", "prospect", "tool", "agent", "outcome", "input_pretty", "result_pretty")
+    fields = ("created", "prospect", "tool", "agent", "outcome", "input_pretty", "result_pretty")
     readonly_fields = fields
 
     def has_add_permission(self, request):

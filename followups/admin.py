@@ -6,23 +6,28 @@ viewers see everything and change nothing; operators may also act.
 """
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models.constants import LOOKUP_SEP
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
-from followups import services
-from followups.models import ActionStatus, Meeting, Prospect, ScheduledAction
+from followups import services, texts
+from followups.delivery import render_text
+from followups.models import ActionStatus, ActionType, Meeting, Message, Prospect, ScheduledAction
 from followups.services import SchedulingError
+
+UTC = ZoneInfo("UTC")
 
 
 def _local(value: datetime | None, zone: ZoneInfo) -> str:
@@ -32,7 +37,48 @@ def _local(value: datetime | None, zone: ZoneInfo) -> str:
 
 
 def _utc(value: datetime | None) -> str:
-    return "—" if value is None else value.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%d %H:%M")
+    return "—" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def human_time(value: datetime, zone: ZoneInfo) -> str:
+    """ "12 Dec 2026 09:00 (Asia/Makassar)": a time as a person reads it, with its zone."""
+    local = value.astimezone(zone)
+    return f"{local.day} {local:%b %Y %H:%M} ({zone.key})"
+
+
+def client_and_utc(value: datetime, zone: ZoneInfo) -> str:
+    """ "12 Dec 2026 09:00 (Asia/Makassar), 01:00 UTC"."""
+    return f"{human_time(value, zone)}, {value.astimezone(UTC):%H:%M} UTC"
+
+
+def zoned_time(field: str, description: str):
+    """A column or detail field for a datetime: in the client's zone, and in UTC."""
+
+    @admin.display(description=description, ordering=field)
+    def show(self, obj):
+        value = getattr(obj, field)
+        zone = getattr(obj, "prospect", obj).zone  # a prospect, or a row of one
+        return "—" if value is None else client_and_utc(value, zone)
+
+    return show
+
+
+def check_when(when: datetime) -> None:
+    """services.validate_when, its refusal said as a person would, in the zone `when` was
+    entered in (a SchedulingError, like the service's)."""
+    try:
+        services.validate_when(when)
+    except SchedulingError:
+        zone, now = when.tzinfo, timezone.now()
+        if when < now:
+            raise SchedulingError(
+                f"{human_time(when, zone)} is in the past: it is now {human_time(now, zone)} there"
+            ) from None
+        days = settings.FOLLOWUPS_MAX_AHEAD_DAYS
+        latest = human_time(now + timedelta(days=days), zone)
+        raise SchedulingError(
+            f"{human_time(when, zone)} is more than {days} days ahead: the latest is {latest}"
+        ) from None
 
 
 def _time_columns(field: str, label: str):
@@ -67,9 +113,16 @@ class ShownFieldLookupsOnly:
         )
 
 
-class RescheduleForm(forms.Form):
-    ZONES = (("client", "the client's time zone"), ("UTC", "UTC"))
+ZONES = (("client", "the client's time zone"), ("UTC", "UTC"))
 
+
+def read_in(value: datetime, choice: str, client_zone: ZoneInfo) -> datetime:
+    """The wall-clock time a form read, as meant in the chosen zone (one of ZONES)."""
+    zone = client_zone if choice == "client" else UTC
+    return timezone.make_naive(value).replace(tzinfo=zone)
+
+
+class RescheduleForm(forms.Form):
     new_time = forms.DateTimeField(
         label="New time",
         help_text="YYYY-MM-DD HH:MM",
@@ -79,9 +132,27 @@ class RescheduleForm(forms.Form):
 
     def when_for(self, action: ScheduledAction) -> datetime:
         """The entered wall-clock time as an aware datetime, in the chosen zone."""
-        naive = timezone.make_naive(self.cleaned_data["new_time"])
-        zone = action.prospect.zone if self.cleaned_data["zone"] == "client" else ZoneInfo("UTC")
-        return naive.replace(tzinfo=zone)
+        return read_in(
+            self.cleaned_data["new_time"], self.cleaned_data["zone"], action.prospect.zone
+        )
+
+
+class RecordTimes:
+    """When a row was created and last changed, each with its zone."""
+
+    created = zoned_time("created_at", "created")
+    updated = zoned_time("updated_at", "updated")
+
+
+class SaveOnlyWhatCanBeSaved:
+    """No SAVE buttons on a page where every field is read-only (viewers see none anyway)."""
+
+    def render_change_form(self, request, context, add=False, change=False, **kwargs):
+        if not context["adminform"].form.fields:
+            context.update(
+                show_save=False, show_save_and_continue=False, show_save_and_add_another=False
+            )
+        return super().render_change_form(request, context, add, change, **kwargs)
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -96,10 +167,16 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
+@admin.display(description="error / reason")
+def error_or_reason(obj: ScheduledAction) -> str:
+    text = texts.readable_reason(obj.cancel_reason) if obj.cancel_reason else obj.last_error
+    return text[:80] + ("…" if len(text) > 80 else "")
+
+
 class ActionInline(ReadOnlyInline):
     model = ScheduledAction
     fk_name = "prospect"
-    fields = ("action_type", "status", "due_client_time", "due_utc", "attempts", "cancel_reason")
+    fields = ("action_type", "status", "due_client_time", "due_utc", "attempts", error_or_reason)
     readonly_fields = fields
     ordering = ("-scheduled_for",)
     due_client_time, due_utc = _time_columns("scheduled_for", "due")
@@ -113,12 +190,15 @@ class ReminderInline(ActionInline):
 
 class MeetingInline(ReadOnlyInline):
     model = Meeting
-    fields = ("starts_at", "status", "title")
+    fields = ("starts", "status", "title")
     readonly_fields = fields
+    starts = zoned_time("starts_at", "starts")
 
 
 @admin.register(ScheduledAction)
-class ScheduledActionAdmin(ShownFieldLookupsOnly, admin.ModelAdmin):
+class ScheduledActionAdmin(
+    ShownFieldLookupsOnly, SaveOnlyWhatCanBeSaved, RecordTimes, admin.ModelAdmin
+):
     list_display = (
         "short_id",
         "prospect_link",
@@ -127,7 +207,7 @@ class ScheduledActionAdmin(ShownFieldLookupsOnly, admin.ModelAdmin):
         "due_utc",
         "status",
         "attempts",
-        "error_or_reason",
+        error_or_reason,
     )
     list_filter = ("status", "action_type", ("scheduled_for", admin.DateFieldListFilter))
     search_fields = (
@@ -150,20 +230,26 @@ class ScheduledActionAdmin(ShownFieldLookupsOnly, admin.ModelAdmin):
         "due_client_time",
         "due_utc",
         "client_requested_time",
+        "text",
         "payload_pretty",
         "attempts",
         "last_error",
         "telegram_message_id",
-        "created_at",
-        "promised_at",
-        "updated_at",
-        "enqueued_at",
-        "claimed_at",
-        "executed_at",
-        "cancelled_at",
-        "cancel_reason",
+        "created",
+        "promised",
+        "updated",
+        "enqueued",
+        "claimed",
+        "executed",
+        "cancelled",
+        "reason",
     )
     readonly_fields = fields
+    promised = zoned_time("promised_at", "promised")
+    enqueued = zoned_time("enqueued_at", "enqueued")
+    claimed = zoned_time("claimed_at", "claimed")
+    executed = zoned_time("executed_at", "executed")
+    cancelled = zoned_time("cancelled_at", "cancelled")
 
     def has_add_permission(self, request):
         return False  # actions come from conversations and bookings, through the services
@@ -182,10 +268,26 @@ class ScheduledActionAdmin(ShownFieldLookupsOnly, admin.ModelAdmin):
 
     due_client_time, due_utc = _time_columns("scheduled_for", "due")
 
-    @admin.display(description="error / reason")
-    def error_or_reason(self, obj):
-        text = obj.cancel_reason or obj.last_error
-        return text[:80] + ("…" if len(text) > 80 else "")
+    @admin.display(description="cancel reason")
+    def reason(self, obj):
+        return texts.readable_reason(obj.cancel_reason) if obj.cancel_reason else "—"
+
+    @admin.display(description="text")
+    def text(self, obj):
+        """What was sent, or what will be."""
+        sent = obj.send_text or (
+            Message.objects.filter(action=obj, direction=Message.Direction.OUTBOUND)
+            .values_list("text", flat=True)
+            .first()
+        )
+        if sent:
+            return format_html("<pre>{}</pre>", sent)
+        if obj.status != ActionStatus.PENDING:
+            return "— (nothing was sent)"
+        template = (obj.payload.get("message_template") or "").strip()
+        if obj.action_type == ActionType.FOLLOW_UP and not template:
+            return "Preview: none yet; the text will be written at send time."
+        return format_html("Preview (if it were sent now):<pre>{}</pre>", render_text(obj))
 
     @admin.display(description="payload")
     def payload_pretty(self, obj):
@@ -203,9 +305,13 @@ class ScheduledActionAdmin(ShownFieldLookupsOnly, admin.ModelAdmin):
                 messages.WARNING,
             )
 
+    @staticmethod
+    def _staff_reason(request) -> str:
+        return f"cancelled by staff ({request.user.get_username()})"
+
     @admin.action(description="Cancel selected pending actions", permissions=["change"])
     def cancel_selected(self, request, queryset):
-        reason = f"cancelled by staff ({request.user.get_username()})"
+        reason = self._staff_reason(request)
         done = sum(services.cancel_action(a, reason) for a in queryset)
         self._report(request, done, queryset.count(), "Cancelled")
 
@@ -221,11 +327,79 @@ class ScheduledActionAdmin(ShownFieldLookupsOnly, admin.ModelAdmin):
         return HttpResponseRedirect(f"{url}?ids={ids}")
 
     def get_urls(self):
-        view = self.admin_site.admin_view(self.reschedule_view)
+        view = self.admin_site.admin_view
         return [
-            path("reschedule/", view, name="followups_scheduledaction_reschedule"),
+            path(
+                "reschedule/",
+                view(self.reschedule_view),
+                name="followups_scheduledaction_reschedule",
+            ),
+            path(
+                "<path:object_id>/cancel/",
+                view(self.cancel_view),
+                name="followups_scheduledaction_cancel",
+            ),
+            path(
+                "<path:object_id>/send-now/",
+                view(require_POST(self.send_now_view)),
+                name="followups_scheduledaction_send_now",
+            ),
             *super().get_urls(),
         ]
+
+    # --- the buttons on an action's own page ---------------------------------------------------
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        action = self.get_object(request, object_id)
+        can_act = (
+            action is not None
+            and action.status == ActionStatus.PENDING
+            and self.has_change_permission(request, action)
+        )
+        return super().change_view(
+            request, object_id, form_url, {**(extra_context or {}), "can_act": can_act}
+        )
+
+    def _action_to_change(self, request, object_id) -> ScheduledAction:
+        action = self.get_object(request, object_id)
+        if action is None:
+            raise Http404("No such action.")
+        if not self.has_change_permission(request, action):
+            raise PermissionDenied
+        return action
+
+    def _back_to(self, request, action: ScheduledAction, done: bool, verb: str):
+        if done:
+            self.message_user(request, f"{verb}.", messages.SUCCESS)
+        else:
+            self.message_user(
+                request,
+                "This action was no longer pending (already sent, being sent, or cancelled) "
+                "and was left as it is.",
+                messages.WARNING,
+            )
+        return HttpResponseRedirect(
+            reverse("admin:followups_scheduledaction_change", args=[action.pk])
+        )
+
+    def cancel_view(self, request: HttpRequest, object_id: str):
+        """GET asks first; POST cancels."""
+        action = self._action_to_change(request, object_id)
+        if request.method == "POST":
+            done = services.cancel_action(action, self._staff_reason(request))
+            return self._back_to(request, action, done, "Cancelled")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Cancel this action?",
+            "opts": self.model._meta,
+            "action": action,
+            "due": human_time(action.scheduled_for, action.prospect.zone),
+        }
+        return TemplateResponse(request, "admin/followups/scheduledaction/cancel.html", context)
+
+    def send_now_view(self, request: HttpRequest, object_id: str):
+        action = self._action_to_change(request, object_id)
+        return self._back_to(request, action, services.send_now(action), "Queued to send now")
 
     def reschedule_view(self, request: HttpRequest):
         if not self.has_change_permission(request):
@@ -247,7 +421,7 @@ class ScheduledActionAdmin(ShownFieldLookupsOnly, admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             try:
                 for action in actions:  # each client's zone: all valid, or none moved
-                    services.validate_when(form.when_for(action))
+                    check_when(form.when_for(action))
                 done = sum(services.reschedule(a, form.when_for(a)) for a in actions)
             except SchedulingError as exc:
                 form.add_error("new_time", str(exc))
@@ -267,34 +441,66 @@ class ScheduledActionAdmin(ShownFieldLookupsOnly, admin.ModelAdmin):
 
 
 class MeetingForm(forms.ModelForm):
-    """Whatever booking or moving would refuse is refused here, as a form error: save_model
-    runs after validation, where a refusal could only be a server error."""
+    """The time is read and shown in the client's zone (or UTC, if chosen). Whatever booking or
+    moving would refuse is refused here, as a form error: save_model runs after validation,
+    where a refusal could only be a server error."""
+
+    zone = forms.ChoiceField(choices=ZONES, initial="client", label="Read the time in")
 
     class Meta:
         model = Meeting
         fields = ("prospect", "starts_at", "title")
+        help_texts = {"starts_at": "In the client's time zone unless UTC is chosen below."}
 
-    def clean_starts_at(self):
-        starts_at = self.cleaned_data["starts_at"]
-        if self.instance.pk is not None and "starts_at" not in self.changed_data:
-            return starts_at  # not moved: a past or cancelled meeting may still be renamed
-        if self.instance.status == Meeting.Status.CANCELLED:
-            raise ValidationError("This meeting is cancelled: book a new one instead.")
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.moved = self.instance.pk is None
+        if not self.moved and "starts_at" in self.fields:  # shown as the client reads it
+            zone = self.instance.prospect.zone
+            self.initial["starts_at"] = timezone.make_naive(self.instance.starts_at, zone)
+            help_text = (
+                f"Shown in the client's time zone, {zone.key}; read in the zone chosen below."
+            )
+            self.fields["starts_at"].help_text = help_text
+
+    def clean(self):
+        cleaned = super().clean()
+        prospect = cleaned.get("prospect") if self.instance.pk is None else self.instance.prospect
+        if None in (prospect, cleaned.get("starts_at"), cleaned.get("zone")):
+            return cleaned  # a field's own error says why
+        starts_at = read_in(cleaned["starts_at"], cleaned["zone"], prospect.zone)
+        shown = self.instance.starts_at and self.instance.starts_at.replace(microsecond=0)
+        self.moved = self.instance.pk is None or starts_at != shown  # the form has no µs
+        if not self.moved:  # a past or cancelled meeting may still be renamed
+            cleaned["starts_at"] = self.instance.starts_at
+            return cleaned
         try:
-            services.validate_when(starts_at, name="starts_at")
+            if self.instance.status == Meeting.Status.CANCELLED:
+                raise SchedulingError("This meeting is cancelled: book a new one instead.")
+            check_when(starts_at)
         except SchedulingError as exc:
-            raise ValidationError(str(exc)) from None
-        return starts_at
+            self.add_error("starts_at", str(exc))
+        else:
+            cleaned["starts_at"] = starts_at.astimezone(UTC)
+        return cleaned
 
 
 @admin.register(Meeting)
-class MeetingAdmin(ShownFieldLookupsOnly, admin.ModelAdmin):
+class MeetingAdmin(ShownFieldLookupsOnly, SaveOnlyWhatCanBeSaved, RecordTimes, admin.ModelAdmin):
     form = MeetingForm
     list_display = ("id", "prospect", "starts_client_time", "starts_utc", "status", "title")
     list_filter = ("status", ("starts_at", admin.DateFieldListFilter))
     search_fields = ("prospect__display_name", "prospect__username", "=prospect__telegram_id")
     list_select_related = ("prospect",)
-    readonly_fields = ("status", "created_at", "updated_at")
+    fields = ("prospect", "starts_at", "zone", "title", "status", "created", "updated")
+    readonly_fields = ("status", "created", "updated")
+    starts = zoned_time("starts_at", "starts")
+
+    def get_fields(self, request, obj=None):
+        if obj is not None and not self.has_change_permission(request, obj):  # a viewer's page
+            return ("prospect", "starts", "status", "title", "created", "updated")
+        return self.fields
+
     inlines = (ReminderInline,)
     actions = ("cancel_selected",)
 
@@ -311,12 +517,14 @@ class MeetingAdmin(ShownFieldLookupsOnly, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         """Booking and moving go through the services, so the reminders follow."""
         if not change:
-            booked = services.book_meeting(obj.prospect, obj.starts_at, title=obj.title)
-            obj.pk = booked.pk
-            return
-        if "starts_at" in form.changed_data:
-            services.move_meeting(Meeting.objects.get(pk=obj.pk), obj.starts_at)
-        Meeting.objects.filter(pk=obj.pk).update(title=obj.title)
+            obj.pk = services.book_meeting(obj.prospect, obj.starts_at, title=obj.title).pk
+        else:
+            if form.moved:
+                services.move_meeting(Meeting.objects.get(pk=obj.pk), obj.starts_at)
+            Meeting.objects.filter(pk=obj.pk).update(title=obj.title)
+        if form.moved:
+            when = client_and_utc(obj.starts_at, obj.prospect.zone)
+            self.message_user(request, f"The meeting is at {when}.", messages.SUCCESS)
 
     @admin.action(
         description="Cancel selected meetings and their reminders", permissions=["change"]
@@ -329,17 +537,17 @@ class MeetingAdmin(ShownFieldLookupsOnly, admin.ModelAdmin):
 
 
 @admin.register(Prospect)
-class ProspectAdmin(ShownFieldLookupsOnly, admin.ModelAdmin):
+class ProspectAdmin(ShownFieldLookupsOnly, SaveOnlyWhatCanBeSaved, RecordTimes, admin.ModelAdmin):
     list_display = (
         "telegram_id",
         "display_name",
         "username",
         "time_zone",
         "language",
-        "opted_out_at",
-        "unreachable_since",
-        "last_inbound_at",
-        "last_outbound_at",
+        "opted_out",
+        "unreachable",
+        "last_inbound",
+        "last_outbound",
     )
     list_filter = ("language", "time_zone")
     search_fields = ("display_name", "username", "=telegram_id")
@@ -350,19 +558,24 @@ class ProspectAdmin(ShownFieldLookupsOnly, admin.ModelAdmin):
         "username",
         "time_zone",
         "language",
-        "opted_out_at",
-        "unreachable_since",
+        "opted_out",
+        "unreachable",
         "unreachable_reason",
-        "last_inbound_at",
-        "last_reply_at",
-        "last_outbound_at",
-        "created_at",
-        "updated_at",
+        "last_inbound",
+        "last_reply",
+        "last_outbound",
+        "created",
+        "updated",
     )
     # Staff may correct a name, a time zone or a language; the rest comes from Telegram.
     readonly_fields = tuple(f for f in fields if f not in ("display_name", "time_zone", "language"))
     inlines = (ActionInline, MeetingInline)
     actions = ("opt_out_selected",)
+    opted_out = zoned_time("opted_out_at", "opted out")
+    unreachable = zoned_time("unreachable_since", "unreachable since")
+    last_inbound = zoned_time("last_inbound_at", "last inbound")
+    last_reply = zoned_time("last_reply_at", "last reply")
+    last_outbound = zoned_time("last_outbound_at", "last outbound")
 
     def has_add_permission(self, request):
         return False  # prospects come from Telegram

@@ -49,3 +49,28 @@ def meeting_day_words(
     else:
         day = start.strftime("%d.%m")
     return day, start.strftime("%H:%M")
+
+
+# Why an action was cancelled, as staff read it; the code stays in the data and the filters.
+CANCEL_REASONS = {
+    "client_responded": "the client wrote",
+    "opted_out": "the client opted out",
+    "meeting_moved": "meeting moved",
+    "meeting_cancelled": "meeting cancelled",
+    "meeting_started": "meeting started",
+}
+_REASON_PREFIXES = {
+    "agent: ": "the agent cancelled it: ",
+    "recipient unreachable: ": "the client cannot be written to: ",
+}
+
+
+def readable_reason(code: str) -> str:
+    """A cancel reason in words ("the client wrote"); a reason with no wording is shown as is
+    ("cancelled by staff (name)" already reads as words)."""
+    if code in CANCEL_REASONS:
+        return CANCEL_REASONS[code]
+    for prefix, words in _REASON_PREFIXES.items():
+        if code.startswith(prefix):
+            return words + code.removeprefix(prefix)
+    return code

@@ -1,7 +1,14 @@
 from django.contrib import admin
 from django.urls import path
+from django_dramatiq.models import Task
 
 from followups import views
+
+# There is no public site to go back to, and the tasks table is not used (the rows in
+# followups are the record): neither is offered in the admin.
+admin.site.site_url = None
+if admin.site.is_registered(Task):
+    admin.site.unregister(Task)
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -202,6 +202,7 @@ def test_meeting_booked_and_moved_through_the_admin(operator, make_prospect):
             "starts_at_0": start.strftime("%Y-%m-%d"),
             "starts_at_1": "15:00:00",
             "title": "Demo",
+            "zone": "client",
             **inline_management(),
         },
     )
@@ -215,6 +216,7 @@ def test_meeting_booked_and_moved_through_the_admin(operator, make_prospect):
             "starts_at_0": moved.strftime("%Y-%m-%d"),
             "starts_at_1": "16:00:00",
             "title": "Demo",
+            "zone": "client",
             **inline_management(1),
         },
     )
@@ -234,6 +236,7 @@ def test_meeting_in_the_past_is_refused(operator, make_prospect):
             "prospect": prospect.pk,
             "starts_at_0": "2020-01-01",
             "starts_at_1": "10:00:00",
+            "zone": "client",
             **inline_management(),
         },
     )
@@ -277,6 +280,7 @@ def change_meeting(client, meeting: Meeting, starts_at: datetime, title: str = "
             "starts_at_0": local.strftime("%Y-%m-%d"),
             "starts_at_1": local.strftime("%H:%M:%S"),
             "title": title,
+            "zone": "client",
             **inline_management(meeting.reminders.count()),
         },
     )
@@ -314,6 +318,7 @@ def test_a_meeting_at_the_ends_of_the_calendar_is_refused(operator, make_prospec
             "prospect": make_prospect().pk,
             "starts_at_0": day,
             "starts_at_1": "00:00:00",
+            "zone": "client",
             **inline_management(),
         },
     )
