@@ -200,15 +200,20 @@ def adversarial(length: int) -> dict[str, str]:
 
 def worst_case(length: int, rounds: int = WORST_ROUNDS) -> dict:
     """The slowest adversarial message of `length` characters (each timed as the fastest of
-    `rounds` runs) and the one that needs the most memory at its peak."""
-    times, peaks = {}, {}
-    for name, text in adversarial(length).items():
-        resolve_text(text, NOW)  # warm-up: the word cache
-        times[name] = min(_seconds(text) for _ in range(rounds))
+    `rounds` runs, one round over them all after another, so that a burst of other work on
+    the machine does not spoil all the runs of one) and the one that needs the most memory at
+    its peak."""
+    texts = adversarial(length)
+    peaks = {}
+    for name, text in texts.items():
         tracemalloc.start()
-        resolve_text(text, NOW)
+        resolve_text(text, NOW)  # also the warm-up: the word cache
         peaks[name] = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
+    times = dict.fromkeys(texts, float("inf"))
+    for _ in range(rounds):
+        for name, text in texts.items():
+            times[name] = min(times[name], _seconds(text))
     slowest, hungriest = max(times, key=times.get), max(peaks, key=peaks.get)
     return {
         "length": length,
