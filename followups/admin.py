@@ -433,7 +433,9 @@ class ScheduledActionAdmin(
             "title": "Reschedule actions",
             "opts": self.model._meta,
             "form": form,
-            "actions_to_move": actions,
+            "actions_to_move": [
+                (a, client_and_utc(a.scheduled_for, a.prospect.zone)) for a in actions
+            ],
             "ids": ",".join(str(a.pk) for a in actions),
             "pending": ActionStatus.PENDING,
         }

@@ -228,6 +228,12 @@ def test_an_actions_page_shows_every_time_with_its_zone(viewer, pending):
     assert "a.m." not in body and "p.m." not in body
 
 
+def test_the_reschedule_page_shows_due_times_with_their_zone(operator, pending):
+    url = reverse("admin:followups_scheduledaction_reschedule")
+    body = operator.get(url, {"ids": str(pending.pk)}).content.decode()
+    assert "20 Nov 2026 12:00 (Europe/Moscow), 09:00 UTC" in body
+
+
 @pytest.mark.parametrize(
     "url",
     [
