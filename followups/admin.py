@@ -383,11 +383,13 @@ class ScheduledActionAdmin(
         )
 
     def cancel_view(self, request: HttpRequest, object_id: str):
-        """GET asks first; POST cancels."""
+        """GET asks first (unless there is nothing left to cancel); POST cancels."""
         action = self._action_to_change(request, object_id)
         if request.method == "POST":
             done = services.cancel_action(action, self._staff_reason(request))
             return self._back_to(request, action, done, "Cancelled")
+        if action.status != ActionStatus.PENDING:
+            return self._back_to(request, action, False, "Cancelled")
         context = {
             **self.admin_site.each_context(request),
             "title": "Cancel this action?",

@@ -99,6 +99,17 @@ def test_cancel_asks_first_then_cancels(operator, pending):
     assert "was no longer pending" in again
 
 
+def test_cancel_does_not_ask_about_an_action_already_sent(operator, pending):
+    services.mark_executed(pending, telegram_message_id=7)
+    response = operator.get(cancel_url(pending), follow=True)
+    assert response.redirect_chain[-1][0] == page(pending)
+    body = response.content.decode()
+    assert "was no longer pending" in body
+    assert "Yes, cancel it" not in body
+    pending.refresh_from_db()
+    assert pending.status == ActionStatus.EXECUTED
+
+
 def test_send_now_is_post_only(operator, pending, transactional_db):
     assert operator.get(send_now_url(pending)).status_code == 405
     pending.refresh_from_db()
