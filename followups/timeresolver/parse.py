@@ -26,10 +26,10 @@ from .fields import WEEKDAYS, ResolverInputError, Spec, validate
 from .lexicon import Tok, tokenize
 
 SEVERAL = 3  # "несколько дней": the fallback reading of "several"
-# A message is read from its last this many time mentions. The densest message of the corpus
-# names 6 in 150 characters; a hostile one names hundreds, and the work per mention is large.
-# The request is usually at the end.
-MAX_MENTIONS = 100
+# A message naming more times than this is read from shortly before the last of them (see
+# _expressions). The densest message of the corpus names 6 in 150 characters; a hostile one
+# names hundreds, and the work per mention is large. The request is usually at the end.
+MAX_MENTIONS = 50
 
 DAY_KEYS = {
     "days_ahead",
@@ -756,9 +756,12 @@ _NARROWED = (
 )
 
 
-def _find(tag_string: str, ctx: _Ctx) -> list[_Expr]:
-    """All rule matches, longest first, without overlaps, in text order (the last
-    MAX_MENTIONS). A match's handler runs only if no longer match has taken its words."""
+Hit = tuple[int, int, dict[str, Any], str]  # first token, end token, fields, first tag
+
+
+def _find(tag_string: str, ctx: _Ctx) -> list[Hit]:
+    """All rule matches, longest first, without overlaps, in text order. A match's handler runs
+    only if no longer match has taken its words."""
     matches = []
     present = {_tag_class(tag) for tag in set(ctx.tags)}
     for order, rule in enumerate(RULES):
@@ -776,13 +779,14 @@ def _find(tag_string: str, ctx: _Ctx) -> list[_Expr]:
         if fields is not None:
             taken.update(range(start, end))
             chosen.append((start, end, fields, m.group().split()[0]))
-    exprs = []
-    for start, end, fields, lead in sorted(chosen, key=lambda hit: hit[0])[-MAX_MENTIONS:]:
-        options = fields.get("alternatives", [fields])
-        is_range = any(option.pop("_range", False) for option in options)  # see _date
-        until = next((o.pop("_until") for o in options if "_until" in o), None)
-        exprs.append(_Expr(options, start, end, lead, is_range, until=until))
-    return exprs
+    return sorted(chosen, key=lambda hit: hit[0])
+
+
+def _mention(start: int, end: int, fields: dict[str, Any], lead: str) -> _Expr:
+    options = fields.get("alternatives", [fields])
+    is_range = any(option.pop("_range", False) for option in options)  # see _date
+    until = next((o.pop("_until") for o in options if "_until" in o), None)
+    return _Expr(options, start, end, lead, is_range, until=until)
 
 
 # A fallback offered after a first choice: "если нет", "если не получится", "if not".
@@ -1454,18 +1458,27 @@ def _with_breaks(toks: list[Tok], breaks: list[int]) -> list[Tok]:
     return out
 
 
-def _expressions(toks: list[Tok]) -> tuple[list[_Expr], _Tags, _Ctx, str]:
+def _expressions(toks: list[Tok]) -> tuple[list[Tok], list[_Expr], _Tags, _Ctx, str]:
+    """The mentions of time in the tokens, grouped. A message naming more than MAX_MENTIONS
+    times is read from _REACH tags before the MAX_MENTIONS-th last one on: the tokens before
+    are dropped (the mentions after keep what was found for them)."""
     ctx = _Ctx.of(toks)
     tag_string = " ".join(ctx.tags)
-    return _group(_find(tag_string, ctx), ctx.tags), ctx.tags, ctx, tag_string
+    hits = _find(tag_string, ctx)
+    if len(hits) > MAX_MENTIONS:
+        cut = max(0, hits[-MAX_MENTIONS][0] - _REACH)
+        toks = toks[cut:]
+        ctx = _Ctx.of(toks)
+        tag_string = " ".join(ctx.tags)
+        hits = [(start - cut, end - cut, *rest) for start, end, *rest in hits[-MAX_MENTIONS:]]
+    exprs = [_mention(*hit) for hit in hits]
+    return toks, _group(exprs, ctx.tags), ctx.tags, ctx, tag_string
 
 
 def parse(text: str) -> Parsed:
-    toks = tokenize(text)
-    exprs, tags, ctx, tag_string = _expressions(toks)
+    toks, exprs, tags, ctx, tag_string = _expressions(tokenize(text))
     if breaks := _run_on_breaks(toks, exprs):
-        toks = _with_breaks(toks, breaks)
-        exprs, tags, ctx, tag_string = _expressions(toks)
+        toks, exprs, tags, ctx, tag_string = _expressions(_with_breaks(toks, breaks))
     candidates = []
     for expr in _complete(exprs, tag_string, ctx)[-MAX_MENTIONS:]:
         options = _share_context(expr.options)
