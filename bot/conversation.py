@@ -145,8 +145,12 @@ def _confirmation(turn: Turn) -> str:
 
 def upsert_prospect(incoming: Incoming) -> Prospect:
     """The prospect for this sender, created on first contact; Telegram's details refreshed
-    (the access hash is what later sends need)."""
+    (the access hash is what later sends need). The language is Telegram's lang_code when
+    given; Telegram gives it only to bots, so a user account reads it from what the client
+    writes (detect_language), Russian until a text says."""
     language = "en" if incoming.language_code.lower().startswith("en") else "ru"
+    unknown = not incoming.language_code and not incoming.forwarded
+    written = detect_language(incoming.text) if unknown else None
     with transaction.atomic():
         prospect, created = Prospect.objects.select_for_update().get_or_create(
             telegram_id=incoming.telegram_id,
@@ -154,7 +158,7 @@ def upsert_prospect(incoming: Incoming) -> Prospect:
                 "access_hash": incoming.access_hash,
                 "username": incoming.username[:64],
                 "display_name": incoming.display_name[:255],
-                "language": language,
+                "language": written or language,
             },
         )
         fresh = {
@@ -162,6 +166,8 @@ def upsert_prospect(incoming: Incoming) -> Prospect:
             "username": incoming.username[:64],
             "display_name": incoming.display_name[:255] or prospect.display_name,
         }
+        if written and detect_language(incoming.text, min_letters=SWITCH_LETTERS):
+            fresh["language"] = written  # a client who writes on in the other language
         changed = [k for k, v in fresh.items() if getattr(prospect, k) != v]
         if changed and not created:
             for name in changed:
@@ -170,6 +176,27 @@ def upsert_prospect(incoming: Incoming) -> Prospect:
     if created:
         log.info("prospect created id=%s", prospect.pk)
     return prospect
+
+
+# Letters a message needs to set a new client's language, and to switch a known client's
+# (a bare «ok» or «спс» says little about the language a client reads).
+FIRST_LETTERS = 2
+SWITCH_LETTERS = 12
+
+
+def detect_language(text: str, min_letters: int = FIRST_LETTERS) -> str | None:
+    """The client's language, "ru" or "en", by the script they write in (two thirds of the
+    Cyrillic and Latin letters at least); None when the text does not say. Transliterated
+    Russian reads as "en"."""
+    cyrillic = sum(1 for c in text if "\u0400" <= c <= "\u04ff")
+    latin = sum(1 for c in text.lower() if "a" <= c <= "z")
+    if cyrillic + latin < min_letters:
+        return None
+    if cyrillic * 3 >= (cyrillic + latin) * 2:
+        return "ru"
+    if latin * 3 >= (cyrillic + latin) * 2:
+        return "en"
+    return None
 
 
 def is_acknowledgement(prospect: Prospect, text: str, at: datetime) -> bool:

@@ -1,8 +1,13 @@
 """`manage.py demo`: the whole product in one process with no external service. SQLite file,
-Dramatiq's in-process broker and worker, the console messenger (manage.py selects this)."""
+Dramatiq's in-process broker and worker, the console messenger (manage.py selects this).
+
+Other commands take these settings to look at the demo's database, in demo time:
+`manage.py followups_status --settings project.demo_settings` (or `shell`).
+"""
 
 import os
 import secrets
+from pathlib import Path
 
 # project.settings requires a real key; each demo process makes its own.
 os.environ["DJANGO_SECRET_KEY"] = secrets.token_urlsafe(50)
@@ -28,5 +33,30 @@ FOLLOWUPS_ENQUEUE_HORIZON_S = 1
 FOLLOWUPS_WATCH_INTERVAL_S = 1
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
-LOG_LEVEL = os.environ.get("LOG_LEVEL", "WARNING")
-LOGGING["root"]["level"] = LOG_LEVEL  # noqa: F405
+
+# The console is the client's chat: every log (Django's, Dramatiq's, the admin's request lines
+# and tracebacks) goes to a file beside the database, which the demo's banner names.
+DEMO_LOG_FILE = str(Path(DATABASES["default"]["NAME"]).with_suffix(".log"))
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+_to_file = {"handlers": ["demo_file"], "level": LOG_LEVEL, "propagate": False}
+LOGGING = {
+    **LOGGING,  # noqa: F405
+    "handlers": {
+        "demo_file": {
+            "class": "logging.FileHandler",
+            "filename": DEMO_LOG_FILE,
+            "formatter": LOG_FORMAT,  # noqa: F405
+            "delay": True,
+        }
+    },
+    "root": {"handlers": ["demo_file"], "level": LOG_LEVEL},
+    # Django's own defaults send these to the console: "django.server" (each request the admin
+    # serves, every static file) and "django" (a 403's traceback, with DEBUG on).
+    "loggers": {**LOGGING["loggers"], "django": _to_file, "django.server": _to_file},  # noqa: F405
+}
+
+# Demo time in every process on these settings (followups_status, shell): the running demo's
+# clock, or where it stopped. The demo itself installs its own clock over this one.
+from bot.demo import SharedClock, install_clock, state_file  # noqa: E402
+
+install_clock(SharedClock(state_file(Path(DATABASES["default"]["NAME"]))))

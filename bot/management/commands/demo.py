@@ -19,6 +19,8 @@ from followups import dispatcher
 from followups.models import Prospect
 
 QUIET_WINDOW = timedelta(hours=1)
+DEFAULT_PORT = 8000
+PORT_TRIES = 10  # without --port, the admin takes the first free of 8000…8009
 
 
 class Command(BaseCommand):
@@ -33,22 +35,29 @@ class Command(BaseCommand):
         parser.add_argument(
             "--speed", type=float, default=60.0, help="Demo time runs N times faster (60)."
         )
-        parser.add_argument("--port", type=int, default=8000, help="Admin port (8000).")
+        parser.add_argument(
+            "--port",
+            type=int,
+            default=None,
+            help=f"Admin port (the first free from {DEFAULT_PORT}; a given port must be free).",
+        )
         parser.add_argument("--no-admin", action="store_true", help="Do not serve the admin.")
         parser.add_argument(
             "--reset", action="store_true", help="Start over: forget the demo's data and time."
         )
 
-    def handle(self, *args, speed: float, port: int, no_admin: bool, reset: bool, **options):
+    def handle(self, *args, speed: float, port, no_admin: bool, reset: bool, **options):
         if not 0 < speed <= 10_000:
             raise CommandError("--speed must be between 0 (exclusive) and 10000")
+        server = None if no_admin else self._bind(port)
         db_path = Path(settings.DATABASES["default"]["NAME"])
-        clock_file = db_path.with_suffix(".clock.json")
+        clock_file = demo.state_file(db_path)
         if reset:
             db_path.unlink(missing_ok=True)
             clock_file.unlink(missing_ok=True)
         clock = demo.DemoClock(speed, clock_file)
         demo.install_clock(clock)
+        clock.save()
         call_command("migrate", verbosity=0)
         Prospect.objects.get_or_create(
             telegram_id=demo.CLIENT_ID,
@@ -57,48 +66,73 @@ class Command(BaseCommand):
         report = dispatcher.reconcile(force=True)  # a restarted demo: the rows are the truth
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        worker = demo.start_background(stop)
-        self._banner(speed, port, no_admin, report)
+        worker, dispatching = demo.start_background(stop, clock)
+        self._banner(speed, server, port, report)
         try:
             self._chat(stop)
             if not stop.is_set():
                 demo.say("(input ended: running until nothing is due within the next hour)")
-                demo.wait_until_quiet(stop, QUIET_WINDOW, clock)
+                demo.wait_until_quiet(stop, QUIET_WINDOW)
         except KeyboardInterrupt:
             demo.say("")
         finally:
             stop.set()
-            clock.save()
+            dispatching.join(timeout=30)  # its last heartbeat comes before the saved time
             worker.stop()
+            clock.save(running=False)
+            if server is not None:
+                server.server_close()
         demo.say("demo stopped; start it again and pending follow-ups still arrive")
 
-    def _banner(self, speed: float, port: int, no_admin: bool, report) -> None:
+    def _bind(self, port: int | None):
+        """The admin's server, bound before anything is said about it: a given --port must be
+        free; without one, the first free port from 8000."""
+        server = demo.bind_admin(port or DEFAULT_PORT, 1 if port else PORT_TRIES)
+        if server is None and port:
+            raise CommandError(
+                f"Port {port} is taken (another server is listening on 127.0.0.1:{port}). "
+                "Choose another with --port, or run with --no-admin."
+            )
+        if server is None:
+            last = DEFAULT_PORT + PORT_TRIES - 1
+            raise CommandError(
+                f"Ports {DEFAULT_PORT}-{last} are all taken on 127.0.0.1. "
+                "Choose a free one with --port, or run with --no-admin."
+            )
+        return server
+
+    def _banner(self, speed: float, server, port: int | None, report) -> None:
         agent = (
             "Claude" if settings.ANTHROPIC_API_KEY else "rule-based fallback (no ANTHROPIC_API_KEY)"
         )
         demo.say(f"Demo: agent {agent}; demo time {timezone.localtime():%a %Y-%m-%d %H:%M} "
-                 f"({settings.TIME_ZONE}), running {speed:g}× faster.")  # fmt: skip
+                 f"({settings.TIME_ZONE}), running {speed:g}× faster; "
+                 "[brackets] show demo time.")  # fmt: skip
+        demo.say(f"Logs: {settings.DEMO_LOG_FILE}")
         if report.enqueued or report.missed:
             demo.say(f"Restarted: {report}.")
         pending = demo.describe_pending(Prospect.objects.get(telegram_id=demo.CLIENT_ID))
         if pending:
             demo.say("Pending: " + "; ".join(pending))
-        if not no_admin:
+        if server is not None:
             password = secrets.token_urlsafe(9)
             user, _ = User.objects.get_or_create(
                 username="demo", defaults={"is_staff": True, "is_superuser": True}
             )
             user.set_password(password)
             user.save()
-            demo.serve_admin(port)
-            demo.say(f"Admin: http://127.0.0.1:{port}/admin/  login demo / {password}")
+            bound = server.server_address[1]
+            if bound != (port or DEFAULT_PORT):
+                demo.say(f"Port {port or DEFAULT_PORT} is taken: the admin is on {bound}.")
+            demo.serve_admin(server)
+            demo.say(f"Admin: http://127.0.0.1:{bound}/admin/  login demo / {password}")
         demo.say("Type as the client (e.g. «напиши мне через 2 часа»); Ctrl-D ends input.\n")
 
     def _chat(self, stop: threading.Event) -> None:
         interactive = sys.stdin.isatty()
         while not stop.is_set():
             try:
-                line = input("клиент> ") if interactive else sys.stdin.readline()
+                line = input(f"{demo.stamp()} клиент> ") if interactive else sys.stdin.readline()
             except EOFError:
                 return
             if not interactive and not line:
@@ -107,7 +141,7 @@ class Command(BaseCommand):
             if not text:
                 continue
             if not interactive:
-                demo.say(f"клиент> {text}")
+                demo.say_at(f"клиент> {text}")
             now = timezone.now()
             reply = handle_incoming(
                 Incoming(
@@ -115,11 +149,11 @@ class Command(BaseCommand):
                     access_hash=None,
                     username="demo_client",
                     display_name="Demo client",
-                    language_code="ru",
+                    language_code="",  # the console has no Telegram language: read the text
                     message_id=int(now.timestamp()),
                     at=now,
                     text=text,
                 )
             )
             record_outgoing(demo.CLIENT_ID, reply, None, timezone.now())
-            demo.say(f"агент> {reply}")
+            demo.say_at(f"агент> {reply}")
