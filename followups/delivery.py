@@ -153,9 +153,10 @@ def _claim(
     ids: list[uuid.UUID], token: uuid.UUID, now: datetime, report: DeliveryReport
 ) -> list[ScheduledAction]:
     """Apply the missed-run policy, then claim what is pending and due, in two statements."""
-    grace = timedelta(seconds=settings.FOLLOWUPS_MISSED_GRACE_S)
     pending = ScheduledAction.objects.filter(pk__in=ids, status=ActionStatus.PENDING)
-    report.missed = len(dispatcher.missed_now(pending.filter(scheduled_for__lt=now - grace)))
+    report.missed = len(
+        dispatcher.missed_now(pending.filter(scheduled_for__lt=now - dispatcher.grace()))
+    )
     pending.filter(scheduled_for__lte=now + EARLY_TOLERANCE).update(
         status=SENDING,
         claim_token=token,
@@ -325,13 +326,12 @@ def _send_batch(sends: list[_Send], token: uuid.UUID, report: DeliveryReport) ->
 
 
 def _overdue(action: ScheduledAction) -> bool:
-    grace = timedelta(seconds=settings.FOLLOWUPS_MISSED_GRACE_S)
-    return action.scheduled_for < timezone.now() - grace
+    return action.scheduled_for < timezone.now() - dispatcher.grace()
 
 
 def _miss(action: ScheduledAction, token: uuid.UUID, report: DeliveryReport) -> None:
     """The missed-run policy for a marked row, once the messenger said it was never sent."""
-    reason = f"overdue by more than {settings.FOLLOWUPS_MISSED_GRACE_S} s; not sent"
+    reason = dispatcher.missed_reason()
     if _finish(action, token, ActionStatus.MISSED, last_error=reason):
         report.missed += 1
         events.of(action, "missed", level=logging.WARNING, reason=reason)

@@ -37,6 +37,15 @@ def horizon() -> timedelta:
     return timedelta(seconds=settings.FOLLOWUPS_ENQUEUE_HORIZON_S)
 
 
+def grace() -> timedelta:
+    """How overdue an action may be and still be sent; beyond it, it is missed."""
+    return timedelta(seconds=settings.FOLLOWUPS_MISSED_GRACE_S)
+
+
+def missed_reason() -> str:
+    return f"overdue by more than {settings.FOLLOWUPS_MISSED_GRACE_S} s; not sent"
+
+
 def publish(rows: list[tuple[UUID, datetime]], now: datetime) -> int:
     """Send delivery messages for (id, due) pairs: one per due second, at most BATCH_SIZE ids
     each, delayed until the latest due time in it. Returns the number of messages."""
@@ -163,15 +172,14 @@ def mark_missed(now: datetime | None = None) -> int:
     """Pending actions overdue by more than the grace period become `missed`: shown to staff,
     never sent (a "tomorrow at 10" message arriving two days late does more harm than good)."""
     now = now or timezone.now()
-    grace = timedelta(seconds=settings.FOLLOWUPS_MISSED_GRACE_S)
-    return len(missed_now(ScheduledAction.objects.filter(scheduled_for__lt=now - grace)))
+    return len(missed_now(ScheduledAction.objects.filter(scheduled_for__lt=now - grace())))
 
 
 def missed_now(qs) -> list[dict]:
     """Mark the pending rows of `qs` missed (their due time is past the grace period). A row
     with a send mark is left to its worker: it may have reached the client (see
     ScheduledAction.send_started_at)."""
-    reason = f"overdue by more than {settings.FOLLOWUPS_MISSED_GRACE_S} s; not sent"
+    reason = missed_reason()
     return transition(
         qs.filter(send_started_at__isnull=True),
         ActionStatus.PENDING,
