@@ -135,7 +135,7 @@ def schedule_action(
         raise SchedulingError(
             f"unknown action type {action_type!r}; expected one of {', '.join(ActionType.values)}"
         )
-    _require_future(_require_aware(scheduled_for, "scheduled_for"), now)
+    validate_when(scheduled_for, now, "scheduled_for")
     payload = _clean_payload(payload)
     if prospect.opted_out_at:
         raise SchedulingError(f"prospect {prospect.telegram_id} opted out; nothing is scheduled")
