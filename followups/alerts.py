@@ -40,8 +40,12 @@ SESSION_MARK = "the Telegram session needs attention"
 # Telegram's flood and slow-mode waits, as delivery stores them: FLOOD_WAIT_600.
 FLOOD_WAIT = re.compile(r"^(?:FLOOD_WAIT|FLOOD_PREMIUM_WAIT|SLOWMODE_WAIT)_(\d+)$")
 # The error name at the start of a failed row's reason ("gave up after 4: SEND_TIMEOUT",
-# "USER_IS_BLOCKED", "RuntimeError: …"); whatever follows it is not repeated in an alert.
-ERROR_NAME = re.compile(r"^(?:gave up after \d+: )?(?:lookup: )?([A-Z][A-Z0-9_]+|[A-Za-z]+Error)\b")
+# "USER_IS_BLOCKED", "RuntimeError: …"): Telegram's (with an underscore) or an exception
+# class's, ending the reason or followed by " (" or ":". Nothing else of a reason is quoted.
+ERROR_NAME = re.compile(
+    r"^(?:gave up after \d+: )?(?:lookup: )?"
+    r"([A-Z][A-Z0-9]*_[A-Z0-9_]+|[A-Za-z]+Error)(?=$| \(|:)"
+)
 MAX_IDS = 5  # ids quoted in one alert
 MAX_TEXT = 1000
 PREFIX = "[followups]"
