@@ -216,20 +216,30 @@ def broker(snap: health.Snapshot) -> Finding:
 
 
 def evaluate(now: datetime | None = None) -> list[Finding]:
-    """Every condition, as of now."""
+    """Every condition, as of now. One that raises is logged and left out (its state row
+    is untouched): the others are still told."""
     snap = health.snapshot()
     now = now or snap.now
     dlq_key = f"dead_letter:{settings.FOLLOWUPS_QUEUE}"
-    found = [
-        send_failures(now),
-        session(now),
-        flood_wait(now),
-        heartbeat(snap),
-        missed(now),
-        broker(snap),
-        dead_letters(snap, AlertState.objects.filter(key=dlq_key).first()),
+    conditions = [
+        lambda: send_failures(now),
+        lambda: session(now),
+        lambda: flood_wait(now),
+        lambda: heartbeat(snap),
+        lambda: missed(now),
+        lambda: broker(snap),
+        lambda: dead_letters(snap, AlertState.objects.filter(key=dlq_key).first()),
     ]
-    return [f for f in found if f is not None]
+    found = []
+    for condition in conditions:
+        try:
+            finding = condition()
+        except Exception:
+            log.exception("an alert condition could not be evaluated")
+            continue
+        if finding is not None:
+            found.append(finding)
+    return found
 
 
 # --- the channels -----------------------------------------------------------------------------
@@ -276,12 +286,12 @@ class TelegramChat:
 
     name = "telegram"
 
-    def __init__(self, chat_id: int):
-        self._chat_id = chat_id
+    def __init__(self, chat_id: int, username: str = ""):
+        self._recipient = Recipient(chat_id, username=username)
 
     def send(self, text: str, random_id: int) -> bool:
         try:
-            get_messenger().send(Recipient(self._chat_id), text, random_id)
+            get_messenger().send(self._recipient, text, random_id)
         except SendError as exc:
             log.warning("alert to the staff Telegram chat failed: %s", exc.reason)
             return False
@@ -300,7 +310,11 @@ def channels() -> list:
         )
         found.append(Webhook(url, timeout_s))
     if settings.FOLLOWUPS_ALERT_TELEGRAM_CHAT:
-        found.append(TelegramChat(settings.FOLLOWUPS_ALERT_TELEGRAM_CHAT))
+        chat, username = (
+            settings.FOLLOWUPS_ALERT_TELEGRAM_CHAT,
+            settings.FOLLOWUPS_ALERT_TELEGRAM_USERNAME,
+        )
+        found.append(TelegramChat(chat, username))
     return found
 
 

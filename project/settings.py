@@ -233,8 +233,8 @@ FOLLOWUPS_SEND_RATE_PER_MINUTE = env_int("FOLLOWUPS_SEND_RATE_PER_MINUTE", 20, m
 
 # --- Alerts (followups/alerts.py, `manage.py alerts --watch`) -------------------------------
 # Off unless a channel is set. The webhook URL is a secret (its path is the credential): never
-# logged in full, never shown in the admin. The Telegram chat is a user id the product's
-# account can write to (the messenger addresses users only).
+# logged in full, never shown in the admin. The Telegram chat is a staff member's user id (the
+# messenger addresses users only), with their username: a fresh session knows no one by id.
 FOLLOWUPS_ALERT_WEBHOOK_URL = env_str("FOLLOWUPS_ALERT_WEBHOOK_URL", "").strip()
 if FOLLOWUPS_ALERT_WEBHOOK_URL and not FOLLOWUPS_ALERT_WEBHOOK_URL.startswith(
     ("https://", "http://")
@@ -242,6 +242,7 @@ if FOLLOWUPS_ALERT_WEBHOOK_URL and not FOLLOWUPS_ALERT_WEBHOOK_URL.startswith(
     raise ImproperlyConfigured("FOLLOWUPS_ALERT_WEBHOOK_URL must start with https:// or http://")
 FOLLOWUPS_ALERT_WEBHOOK_TIMEOUT_S = env_int("FOLLOWUPS_ALERT_WEBHOOK_TIMEOUT_S", 5, minimum=1)
 FOLLOWUPS_ALERT_TELEGRAM_CHAT = env_int("FOLLOWUPS_ALERT_TELEGRAM_CHAT", 0, minimum=0)
+FOLLOWUPS_ALERT_TELEGRAM_USERNAME = env_str("FOLLOWUPS_ALERT_TELEGRAM_USERNAME", "").strip(" @")
 FOLLOWUPS_ALERT_INTERVAL_S = env_int("FOLLOWUPS_ALERT_INTERVAL_S", 60, minimum=1)
 # A condition still firing is told again this often; each channel sends at most this many
 # notices an hour (the rest wait, one per condition, for the next hour).

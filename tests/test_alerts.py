@@ -3,10 +3,15 @@ to a local webhook receiver and to the in-memory messenger."""
 
 import json
 import logging
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -19,6 +24,7 @@ from bot.telegram import classify
 from followups import alerts, delivery, dispatcher, services
 from followups.messenger import PermanentSendError, TransientSendError
 from followups.models import AlertState, Heartbeat, Message, ScheduledAction
+from tests.conftest import wait_until
 
 SECRET_PATH = "/services/T0SECRET/B0SECRET/xoxb-very-secret-path"
 # A client's words, seeded in every place a client text lives: no notice may carry them.
@@ -435,3 +441,44 @@ def test_redact_keeps_only_scheme_and_host():
 )
 def test_error_name_never_quotes_what_follows_it(last_error, name):
     assert alerts.error_name(last_error) == name
+
+
+def test_a_condition_that_raises_leaves_the_others_told(receiver, transactional_db, monkeypatch):
+    def boom(now):
+        raise RuntimeError("a bad row")
+
+    monkeypatch.setattr(alerts, "flood_wait", boom)
+    findings, sent = alerts.check()
+    assert "flood_wait:telegram" not in {f.key for f in findings}
+    assert any("heartbeat:dispatcher" in n for n in sent)
+
+
+@pytest.mark.real_clock
+def test_the_watch_loop_notifies_and_stops_on_sigterm(receiver, transactional_db, settings):
+    """`manage.py alerts --watch` as compose runs it, on this test's database."""
+    db = settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "FOLLOWUPS_ALERT_WEBHOOK_URL": receiver.url,
+    }
+    watch = subprocess.Popen(
+        [sys.executable, "manage.py", "alerts", "--watch", "--interval", "0.2"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(lambda: any("heartbeat:dispatcher" in t for t in receiver.texts()), 30)
+        beat()
+        wait_until(lambda: any("resolved" in t for t in receiver.texts()), 30)
+    finally:
+        watch.send_signal(signal.SIGTERM)
+        out, err = watch.communicate(timeout=30)
+    assert watch.returncode == 0, err
+    assert "alerts --watch: stopped" in out
+    assert len(receiver.bodies) == 2  # fired once, cleared once, over many checks
+    assert SECRET_PATH not in out + err
