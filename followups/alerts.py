@@ -251,58 +251,83 @@ def redact(url: str) -> str:
     return f"{parts.scheme}://{parts.hostname or '?'}/…"
 
 
-class Webhook:
+class Channel:
+    """Where notices go. One instance per check: a channel that failed once is left alone for
+    the rest of the check (no storm of timeouts), and tried again at the next."""
+
+    name = ""
+
+    def __init__(self):
+        self.down = False
+
+    def send(self, text: str, random_id: int) -> bool:
+        problem = self._deliver(text, random_id)
+        if problem:
+            self.down = True
+            log.warning("alert channel %s failed: %s", self.describe(), problem)
+        return not problem
+
+    def describe(self) -> str:
+        return self.name
+
+    def _deliver(self, text: str, random_id: int) -> str:
+        """Send; '' when done, else a short description of what went wrong (no secret)."""
+        raise NotImplementedError
+
+
+class Webhook(Channel):
     """POST {"text": …} to a Slack-compatible incoming webhook: one try, with a timeout."""
 
     name = "webhook"
 
     def __init__(self, url: str, timeout_s: float):
+        super().__init__()
         self._url = url
         self._timeout_s = timeout_s
 
-    def send(self, text: str, random_id: int) -> bool:
+    def describe(self) -> str:
+        return f"webhook {redact(self._url)}"
+
+    def _deliver(self, text: str, random_id: int) -> str:
         body = json.dumps({"text": text}, ensure_ascii=False).encode()
         request = urllib.request.Request(
             self._url, data=body, method="POST", headers={"Content-Type": "application/json"}
         )
+        # Never str(exc): some carry the URL, which is the secret.
         try:
             with urllib.request.urlopen(request, timeout=self._timeout_s) as response:
                 response.read(1024)
         except urllib.error.HTTPError as exc:
-            problem = f"HTTP {exc.code}"
+            return f"HTTP {exc.code}"
         except urllib.error.URLError as exc:
-            problem = type(exc.reason).__name__
+            return type(exc.reason).__name__
         except (OSError, ValueError) as exc:  # a timeout while reading, a malformed URL
-            problem = type(exc).__name__
-        else:
-            return True
-        # Never str(exc): some carry the URL, which is the secret.
-        log.warning("alert webhook %s failed: %s", redact(self._url), problem)
-        return False
+            return type(exc).__name__
+        return ""
 
 
-class TelegramChat:
-    """The staff chat, through the product's messenger (its Telegram account)."""
+class TelegramChat(Channel):
+    """A staff member's chat, through the product's messenger (its Telegram account)."""
 
     name = "telegram"
 
     def __init__(self, chat_id: int, username: str = ""):
+        super().__init__()
         self._recipient = Recipient(chat_id, username=username)
 
-    def send(self, text: str, random_id: int) -> bool:
+    def _deliver(self, text: str, random_id: int) -> str:
         try:
             get_messenger().send(self._recipient, text, random_id)
         except SendError as exc:
-            log.warning("alert to the staff Telegram chat failed: %s", exc.reason)
-            return False
+            return exc.reason
         except Exception as exc:  # the messenger is unusable (no session): the webhook may not be
-            log.warning("alert to the staff Telegram chat failed: %s", type(exc).__name__)
-            return False
-        return True
+            return type(exc).__name__
+        return ""
 
 
-def channels() -> list:
-    found: list = []
+def channels() -> list[Channel]:
+    """The configured channels, fresh for one check."""
+    found: list[Channel] = []
     if settings.FOLLOWUPS_ALERT_WEBHOOK_URL:
         url, timeout_s = (
             settings.FOLLOWUPS_ALERT_WEBHOOK_URL,
@@ -318,40 +343,42 @@ def channels() -> list:
     return found
 
 
-def _take_budget(channel_name: str, now: datetime) -> bool:
-    """One notice from the channel's hourly budget, or False when it is spent (said once)."""
+def _send_within_budget(channel: Channel, text: str, random_id: int, now: datetime) -> bool:
+    """Send through `channel` if its hourly budget allows; only a notice it took is counted.
+    The budget row stays locked during the send, so two checks at once share one budget."""
+    limit = settings.FOLLOWUPS_ALERT_MAX_PER_HOUR
     with transaction.atomic():
         budget, _ = AlertState.objects.select_for_update().get_or_create(
-            key=f"channel:{channel_name}", defaults={"value": 0, "value_at": now}
+            key=f"channel:{channel.name}", defaults={"value": 0, "value_at": now}
         )
         if budget.value_at is None or now - budget.value_at >= timedelta(hours=1):
             budget.value, budget.value_at = 0, now
-        limit = settings.FOLLOWUPS_ALERT_MAX_PER_HOUR
-        if budget.value >= limit:
-            if budget.value == limit:
-                log.warning(
-                    "alert channel %s: %d notices this hour, the limit; the rest wait until %s",
-                    channel_name,
-                    limit,
-                    _at(budget.value_at + timedelta(hours=1)),
-                )
-                budget.value += 1  # said once
-                budget.save(update_fields=["value", "value_at", "updated_at"])
+        if budget.value > limit:
             return False
-        budget.value += 1
-        budget.save(update_fields=["value", "value_at", "updated_at"])
-        return True
+        if budget.value == limit:
+            log.warning(
+                "alert channel %s: %d notices this hour, the limit; the rest wait until %s",
+                channel.name,
+                limit,
+                _at(budget.value_at + timedelta(hours=1)),
+            )
+            sent = False
+        else:
+            sent = channel.send(text, random_id)
+        if sent or budget.value == limit:  # one over the limit: the warning is said once
+            budget.value += 1
+            budget.save(update_fields=["value", "value_at", "updated_at"])
+        return sent
 
 
-def _notify(text: str, random_id: int, now: datetime) -> bool:
-    """Send to every channel with budget left. True when one took it, or none is configured
-    (the log line is then the notice)."""
-    targets = channels()
+def _notify(text: str, random_id: int, now: datetime, targets: list[Channel]) -> bool:
+    """Send to every channel that is up and has budget left. True when one took it, or none
+    is configured (the log line is then the notice)."""
     if not targets:
         return True
     delivered = False
     for channel in targets:
-        if _take_budget(channel.name, now) and channel.send(text, random_id):
+        if not channel.down and _send_within_budget(channel, text, random_id, now):
             delivered = True
     return delivered
 
@@ -396,7 +423,7 @@ def _notice(finding: Finding, state: AlertState, now: datetime) -> tuple[str, tu
     return text, ("clear", state.since, state.cleared_at)
 
 
-def apply(finding: Finding, now: datetime) -> str | None:
+def apply(finding: Finding, now: datetime, targets: list[Channel]) -> str | None:
     """Record one finding in its state row and send the notice it calls for, if any (under
     the row's lock: two checks at once do not both send it). Returns the notice sent."""
     with transaction.atomic():
@@ -406,7 +433,7 @@ def apply(finding: Finding, now: datetime) -> str | None:
         delivered = False
         if due is not None:
             text, identity = due[0][:MAX_TEXT], due[1]
-            delivered = _notify(text, _random_id(finding.key, *identity), now)
+            delivered = _notify(text, _random_id(finding.key, *identity), now, targets)
             if delivered and finding.firing:
                 state.notified_at = now
             elif delivered:
@@ -420,10 +447,11 @@ def check(now: datetime | None = None) -> tuple[list[Finding], list[str]]:
     sent. One condition's trouble (a bad row, a channel raising) does not stop the others."""
     findings = evaluate(now)
     now = now or timezone.now()
+    targets = channels()
     sent = []
     for finding in findings:
         try:
-            notice = apply(finding, now)
+            notice = apply(finding, now, targets)
         except Exception:
             log.exception("alert %s could not be processed", finding.key)
             continue
