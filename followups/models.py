@@ -211,3 +211,26 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.beat_at:%H:%M:%S}"
+
+
+class AlertState(models.Model):
+    """The alerts' memory between checks (followups.alerts), one row per key.
+
+    A condition's row ("send_failures:telegram") says whether it is firing, since when, and
+    what staff were told; a channel's row ("channel:webhook") counts its notices this hour.
+    `value`/`value_at` hold what a condition compares from one check to the next (the
+    dead-letter queue's depth and when it last grew)."""
+
+    key = models.CharField(max_length=128, unique=True)
+    firing = models.BooleanField(default=False)
+    since = models.DateTimeField(null=True, blank=True)  # start of the current/last episode
+    text = models.CharField(max_length=500, blank=True)  # the latest firing text
+    notified_at = models.DateTimeField(null=True, blank=True)  # last notice of this episode
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    clear_owed = models.BooleanField(default=False)  # cleared, and staff not yet told
+    value = models.BigIntegerField(null=True, blank=True)
+    value_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {'firing' if self.firing else 'ok'}"
