@@ -154,6 +154,15 @@ class ScheduledAction(models.Model):
             models.Index(
                 fields=["claim_token"], condition=Q(status="sending"), name="action_claim_idx"
             ),
+            # The outcomes page (followups.outcomes): sends, and missed or failed rows, by day.
+            models.Index(
+                fields=["executed_at"], condition=Q(status="executed"), name="action_sent_idx"
+            ),
+            models.Index(
+                fields=["scheduled_for"],
+                condition=Q(status__in=["missed", "failed"]),
+                name="action_lost_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -187,7 +196,13 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["sent_at"]
-        indexes = [models.Index(fields=["prospect", "sent_at"])]
+        indexes = [
+            models.Index(fields=["prospect", "sent_at"]),
+            # Did the client answer within 24 h of a send (followups.outcomes)?
+            models.Index(
+                fields=["prospect", "sent_at"], condition=Q(direction="in"), name="message_in_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.direction} {self.prospect_id} {self.sent_at:%Y-%m-%d %H:%M}"
