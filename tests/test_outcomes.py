@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth.models import User
-from django.utils import timezone
 
 from followups import charts, outcomes
 from followups.models import ActionStatus, ActionType, Message, ScheduledAction
