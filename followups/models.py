@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -59,6 +60,10 @@ class Prospect(models.Model):
         return ZoneInfo(self.time_zone)
 
 
+MAX_LINK_LENGTH = 500
+MAX_PLACE_LENGTH = 200
+
+
 class Meeting(models.Model):
     class Status(models.TextChoices):
         BOOKED = "booked"
@@ -69,6 +74,11 @@ class Meeting(models.Model):
     starts_at = models.DateTimeField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.BOOKED)
     title = models.CharField(max_length=255, blank=True)
+    # Where it happens, as the reminders tell the client: a video call's link, or a place.
+    link = models.URLField(
+        max_length=MAX_LINK_LENGTH, blank=True, validators=[URLValidator(schemes=["http", "https"])]
+    )
+    place = models.CharField(max_length=MAX_PLACE_LENGTH, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
