@@ -57,11 +57,13 @@ ANALYZE;
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the database at the end")
+    parser.add_argument("--reuse", action="store_true", help="measure a kept database again")
     args = parser.parse_args()
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {NAME}")
-        admin.execute(f"CREATE DATABASE {NAME}")
+    if not args.reuse:
+        with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {NAME}")
+            admin.execute(f"CREATE DATABASE {NAME}")
     os.environ.update(
         DATABASE_URL=f"{SERVER}/{NAME}",
         DJANGO_DEBUG="true",
@@ -75,12 +77,8 @@ def main() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    started = time.perf_counter()
-    with psycopg.connect(f"{SERVER}/{NAME}", autocommit=True) as db:
-        sql = SEED.replace("%(prospects)s", "10000").replace("%(actions)s", str(args.rows))
-        db.execute(sql.replace("%(messages)s", str(args.rows)).replace("%%", "%"))
-    print(f"seeded {args.rows:,} actions and messages, 10,000 clients "
-          f"in {time.perf_counter() - started:.1f} s")  # fmt: skip
+    if not args.reuse:
+        seed(args.rows)
     try:
         measure()
     finally:
@@ -92,6 +90,15 @@ def main() -> None:
                 admin.execute(f"DROP DATABASE {NAME}")
 
 
+def seed(rows: int) -> None:
+    started = time.perf_counter()
+    with psycopg.connect(f"{SERVER}/{NAME}", autocommit=True) as db:
+        sql = SEED.replace("%(prospects)s", "10000").replace("%(actions)s", str(rows))
+        db.execute(sql.replace("%(messages)s", str(rows)).replace("%%", "%"))
+    print(f"seeded {rows:,} actions and messages, 10,000 clients "
+          f"in {time.perf_counter() - started:.1f} s")  # fmt: skip
+
+
 def measure() -> None:
     from django.contrib.auth.models import User
     from django.db import connection
@@ -100,8 +107,9 @@ def measure() -> None:
 
     from followups import outcomes
 
-    client = Client()
-    client.force_login(User.objects.create_superuser("bench", password=None))
+    client = Client(HTTP_HOST="localhost")
+    user = User.objects.filter(username="bench").first()
+    client.force_login(user or User.objects.create_superuser("bench", password=None))
     for days in (7, 30, 90):
         period = outcomes.Period.last_days(days)
         sent = outcomes._executed(period).count()
