@@ -150,6 +150,9 @@ class ScheduledAction(models.Model):
     send_text = models.TextField(blank=True)
     # A send slot this action holds under the per-account rate cap (see followups.ratelimit).
     rate_slot_at = models.DateTimeField(null=True, blank=True)
+    # The client's first message within 24 h after this send, set as it is recorded: the
+    # outcomes page counts answers from it, with no per-send search of the messages.
+    answered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["scheduled_for"]
@@ -206,13 +209,7 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["sent_at"]
-        indexes = [
-            models.Index(fields=["prospect", "sent_at"]),
-            # Did the client answer within 24 h of a send (followups.outcomes)?
-            models.Index(
-                fields=["prospect", "sent_at"], condition=Q(direction="in"), name="message_in_idx"
-            ),
-        ]
+        indexes = [models.Index(fields=["prospect", "sent_at"])]
 
     def __str__(self) -> str:
         return f"{self.direction} {self.prospect_id} {self.sent_at:%Y-%m-%d %H:%M}"

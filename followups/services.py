@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from followups import dispatcher, events
+from followups import dispatcher, events, outcomes
 from followups.messenger import MAX_TEXT_LENGTH
 from followups.models import ActionStatus, ActionType, Meeting, Message, Prospect, ScheduledAction
 from followups.quiet_hours import QuietHours
@@ -320,6 +320,8 @@ def _log_message(
         sent_at=at,
         telegram_message_id=telegram_message_id,
     )
+    if direction == Message.Direction.INBOUND:
+        outcomes.mark_answered(prospect, at)
 
 
 def opt_out(prospect: Prospect, at: datetime | None = None) -> int:

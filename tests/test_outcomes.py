@@ -1,6 +1,7 @@
 """The outcomes page: the numbers on a small known data set, who may see it, bad periods,
 no data, and charts that are well-formed SVG."""
 
+import importlib
 import re
 import xml.etree.ElementTree as ET
 from datetime import date, datetime, timedelta
@@ -9,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.contrib.auth.models import User
 
-from followups import charts, outcomes
-from followups.models import ActionStatus, ActionType, Message, ScheduledAction
+from followups import charts, outcomes, services
+from followups.models import ActionStatus, ActionType, ScheduledAction
 from tests import test_admin
 
 operator, viewer = test_admin.operator, test_admin.viewer
@@ -36,7 +37,8 @@ def sent(prospect, executed: str, *, late_s: float = 0, asked_before=timedelta(h
 
 
 def answer(prospect, when: str) -> None:
-    Message.objects.create(prospect=prospect, direction="in", text="да", sent_at=at(when))
+    """The client writes, recorded as the listener records it (which marks the answer)."""
+    services.record_client_message(prospect, "да", at=at(when))
 
 
 @pytest.fixture
@@ -168,3 +170,27 @@ def test_a_chart_escapes_its_labels_and_stays_well_formed():
 
 def test_nice_steps():
     assert [charts.nice_step(top) for top in (1, 7, 100, 2300)] == [0.2, 2, 20, 500]
+
+
+def test_the_migration_fills_in_the_answers_of_earlier_sends(make_prospect):
+    """Sends recorded before answered_at was kept get it from the messages."""
+    from django.apps import apps
+    from django.db.models import F
+
+    from followups.models import Message
+
+    migration = importlib.import_module("followups.migrations.0005_meeting_place")
+    client = make_prospect()
+    first = sent(client, "2026-11-16 02:00")
+    second = sent(client, "2026-11-16 06:00")
+    late = sent(client, "2026-11-10 02:00")
+    for when in ("2026-11-16 01:00", "2026-11-16 05:00", "2026-11-16 07:00"):
+        Message.objects.create(prospect=client, direction="in", text="да", sent_at=at(when))
+    ScheduledAction.objects.update(answered_at=None)
+    migration.answered_before(apps, None)
+    answered = dict(ScheduledAction.objects.values_list("pk", F("answered_at")))
+    assert answered == {
+        first.pk: at("2026-11-16 05:00"),
+        second.pk: at("2026-11-16 07:00"),
+        late.pk: None,
+    }
