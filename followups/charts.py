@@ -9,7 +9,8 @@ from xml.sax.saxutils import escape
 # Django admin's blue, then colours told apart with the common colour-vision deficiencies.
 PALETTE = ("#417690", "#e69f00", "#009e73", "#cc79a7", "#d55e00")
 WIDTH, HEIGHT = 720, 260
-LEFT, RIGHT, TOP, BOTTOM = 52, 12, 34, 46  # margins around the plot area
+LEFT, RIGHT, TOP, BOTTOM = 52, 12, 16, 46  # margins around the plot area
+MAX_VALUE_LABELS = 12  # a single series' bars, up to this many, carry their value
 MIN_LABEL_GAP = 44  # pixels between two x labels
 
 
@@ -40,7 +41,8 @@ def bar_chart(
     unit: str = "",
     top: float | None = None,
 ) -> str | None:
-    """Stacked bars, one per label, and a y axis from 0 to `top` (or the highest stack).
+    """Stacked bars, one per label, and a y axis from 0 to `top` (or the highest stack); the
+    title and description are for screen readers (the page shows the title as a heading).
     None when there is nothing to draw: the page says so instead of showing an empty frame."""
     stacks = [sum(s.values[i] or 0 for s in series) for i in range(len(labels))]
     if not labels or not any(v is not None for s in series for v in s.values):
@@ -63,8 +65,7 @@ def bar_chart(
         f'font-family="sans-serif" font-size="11">',
         f'<title id="{chart_id}-title">{escape(title)}</title>',
         f'<desc id="{chart_id}-desc">{escape(desc)}</desc>',
-        f'<text x="{LEFT}" y="16" font-size="13" font-weight="bold">{escape(title)}</text>',
-    ]
+    ]  # the page shows the title as a heading
     tick = 0.0
     while tick <= top + step / 2:
         ty = y(tick)
@@ -87,6 +88,11 @@ def bar_chart(
                 f"<title>{escape(f'{label}, {s.name}: {_number(value)}{unit}')}</title></rect>"
             )
             base += value
+        if len(series) == 1 and len(labels) <= MAX_VALUE_LABELS and base:
+            parts.append(
+                f'<text x="{x + bar / 2:.1f}" y="{y(base) - 4:.1f}" text-anchor="middle">'
+                f"{_number(round(base))}{escape(unit)}</text>"
+            )
         if i % every == 0:
             parts.append(
                 f'<text x="{x + bar / 2:.1f}" y="{TOP + plot_h + 14}" text-anchor="middle">'
