@@ -145,9 +145,10 @@ def _executed(period: Period):
 
 def _share_counts(now: datetime) -> dict:
     settled = Q(executed_at__lte=now - ANSWER_WINDOW)
+    # Counted on a column of action_sent_idx (never null in a send): the index alone answers.
     return {
-        "settled": Count("pk", filter=settled),
-        "answered_n": Count("pk", filter=settled & Q(answered_at__isnull=False)),
+        "settled": Count("executed_at", filter=settled),
+        "answered_n": Count("executed_at", filter=settled & Q(answered_at__isnull=False)),
     }
 
 
@@ -177,7 +178,7 @@ def _compute(period: Period) -> Outcomes:
     by_day_type = (
         sent.annotate(day=TruncDate("executed_at"))
         .values("day", "action_type")
-        .annotate(n=Count("pk"), **shares)
+        .annotate(n=Count("*"), **shares)
         .order_by()
     )
     out.sent_per_day = _per_day(by_day_type, period, "action_type", ActionType.values)
@@ -211,7 +212,7 @@ def _compute(period: Period) -> Outcomes:
     by_lateness = (
         sent.annotate(late=late, bucket=_buckets("late", LATENESS_BUCKETS))
         .values("bucket")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("*"))
         .order_by()
     )
     found = {row["bucket"]: row["n"] for row in by_lateness}
@@ -225,7 +226,7 @@ def _compute(period: Period) -> Outcomes:
         )
         .annotate(day=TruncDate("scheduled_for"))
         .values("day", "status")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("*"))
         .order_by()
     )
     out.missed_failed_per_day = _per_day(

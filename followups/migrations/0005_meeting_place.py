@@ -44,7 +44,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='scheduledaction',
-            index=models.Index(condition=models.Q(('status', 'executed')), fields=['executed_at'], name='action_sent_idx'),
+            index=models.Index(condition=models.Q(('status', 'executed')), fields=['executed_at', 'action_type', 'answered_at', 'scheduled_for', 'created_at', 'prospect', 'status'], name='action_sent_idx'),
         ),
         migrations.AddIndex(
             model_name='scheduledaction',
