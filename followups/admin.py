@@ -450,13 +450,18 @@ class MeetingForm(forms.ModelForm):
     where a refusal could only be a server error."""
 
     zone = forms.ChoiceField(choices=ZONES, initial="client", label="Read the time in")
+    link = forms.URLField(  # the model's validators still refuse what is not http(s)
+        required=False,
+        max_length=Meeting._meta.get_field("link").max_length,
+        assume_scheme="https",
+        help_text="A video call's link (http or https): the reminders carry it.",
+    )
 
     class Meta:
         model = Meeting
         fields = ("prospect", "starts_at", "title", "link", "place")
         help_texts = {
             "starts_at": "In the client's time zone unless UTC is chosen below.",
-            "link": "A video call's link (http or https): the reminders carry it.",
             "place": "Or where to meet: the reminders say it.",
         }
 
@@ -532,7 +537,7 @@ class MeetingAdmin(ShownFieldLookupsOnly, SaveOnlyWhatCanBeSaved, RecordTimes, a
         else:
             if form.moved:
                 services.move_meeting(Meeting.objects.get(pk=obj.pk), obj.starts_at)
-            Meeting.objects.filter(pk=obj.pk).update(**details)
+            Meeting.objects.filter(pk=obj.pk).update(**services.meeting_details(**details))
         if form.moved:
             when = client_and_utc(obj.starts_at, obj.prospect.zone)
             self.message_user(request, f"The meeting is at {when}.", messages.SUCCESS)
