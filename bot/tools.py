@@ -29,7 +29,15 @@ from bot.models import ToolCall
 from followups import services
 from followups.cleaning import clean_json, clean_text
 from followups.messenger import MAX_TEXT_LENGTH
-from followups.models import ActionStatus, ActionType, Meeting, Prospect, ScheduledAction
+from followups.models import (
+    MAX_LINK_LENGTH,
+    MAX_PLACE_LENGTH,
+    ActionStatus,
+    ActionType,
+    Meeting,
+    Prospect,
+    ScheduledAction,
+)
 from followups.services import SchedulingError
 from followups.timeresolver import (
     STRUCTURED_SCHEMA,
@@ -133,15 +141,28 @@ OPT_OUT = {
 
 BOOK_MEETING = {
     "name": "book_meeting",
-    "description": "Book a Zoom meeting at the time the client agreed to. Pass their words; "
-    "the server computes the time. Reminders before the meeting follow automatically. The same "
-    "time again is the same meeting; a client has at most a few upcoming meetings.",
+    "description": "Book a meeting (a call, a video call or in person) at the time the client "
+    "agreed to. Pass their words; the server computes the time. Reminders before the meeting "
+    "follow automatically and carry the link or place given here; with neither, they promise "
+    "none. The same time again is the same meeting; a client has at most a few upcoming "
+    "meetings.",
     "input_schema": {
         "type": "object",
         "properties": {
             "when_text": _WHEN_TEXT,
             "when_fields": _WHEN_FIELDS,
             "title": {"type": "string", "description": "Short topic of the meeting."},
+            "link": {
+                "type": "string",
+                "maxLength": MAX_LINK_LENGTH,
+                "description": "The video call's http(s) link, only one given in the "
+                "conversation; never invent one.",
+            },
+            "place": {
+                "type": "string",
+                "maxLength": MAX_PLACE_LENGTH,
+                "description": "Where to meet in person, if agreed.",
+            },
         },
         "required": ["when_text"],
     },
@@ -428,6 +449,8 @@ def _opt_out(tool_input: dict, turn: Turn) -> ToolResult:
 def _book_meeting(tool_input: dict, turn: Turn) -> ToolResult:
     _require_own_words(turn)
     title = _text(tool_input, "title", required=False, limit=200)
+    link = _text(tool_input, "link", required=False, limit=MAX_LINK_LENGTH)
+    place = _text(tool_input, "place", required=False, limit=MAX_PLACE_LENGTH)
     _count_scheduling_call(turn)
     resolution, not_ok = _resolve(tool_input, turn)
     if not_ok:
@@ -441,7 +464,9 @@ def _book_meeting(tool_input: dict, turn: Turn) -> ToolResult:
             f"the client already has {count} upcoming meetings; the agent may book at most "
             f"{limit}. Nothing was booked: tell the client a manager will get back to them"
         )
-    meeting = services.book_meeting(turn.prospect, resolution.when, title=title)
+    meeting = services.book_meeting(
+        turn.prospect, resolution.when, title=title, link=link, place=place
+    )
     return ToolResult(_booked_content(meeting, turn))
 
 

@@ -450,11 +450,20 @@ class MeetingForm(forms.ModelForm):
     where a refusal could only be a server error."""
 
     zone = forms.ChoiceField(choices=ZONES, initial="client", label="Read the time in")
+    link = forms.URLField(  # the model's validators still refuse what is not http(s)
+        required=False,
+        max_length=Meeting._meta.get_field("link").max_length,
+        assume_scheme="https",
+        help_text="A video call's link (http or https): the reminders carry it.",
+    )
 
     class Meta:
         model = Meeting
-        fields = ("prospect", "starts_at", "title")
-        help_texts = {"starts_at": "In the client's time zone unless UTC is chosen below."}
+        fields = ("prospect", "starts_at", "title", "link", "place")
+        help_texts = {
+            "starts_at": "In the client's time zone unless UTC is chosen below.",
+            "place": "Or where to meet: the reminders say it.",
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -496,13 +505,15 @@ class MeetingAdmin(ShownFieldLookupsOnly, SaveOnlyWhatCanBeSaved, RecordTimes, a
     list_filter = ("status", ("starts_at", admin.DateFieldListFilter))
     search_fields = ("prospect__display_name", "prospect__username", "=prospect__telegram_id")
     list_select_related = ("prospect",)
-    fields = ("prospect", "starts_at", "zone", "title", "status", "created", "updated")
+    fields = (
+        "prospect", "starts_at", "zone", "title", "link", "place", "status", "created", "updated"
+    )  # fmt: skip
     readonly_fields = ("status", "created", "updated")
     starts = zoned_time("starts_at", "starts")
 
     def get_fields(self, request, obj=None):
         if obj is not None and not self.has_change_permission(request, obj):  # a viewer's page
-            return ("prospect", "starts", "status", "title", "created", "updated")
+            return ("prospect", "starts", "status", "title", "link", "place", "created", "updated")
         return self.fields
 
     inlines = (ReminderInline,)
@@ -520,12 +531,13 @@ class MeetingAdmin(ShownFieldLookupsOnly, SaveOnlyWhatCanBeSaved, RecordTimes, a
 
     def save_model(self, request, obj, form, change):
         """Booking and moving go through the services, so the reminders follow."""
+        details = {"title": obj.title, "link": obj.link, "place": obj.place}
         if not change:
-            obj.pk = services.book_meeting(obj.prospect, obj.starts_at, title=obj.title).pk
+            obj.pk = services.book_meeting(obj.prospect, obj.starts_at, **details).pk
         else:
             if form.moved:
                 services.move_meeting(Meeting.objects.get(pk=obj.pk), obj.starts_at)
-            Meeting.objects.filter(pk=obj.pk).update(title=obj.title)
+            Meeting.objects.filter(pk=obj.pk).update(**services.meeting_details(**details))
         if form.moved:
             when = client_and_utc(obj.starts_at, obj.prospect.zone)
             self.message_user(request, f"The meeting is at {when}.", messages.SUCCESS)

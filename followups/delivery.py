@@ -413,12 +413,10 @@ def render_text(action: ScheduledAction) -> str:
     if action.action_type == ActionType.FOLLOW_UP:
         return template or import_string(settings.FOLLOWUPS_FOLLOWUP_WRITER)(action)
     if action.action_type == ActionType.PRE_MEETING_REMINDER and action.meeting is not None:
-        if action.payload.get("reminder_type") == "1h":
-            return texts.pick(texts.REMINDER_1H, prospect.language)
-        day, at = texts.meeting_day_words(
-            action.meeting.starts_at, timezone.now(), prospect.zone, prospect.language
+        kind = "1h" if action.payload.get("reminder_type") == "1h" else "24h"
+        return texts.meeting_reminder(
+            kind, action.meeting, timezone.now(), prospect.zone, prospect.language
         )
-        return texts.pick(texts.REMINDER_24H, prospect.language).format(day=day, time=at)
     return template or texts.pick(texts.GENERIC_REMINDER, prospect.language)
 
 

@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -59,6 +60,10 @@ class Prospect(models.Model):
         return ZoneInfo(self.time_zone)
 
 
+MAX_LINK_LENGTH = 500
+MAX_PLACE_LENGTH = 200
+
+
 class Meeting(models.Model):
     class Status(models.TextChoices):
         BOOKED = "booked"
@@ -69,6 +74,11 @@ class Meeting(models.Model):
     starts_at = models.DateTimeField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.BOOKED)
     title = models.CharField(max_length=255, blank=True)
+    # Where it happens, as the reminders tell the client: a video call's link, or a place.
+    link = models.URLField(
+        max_length=MAX_LINK_LENGTH, blank=True, validators=[URLValidator(schemes=["http", "https"])]
+    )
+    place = models.CharField(max_length=MAX_PLACE_LENGTH, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -140,6 +150,9 @@ class ScheduledAction(models.Model):
     send_text = models.TextField(blank=True)
     # A send slot this action holds under the per-account rate cap (see followups.ratelimit).
     rate_slot_at = models.DateTimeField(null=True, blank=True)
+    # The client's first message within 24 h after this send, set as it is recorded: the
+    # outcomes page counts answers from it, with no per-send search of the messages.
+    answered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["scheduled_for"]
@@ -153,6 +166,26 @@ class ScheduledAction(models.Model):
             # Finds a worker's claimed rows, and the stale claims to release.
             models.Index(
                 fields=["claim_token"], condition=Q(status="sending"), name="action_claim_idx"
+            ),
+            # The outcomes page (followups.outcomes): sends, and missed or failed rows, by day.
+            # Every column its queries read is in the key, so they scan this index only.
+            models.Index(
+                fields=[
+                    "executed_at",
+                    "action_type",
+                    "answered_at",
+                    "scheduled_for",
+                    "created_at",
+                    "prospect",
+                    "status",  # without it, PostgreSQL reads the table too (it is the condition)
+                ],
+                condition=Q(status="executed"),
+                name="action_sent_idx",
+            ),
+            models.Index(
+                fields=["scheduled_for"],
+                condition=Q(status__in=["missed", "failed"]),
+                name="action_lost_idx",
             ),
         ]
 

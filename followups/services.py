@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from followups import dispatcher, events
+from followups import dispatcher, events, outcomes
 from followups.messenger import MAX_TEXT_LENGTH
 from followups.models import ActionStatus, ActionType, Meeting, Message, Prospect, ScheduledAction
 from followups.quiet_hours import QuietHours
@@ -320,6 +320,8 @@ def _log_message(
         sent_at=at,
         telegram_message_id=telegram_message_id,
     )
+    if direction == Message.Direction.INBOUND:
+        outcomes.mark_answered(prospect, at)
 
 
 def opt_out(prospect: Prospect, at: datetime | None = None) -> int:
@@ -378,12 +380,34 @@ def upcoming_meetings(prospect: Prospect, now: datetime | None = None) -> QueryS
     )
 
 
-def book_meeting(prospect: Prospect, starts_at: datetime, *, title: str = "") -> Meeting:
+def meeting_details(title: str = "", link: str = "", place: str = "") -> dict[str, str]:
+    """A meeting's title, link and place, checked: the reminders send them to the client.
+    A link is http(s) only (no javascript:, file: or tg: links), each part bounded."""
+    details = {"title": title, "link": link, "place": place}
+    limits = {name: Meeting._meta.get_field(name).max_length for name in details}
+    for name, value in details.items():
+        if not isinstance(value, str):
+            raise SchedulingError(f"{name} must be text")
+        value = details[name] = " ".join(value.split())
+        if len(value) > limits[name]:
+            raise SchedulingError(f"{name} is {len(value)} characters; at most {limits[name]}")
+    try:
+        if details["link"]:
+            Meeting._meta.get_field("link").run_validators(details["link"])
+    except ValidationError:
+        raise SchedulingError("link must be an http:// or https:// address") from None
+    return details
+
+
+def book_meeting(
+    prospect: Prospect, starts_at: datetime, *, title: str = "", link: str = "", place: str = ""
+) -> Meeting:
     now = timezone.now()
     prospect = _require_saved_prospect(prospect)
     validate_when(starts_at, now, "starts_at")
+    details = meeting_details(title, link, place)
     with transaction.atomic():
-        meeting = Meeting.objects.create(prospect=prospect, starts_at=starts_at, title=title)
+        meeting = Meeting.objects.create(prospect=prospect, starts_at=starts_at, **details)
         if not prospect.opted_out_at:
             _schedule_reminders(meeting, now)
     log.info("meeting booked id=%s prospect=%s", meeting.pk, prospect.pk)

@@ -339,3 +339,20 @@ def test_no_view_site_link_and_no_dramatiq_tasks(viewer, admin_client):
         assert "View site" not in body
         assert "django_dramatiq" not in body
         assert "Tasks" not in body
+
+
+def test_a_meeting_gets_a_link_or_place_and_a_bad_link_is_refused(operator, moscow_client):
+    add = reverse("admin:followups_meeting_add")
+    form = meeting_form("2026-12-08 15:00:00", prospect=moscow_client.pk)
+    refused = operator.post(add, {**form, "link": "javascript:alert(1)"})
+    assert refused.status_code == 200 and "Enter a valid URL." in refused.content.decode()
+    assert not Meeting.objects.exists()
+    operator.post(add, {**form, "link": "https://meet.example/a", "place": "Офис"})
+    meeting = Meeting.objects.get()
+    assert (meeting.link, meeting.place) == ("https://meet.example/a", "Офис")
+    page = reverse("admin:followups_meeting_change", args=[meeting.pk])
+    operator.post(page, {**form, "link": "https://meet.example/b", "place": ""})
+    meeting.refresh_from_db()
+    assert (meeting.link, meeting.place, meeting.starts_at) == (
+        "https://meet.example/b", "", datetime(2026, 12, 8, 12, 0, tzinfo=UTC)
+    )  # fmt: skip

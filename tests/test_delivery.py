@@ -190,10 +190,61 @@ def test_pre_meeting_reminder_text(transactional_db, prospect, messenger):
     make_due(reminder)
     delivery.deliver([reminder.pk])
     # Sent on Wednesday at 11:00 (the pinned clock) for Thursday 11:05.
+    # Nothing promised that nothing will bring: no link is known, none is mentioned.
     assert messenger.to(prospect.telegram_id) == [
-        "Напоминаем: завтра в 11:05 у нас запланирована встреча в Zoom. "
-        "Ссылку пришлём за час до встречи!"
+        "Напоминаем: завтра в 11:05 у нас запланирована встреча."
     ]
+
+
+def send_reminders(meeting, messenger) -> list[str]:
+    for reminder in meeting.reminders.order_by("scheduled_for"):
+        make_due(reminder)
+        delivery.deliver([reminder.pk])
+    return messenger.to(meeting.prospect.telegram_id)
+
+
+def test_a_reminder_has_the_meetings_title_and_link(transactional_db, prospect, messenger):
+    start = timezone.now() + timedelta(days=1, hours=4)  # Thursday 15:00
+    meeting = services.book_meeting(
+        prospect, start, title="Демо виллы в Чангу", link="https://zoom.us/j/123?pwd=x"
+    )
+    assert send_reminders(meeting, messenger) == [
+        "Напоминаем: завтра в 15:00 — «Демо виллы в Чангу». Ссылка: https://zoom.us/j/123?pwd=x"
+    ]
+
+
+def test_both_reminders_in_english_with_a_place(
+    transactional_db, make_prospect, messenger, settings
+):
+    settings.FOLLOWUPS_REMINDER_1H = True
+    prospect = make_prospect(language="en")
+    start = timezone.now() + timedelta(days=1, hours=4)
+    meeting = services.book_meeting(prospect, start, place="Our office, Jl. Batu Bolong 5")
+    assert send_reminders(meeting, messenger) == [
+        "A reminder: our meeting is tomorrow at 15:00. Where: Our office, Jl. Batu Bolong 5.",
+        "Our meeting starts in an hour! Bring your questions, we'll be glad to go through "
+        "every detail. Where: Our office, Jl. Batu Bolong 5.",
+    ]
+
+
+def test_the_hour_before_reminder_carries_the_title_and_link(
+    transactional_db, prospect, messenger, settings
+):
+    settings.FOLLOWUPS_REMINDER_24H = False
+    settings.FOLLOWUPS_REMINDER_1H = True
+    meeting = services.book_meeting(
+        prospect, timezone.now() + timedelta(hours=3), title="Демо", link="https://meet.example/a"
+    )
+    assert send_reminders(meeting, messenger) == [
+        "Через час — «Демо»! Подготовьте вопросы, будем рады обсудить все детали. "
+        "Ссылка: https://meet.example/a"
+    ]
+
+
+def test_a_link_changed_after_booking_is_the_one_sent(transactional_db, prospect, messenger):
+    meeting = services.book_meeting(prospect, timezone.now() + timedelta(days=1, hours=4))
+    type(meeting).objects.filter(pk=meeting.pk).update(link="https://meet.example/new")
+    assert send_reminders(meeting, messenger)[0].endswith("Ссылка: https://meet.example/new")
 
 
 def test_reminder_for_a_cancelled_meeting_is_not_sent(transactional_db, prospect, messenger):

@@ -270,3 +270,33 @@ class TestMeetings:
         with pytest.raises(SchedulingError, match="no time zone"):
             services.book_meeting(prospect, datetime(2031, 1, 1, 10))
         assert not Meeting.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("details", "error"),
+    [
+        ({"link": "javascript:alert(1)"}, "http:// or https://"),
+        ({"link": "ftp://files.example/x"}, "http:// or https://"),
+        ({"link": "tg://resolve?domain=x"}, "http:// or https://"),
+        ({"link": "https://"}, "http:// or https://"),
+        ({"link": "https://ex.com/" + "a" * 500}, "at most 500"),
+        ({"place": "x" * 201}, "at most 200"),
+        ({"title": "x" * 256}, "at most 255"),
+        ({"place": 5}, "must be text"),
+    ],
+)
+def test_a_meetings_link_and_place_are_checked(prospect, details, error):
+    with pytest.raises(SchedulingError, match=error):
+        services.book_meeting(prospect, timezone.now() + timedelta(days=2), **details)
+    assert not Meeting.objects.exists()
+
+
+def test_a_meetings_details_are_kept_in_one_line(prospect):
+    meeting = services.book_meeting(
+        prospect, timezone.now() + timedelta(days=2),
+        title=" Демо\nвиллы ", link="https://meet.example/a", place="офис\t 5",
+    )  # fmt: skip
+    meeting.refresh_from_db()
+    assert (meeting.title, meeting.link, meeting.place) == (
+        "Демо виллы", "https://meet.example/a", "офис 5",
+    )  # fmt: skip
