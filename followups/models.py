@@ -140,6 +140,10 @@ class ScheduledAction(models.Model):
     send_text = models.TextField(blank=True)
     # A send slot this action holds under the per-account rate cap (see followups.ratelimit).
     rate_slot_at = models.DateTimeField(null=True, blank=True)
+    # Staff's "send now" moves `scheduled_for` to that moment; the time promised before it is
+    # kept here when it was later than that; `sent_now_by` says who (services.send_now).
+    promised_for = models.DateTimeField(null=True, blank=True)
+    sent_now_by = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["scheduled_for"]
@@ -211,3 +215,28 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.beat_at:%H:%M:%S}"
+
+
+class OptOutChange(models.Model):
+    """One change of a prospect's opt-out: when it was set or lifted, by whom, and why (the
+    client's own words, or staff's reason). `Prospect.opted_out_at` is the current state; these
+    rows are its history (followups.optout)."""
+
+    class Kind(models.TextChoices):
+        OPTED_OUT = "opted_out", "opted out"
+        LIFTED = "lifted", "opt-out lifted"
+
+    prospect = models.ForeignKey(Prospect, on_delete=models.CASCADE, related_name="opt_out_changes")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    at = models.DateTimeField()
+    # "client" (their own message), "agent", or "staff (username)".
+    by = models.CharField(max_length=200)
+    # The client's words, or the reason staff gave.
+    words = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        indexes = [models.Index(fields=["prospect", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.prospect_id} {self.at:%Y-%m-%d %H:%M}"
