@@ -14,6 +14,7 @@ what to install, unless FOLLOWUPS_SKIP_BROWSER=1 says to skip them.
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -51,9 +52,9 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
-def driver(live_server) -> Iterator[object]:
-    """Chromium, quit before the live server stops (its kept-alive connections would hold the
-    test database open)."""
+def driver(django_db_setup, live_server) -> Iterator[object]:
+    """Chromium, quit before the live server stops and the test database is dropped (the
+    server's threads for its kept-alive connections hold database connections)."""
     if os.environ.get("FOLLOWUPS_SKIP_BROWSER") == "1":
         pytest.skip("FOLLOWUPS_SKIP_BROWSER=1: the browser tests are skipped")
     missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.access(path, os.X_OK)]
@@ -80,6 +81,9 @@ def driver(live_server) -> Iterator[object]:
     finally:
         browser.quit()
         shutil.rmtree(profile, ignore_errors=True)
+        for thread in threading.enumerate():  # each closes its database connection as it ends
+            if thread.name.endswith("(process_request_thread)"):
+                thread.join(timeout=10)
 
 
 @pytest.fixture
