@@ -173,16 +173,23 @@ class SaveOnlyWhatCanBeSaved:
         return super().render_change_form(request, context, add, change, **kwargs)
 
 
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = True
+class ReadOnly:
+    """A record staff only read: nobody adds, changes or deletes it here."""
 
     def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInline(ReadOnly, admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = True
 
 
 @admin.display(description="error / reason")
@@ -432,6 +439,7 @@ class ScheduledActionAdmin(
             "title": "Cancel this action?",
             "opts": self.model._meta,
             "action": action,
+            "obj": action,
             "due": human_time(action.scheduled_for, action.prospect.zone),
         }
         return TemplateResponse(request, "admin/followups/scheduledaction/cancel.html", context)
@@ -487,7 +495,7 @@ class ScheduledActionAdmin(
             "warned": any(row["warnings"] for row in rows),
             "ids": ",".join(str(a.pk) for a in actions),
             "pending": ActionStatus.PENDING,
-            "single": actions[0] if len(actions) == 1 else None,
+            "obj": actions[0] if len(actions) == 1 else None,
         }
         return TemplateResponse(request, "admin/followups/scheduledaction/send_now.html", context)
 
@@ -688,7 +696,7 @@ def conversation(prospect: Prospect, limit: int = CONVERSATION_SHOWN) -> dict:
 
 
 @admin.register(Message)
-class MessageAdmin(ShownFieldLookupsOnly, admin.ModelAdmin):
+class MessageAdmin(ShownFieldLookupsOnly, ReadOnly, admin.ModelAdmin):
     """The whole conversation log, read-only: what each client wrote and what they were sent."""
 
     list_display = ("sent", "prospect", "kind", "short_text", "action_link")
@@ -700,15 +708,6 @@ class MessageAdmin(ShownFieldLookupsOnly, admin.ModelAdmin):
     fields = ("sent", "prospect", "kind", "text", "action_link", "telegram_message_id")
     readonly_fields = fields
     sent = zoned_time("sent_at", "sent")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="what")
     def kind(self, obj):
@@ -832,6 +831,7 @@ class ProspectAdmin(ShownFieldLookupsOnly, SaveOnlyWhatCanBeSaved, RecordTimes, 
             "title": "Lift the opt-out?",
             "opts": self.model._meta,
             "prospect": prospect,
+            "obj": prospect,
             "opted_out": client_and_utc(prospect.opted_out_at, prospect.zone),
             "form": form,
         }

@@ -28,6 +28,19 @@ def client() -> Prospect:
     return Prospect.objects.get(telegram_id=CLIENT_ID)
 
 
+def opted_out_client(words: str = "") -> Prospect:
+    prospect = Prospect.objects.create(telegram_id=CLIENT_ID, display_name="Анна")
+    services.opt_out(prospect, words=words)
+    return prospect
+
+
+def schedule_at(when_text: str):
+    """Claude's call to schedule a follow-up at `when_text`."""
+    return tool_use(
+        "schedule_followup", {"when_text": when_text, "message_template": "", "reason": "asked"}
+    )
+
+
 def history(prospect: Prospect) -> list[tuple[str, str, str]]:
     return [(c.kind, c.by, c.words) for c in prospect.opt_out_changes.all()]
 
@@ -55,15 +68,8 @@ class TestTheClientsWords:
         assert opted_at < lifted.at <= timezone.now()
 
     def test_the_model_cannot_lift_it_without_the_clients_words(self, claude_api):
-        prospect = Prospect.objects.create(telegram_id=CLIENT_ID, display_name="Анна")
-        services.opt_out(prospect, words="стоп")
-        fake = claude_api(
-            tool_use(
-                "schedule_followup",
-                {"when_text": "через 10 минут", "message_template": "", "reason": "check in"},
-            ),
-            end_turn("Хорошо."),
-        )
+        opted_out_client(words="стоп")
+        fake = claude_api(schedule_at("через 10 минут"), end_turn("Хорошо."))
         converse("Спасибо, я подумаю")
         result = last_tool_results(fake.requests[1])[0]
         assert result["is_error"] is True
@@ -76,13 +82,9 @@ class TestTheClientsWords:
         assert "Клиент просил больше ему не писать" in fake.requests[0]["system"]
 
     def test_claude_lifts_it_on_the_clients_request(self, claude_api):
-        prospect = Prospect.objects.create(telegram_id=CLIENT_ID, display_name="Анна")
-        services.opt_out(prospect)
+        opted_out_client()
         claude_api(
-            tool_use(
-                "schedule_followup",
-                {"when_text": "завтра в 11", "message_template": "", "reason": "asked"},
-            ),
+            schedule_at("завтра в 11"),
             lambda body: end_turn(last_tool_results(body)[0]["content"]["client_text"]),
         )
         assert converse("Передумал: напишите мне завтра в 11, пожалуйста") == "завтра в 11:00"
@@ -94,23 +96,15 @@ class TestTheClientsWords:
         )
 
     def test_a_message_that_also_says_stop_does_not_lift_it(self, claude_api):
-        prospect = Prospect.objects.create(telegram_id=CLIENT_ID, display_name="Анна")
-        services.opt_out(prospect)
-        claude_api(
-            tool_use(
-                "schedule_followup",
-                {"when_text": "через неделю", "message_template": "", "reason": "asked"},
-            ),
-            end_turn("Понял."),
-        )
+        opted_out_client()
+        claude_api(schedule_at("через неделю"), end_turn("Понял."))
         converse("Больше не пишите. Через неделю тоже")
         assert client().opted_out_at is not None
         assert not pending_follow_ups().exists()
 
     def test_a_forwarded_request_does_not_lift_it(self, settings):
         settings.ANTHROPIC_API_KEY = ""
-        prospect = Prospect.objects.create(telegram_id=CLIENT_ID, display_name="Анна")
-        services.opt_out(prospect)
+        opted_out_client()
         handle_incoming(replace(incoming("Напишите мне через 10 минут"), forwarded=True))
         assert client().opted_out_at is not None
         assert not pending_follow_ups().exists()

@@ -134,7 +134,8 @@ def test_the_prospect_page_shows_the_conversation_as_text(
     browser, admin_url, login_as, anna, pending
 ):
     now = timezone.now()
-    services.record_client_message(anna, "Напишите мне через три дня", at=now - timedelta(minutes=5))
+    asked = now - timedelta(minutes=5)
+    services.record_client_message(anna, "Напишите мне через три дня", at=asked)
     services.record_agent_message(anna, "Отлично, напишу!", at=now - timedelta(minutes=4))
     Message.objects.create(prospect=anna, direction="in", text=HOSTILE, sent_at=now)
     login_as("viewer")
