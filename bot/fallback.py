@@ -94,4 +94,6 @@ def respond(turn: Turn, text: str, kind: str = "text") -> str:
         return booked.format(when=result["client_text"])
     if status == "ambiguous" and result.get("possible_reading"):
         return texts["ambiguous_guess"].format(guess=result["possible_reading"])
+    if turn.prospect.opted_out_at:  # still opted out: asking for a time would lead nowhere
+        return texts["default"]
     return texts.get(status, refused)

@@ -15,6 +15,7 @@ message, and a repeat of the same time is the same action or meeting, not a seco
 
 import json
 import logging
+import re
 import reprlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -184,6 +185,7 @@ class Turn:
     scheduling_calls: int = 0
     opted_out: bool = False
     forwarded: bool = False  # the message was forwarded: someone else's words, not the client's
+    text: str = ""  # the client's message, as the agent reads it
 
     @property
     def changed_anything(self) -> bool:
@@ -372,6 +374,8 @@ def _schedule_followup(tool_input: dict, turn: Turn) -> ToolResult:
     resolution, not_ok = _resolve(tool_input, turn)
     if not_ok:
         return not_ok
+    if turn.prospect.opted_out_at:
+        _lift_opt_out_by_request(when_text, turn)
     if existing := _pending_follow_up_at(turn, resolution.when):  # one promise, one action
         return ToolResult({**_scheduled_content(existing, turn, model_reading), "note": ALREADY})
     action = services.schedule_action(
@@ -384,6 +388,32 @@ def _schedule_followup(tool_input: dict, turn: Turn) -> ToolResult:
     )
     turn.scheduled.append(action)
     return ToolResult(_scheduled_content(action, turn, model_reading))
+
+
+def _lift_opt_out_by_request(when_text: str, turn: Turn) -> None:
+    """An opted-out client who asks to be written at a time lifts their opt-out: the time
+    (`when_text`, which the resolver read) must be in the client's own latest message, and that
+    message must not itself ask us to stop. The model cannot lift it on its own."""
+    said = _words(turn.text)
+    if (
+        not _words(when_text)
+        or _words(when_text) not in said
+        or resolve_text(turn.text[:WHEN_TEXT_LIMIT], turn.now, turn.prospect.zone).opt_out
+    ):
+        raise _Refused(
+            "the client opted out: nothing is scheduled unless the client's latest message "
+            "asks to be written at a time (pass those words verbatim as when_text). Do not "
+            "ask them for a time; answer what they wrote."
+        )
+    services.lift_opt_out(
+        turn.prospect,
+        by=f"client (read by {turn.agent})",
+        words=turn.text[: services.LIFT_WORDS_LIMIT],
+    )
+
+
+def _words(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.casefold()))
 
 
 def _scheduled_content(action: ScheduledAction, turn: Turn, model_reading=None) -> dict:
@@ -441,7 +471,11 @@ def _restore_followup(tool_input: dict, turn: Turn) -> ToolResult:
 
 def _opt_out(tool_input: dict, turn: Turn) -> ToolResult:
     _require_own_words(turn)
-    count = services.opt_out(turn.prospect)
+    count = services.opt_out(
+        turn.prospect,
+        by=f"client (read by {turn.agent})",
+        words=turn.text[: services.LIFT_WORDS_LIMIT],
+    )
     turn.opted_out = True
     return ToolResult({"status": "opted_out", "cancelled": count})
 

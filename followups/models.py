@@ -153,6 +153,10 @@ class ScheduledAction(models.Model):
     # The client's first message within 24 h after this send, set as it is recorded: the
     # outcomes page counts answers from it, with no per-send search of the messages.
     answered_at = models.DateTimeField(null=True, blank=True)
+    # Staff's "send now" moves `scheduled_for` to that moment; the time promised before it is
+    # kept here when it was later than that; `sent_now_by` says who (services.send_now).
+    promised_for = models.DateTimeField(null=True, blank=True)
+    sent_now_by = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["scheduled_for"]
@@ -267,3 +271,28 @@ class AlertState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {'firing' if self.firing else 'ok'}"
+
+
+class OptOutChange(models.Model):
+    """One change of a prospect's opt-out: when it was set or lifted, by whom, and why (the
+    client's own words, or staff's reason). `Prospect.opted_out_at` is the current state; these
+    rows are its history (followups.optout)."""
+
+    class Kind(models.TextChoices):
+        OPTED_OUT = "opted_out", "opted out"
+        LIFTED = "lifted", "opt-out lifted"
+
+    prospect = models.ForeignKey(Prospect, on_delete=models.CASCADE, related_name="opt_out_changes")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    at = models.DateTimeField()
+    # "client" (their own message), "agent", or "staff (username)".
+    by = models.CharField(max_length=200)
+    # The client's words, or the reason staff gave.
+    words = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        indexes = [models.Index(fields=["prospect", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.prospect_id} {self.at:%Y-%m-%d %H:%M}"

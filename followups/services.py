@@ -14,12 +14,22 @@ from uuid import UUID
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Case, F, QuerySet, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from followups import dispatcher, events, outcomes
+from followups.cleaning import clean_text
 from followups.messenger import MAX_TEXT_LENGTH
-from followups.models import ActionStatus, ActionType, Meeting, Message, Prospect, ScheduledAction
+from followups.models import (
+    ActionStatus,
+    ActionType,
+    Meeting,
+    Message,
+    OptOutChange,
+    Prospect,
+    ScheduledAction,
+)
 from followups.quiet_hours import QuietHours
 from followups.transitions import transition
 
@@ -239,8 +249,13 @@ def reschedule(
     """Move a pending action to `when`. False when it is no longer pending, or carries a send
     mark (it may have reached the client; its worker is finding out).
 
-    A reschedule re-arms the promise: a client reply before it no longer makes it stale.
+    A reschedule re-arms the promise: a client reply before it no longer makes it stale, and
+    the new time is the one promised (a "send now" before it is forgotten).
     """
+    return _move(action, when, client_requested_time, now, promised_for=None, sent_now_by="")
+
+
+def _move(action, when, client_requested_time, now, **fields) -> bool:
     now = now or timezone.now()
     validate_when(when, now)
     explicit = (
@@ -257,18 +272,68 @@ def reschedule(
             enqueued_at=None,
             rate_slot_at=None,
             updated_at=now,
+            **fields,
         )
         if changed:
-            action.scheduled_for = when
+            action.refresh_from_db(fields=["scheduled_for", *fields])
             dispatcher.enqueue_on_commit(action)
     if changed:
         events.of(action, "rescheduled")
     return bool(changed)
 
 
-def send_now(action: ScheduledAction) -> bool:
-    """Staff's "send now": due immediately, quiet hours or not."""
-    return reschedule(action, timezone.now(), client_requested_time=True)
+def send_now(action: ScheduledAction, by: str) -> bool:
+    """Staff's "send now": due immediately, quiet hours or not. The time it was due stays
+    recorded in `promised_for` when that was later (the first one, if sent now twice), with
+    who sent it (`by`): the promise made to the client is not overwritten."""
+    now = timezone.now()
+    early = When(scheduled_for__gt=now, then=Coalesce(F("promised_for"), F("scheduled_for")))
+    return _move(
+        action,
+        now,
+        True,
+        now,
+        promised_for=Case(early, default=F("promised_for")),
+        sent_now_by=by[:200],
+    )
+
+
+# Words by which a text speaks of the time agreed with the client: sent before that time, they
+# are not true (compared case-insensitively).
+PROMISE_WORDS = (
+    "как и договаривались",
+    "как договаривались",
+    "как и договорились",
+    "как договорились",
+    "как и обещал",
+    "как обещал",
+    "в назначенное время",
+    "as agreed",
+    "as promised",
+    "as discussed",
+    "as we agreed",
+    "as we discussed",
+)
+
+
+def early_send_warnings(action: ScheduledAction, now: datetime | None = None) -> list[str]:
+    """Why sending `action` now, before its due time, would break what the client was told;
+    [] when it is due anyway or nothing in it depends on the time."""
+    if action.scheduled_for <= (now or timezone.now()) + PAST_TOLERANCE:
+        return []
+    warnings = []
+    template = (action.payload.get("message_template") or "").casefold()
+    if action.action_type == ActionType.FOLLOW_UP:
+        if action.client_requested_time:
+            warnings.append("the client asked to be written at that time")
+        if words := [w for w in PROMISE_WORDS if w in template]:
+            warnings.append(f"its text speaks of the agreement («{words[0]}»)")
+        if not template:
+            warnings.append("its text is written at send time as the follow-up agreed for then")
+    elif action.action_type == ActionType.PRE_MEETING_REMINDER:
+        kind = action.payload.get("reminder_type", "")
+        warnings.append(f"it is the {kind} reminder: its text is written for that time")
+    return warnings
 
 
 # --- the client's side ------------------------------------------------------------------------
@@ -324,18 +389,53 @@ def _log_message(
         outcomes.mark_answered(prospect, at)
 
 
-def opt_out(prospect: Prospect, at: datetime | None = None) -> int:
+def opt_out(
+    prospect: Prospect, at: datetime | None = None, *, by: str = "client", words: str = ""
+) -> int:
     """The client asked not to be contacted: cancel everything pending and never write first
-    again. Returns how many actions were cancelled."""
+    again, until lift_opt_out. Recorded as an OptOutChange (who, `words`: theirs or a reason).
+    Returns how many actions were cancelled."""
     at = at or timezone.now()
     with transaction.atomic():
         Prospect.objects.filter(pk=prospect.pk).update(opted_out_at=at, updated_at=at)
+        OptOutChange.objects.create(
+            prospect=prospect, kind=OptOutChange.Kind.OPTED_OUT, at=at, by=by, words=words
+        )
         cancelled = len(
             _cancel_pending(ScheduledAction.objects.filter(prospect=prospect), "opted_out")
         )
     prospect.opted_out_at = at
-    log.info("prospect opted out id=%s cancelled=%d", prospect.pk, cancelled)
+    log.info("prospect opted out id=%s by=%s cancelled=%d", prospect.pk, by, cancelled)
     return cancelled
+
+
+# The longest reason or quote kept with a lifted opt-out.
+LIFT_WORDS_LIMIT = 2000
+
+
+def lift_opt_out(prospect: Prospect, *, by: str, words: str, at: datetime | None = None) -> bool:
+    """Lift an opt-out: the client asked in their own `words` to be written to (by="client"),
+    or staff gave `words` as the reason (by="staff (name)"). Nothing else lifts one. False
+    when the prospect was not opted out (nothing is written); SchedulingError without words.
+    Cancelled actions stay cancelled: only what is scheduled from now on is sent."""
+    words = clean_text(words or "").strip()
+    if not words:
+        raise SchedulingError("an opt-out is lifted only with the client's words or a reason")
+    if len(words) > LIFT_WORDS_LIMIT:
+        raise SchedulingError(f"the reason is {len(words)} characters; at most {LIFT_WORDS_LIMIT}")
+    at = at or timezone.now()
+    with transaction.atomic():
+        lifted = Prospect.objects.filter(pk=prospect.pk, opted_out_at__isnull=False).update(
+            opted_out_at=None, updated_at=at
+        )
+        if lifted:
+            OptOutChange.objects.create(
+                prospect=prospect, kind=OptOutChange.Kind.LIFTED, at=at, by=by, words=words
+            )
+    if lifted:
+        prospect.opted_out_at = None
+        log.info("prospect opt-out lifted id=%s by=%s", prospect.pk, by)
+    return bool(lifted)
 
 
 # --- meetings ------------------------------------------------------------------------------
