@@ -100,7 +100,11 @@ def browser(driver, live_server, transactional_db):
     return driver
 
 
-def wait_for(browser, css: str, timeout: float = 10):
+# Generous: Chromium on a loaded 2-core machine can take seconds to load an admin page.
+WAIT_S = 30
+
+
+def wait_for(browser, css: str, timeout: float = WAIT_S):
     """The element `css` selects, once the page has it."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
@@ -110,8 +114,10 @@ def wait_for(browser, css: str, timeout: float = 10):
     return WebDriverWait(browser, timeout).until(located, f"{css!r} not on the page")
 
 
-def wait_for_text(browser, text: str, timeout: float = 10) -> str:
-    """The page's text once it contains `text` (after a click that loads a page)."""
+def wait_for_text(browser, text: str, timeout: float = WAIT_S) -> str:
+    """The page's text once it contains `text` (after a click that loads a page: the old
+    page's body may go stale between finding it and reading it, which is waited out)."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -119,7 +125,10 @@ def wait_for_text(browser, text: str, timeout: float = 10) -> str:
         body = b.find_element(By.TAG_NAME, "body").text
         return body if text in body else False
 
-    return WebDriverWait(browser, timeout).until(shown, f"{text!r} not shown")
+    stale = (NoSuchElementException, StaleElementReferenceException)
+    return WebDriverWait(browser, timeout, ignored_exceptions=stale).until(
+        shown, f"{text!r} not shown"
+    )
 
 
 @pytest.fixture
