@@ -1,8 +1,11 @@
 """Delivering due actions: claim, re-check, send, record.
 
-A broker message names up to dispatcher.BATCH_SIZE actions due in the same second. They are
-claimed in one statement and recorded in a handful (DESIGN, "Precision and capacity"); each is still
-re-checked and sent on its own, idempotently (invariants 2-4):
+A broker message names up to dispatcher.MAX_BATCH actions due in the same second, and arrives
+dispatcher.PREPARE_LEAD before they are due. They are claimed in one statement, their texts
+written and their send marks committed ahead of the due instant; the batch then waits for it, and
+is locked, re-checked, sent and recorded in a handful of statements (DESIGN, "Precision and
+capacity"). Each action is still re-checked at its send and sent on its own, idempotently
+(invariants 2-4):
 
 - the claim is a compare-and-set from `pending` with a fresh token; only the token's holder
   records a result, so a redelivered message, a second worker or a released claim cannot
@@ -128,8 +131,16 @@ def deliver(action_ids: Iterable[uuid.UUID]) -> DeliveryReport:
         sends = _take_send_slots(sends, token, report)
         if sends:
             _mark_started(sends)
+            _sleep_until(sends[0].action.scheduled_for)
             _send_batch(sends, token, report)
     return report
+
+
+def _sleep_until(moment: datetime) -> None:
+    """Wait for a due instant (a batch is claimed up to PREPARE_LEAD early)."""
+    delay = (moment - timezone.now()).total_seconds()
+    if delay > 0:
+        time.sleep(delay)
 
 
 def _prepare(action: ScheduledAction) -> _Send:
@@ -152,12 +163,14 @@ def _mark_started(sends: list[_Send]) -> None:
 def _claim(
     ids: list[uuid.UUID], token: uuid.UUID, now: datetime, report: DeliveryReport
 ) -> list[ScheduledAction]:
-    """Apply the missed-run policy, then claim what is pending and due, in two statements."""
-    pending = ScheduledAction.objects.filter(pk__in=ids, status=ActionStatus.PENDING)
+    """Apply the missed-run policy, then claim what is pending and due within PREPARE_LEAD, in
+    two statements."""
+    pending = ScheduledAction.objects.filter(pk__any=ids, status=ActionStatus.PENDING)
     report.missed = len(
         dispatcher.missed_now(pending.filter(scheduled_for__lt=now - dispatcher.grace()))
     )
-    pending.filter(scheduled_for__lte=now + EARLY_TOLERANCE).update(
+    window = now + dispatcher.PREPARE_LEAD + EARLY_TOLERANCE
+    pending.filter(scheduled_for__lte=window).update(
         status=SENDING,
         claim_token=token,
         claimed_at=now,
@@ -179,7 +192,7 @@ def _republish_early(ids: list[uuid.UUID], now: datetime) -> None:
     differ) is sent again for them, if they are still within the horizon."""
     early = list(
         ScheduledAction.objects.filter(
-            pk__in=ids,
+            pk__any=ids,
             status=ActionStatus.PENDING,
             scheduled_for__gt=now,
             scheduled_for__lte=now + dispatcher.horizon(),
@@ -251,20 +264,16 @@ def _send_batch(sends: list[_Send], token: uuid.UUID, report: DeliveryReport) ->
     """Lock, re-check, send and record a batch of claimed actions in one transaction."""
     executed: list[tuple[_Send, SentMessage, datetime]] = []
     with transaction.atomic():
-        prospects = {
-            p.pk: p
-            for p in Prospect.objects.select_for_update()
-            .filter(pk__in={s.action.prospect_id for s in sends})
-            .order_by("pk")
-        }
+        prospects = _lock_prospects(sends)
         ours = set(
             ScheduledAction.objects.select_for_update()
-            .filter(pk__in=[s.action.pk for s in sends], status=SENDING, claim_token=token)
+            .filter(pk__any=[s.action.pk for s in sends], status=SENDING, claim_token=token)
             .values_list("pk", flat=True)
         )
-        meetings = {
-            m.pk: m for m in Meeting.objects.filter(pk__in={s.action.meeting_id for s in sends})
-        }
+        meeting_ids = {s.action.meeting_id for s in sends} - {None}
+        meetings = (
+            {m.pk: m for m in Meeting.objects.filter(pk__any=meeting_ids)} if meeting_ids else {}
+        )
         messenger = get_messenger()
         for send in sends:
             action = send.action
@@ -288,6 +297,7 @@ def _send_batch(sends: list[_Send], token: uuid.UUID, report: DeliveryReport) ->
                 if _overdue(action):
                     _miss(action, token, report)
                     continue
+            _sleep_until(action.scheduled_for)
             now = timezone.now()
             reason = why_not_send(action, prospect, meetings.get(action.meeting_id), now)
             if reason:
@@ -325,6 +335,36 @@ def _send_batch(sends: list[_Send], token: uuid.UUID, report: DeliveryReport) ->
         )
 
 
+# What the re-check and the send read of a prospect, under its lock.
+_LOCKED_PROSPECT_FIELDS = (
+    "telegram_id",
+    "access_hash",
+    "username",
+    "opted_out_at",
+    "last_reply_at",
+    "unreachable_since",
+    "unreachable_reason",
+)
+
+
+def _lock_prospects(sends: list[_Send]) -> dict[int, Prospect]:
+    """Lock the batch's prospects (in id order: two batches never wait on each other in a
+    cycle) and refresh, on the instances the claim loaded, what the re-check reads."""
+    loaded = {s.action.prospect_id: s.action.prospect for s in sends}
+    rows = (
+        Prospect.objects.select_for_update()
+        .filter(pk__any=list(loaded))
+        .order_by("pk")
+        .values_list("pk", *_LOCKED_PROSPECT_FIELDS)
+    )
+    prospects = {}
+    for pk, *values in rows:
+        prospect = prospects[pk] = loaded[pk]
+        for name, value in zip(_LOCKED_PROSPECT_FIELDS, values, strict=True):
+            setattr(prospect, name, value)
+    return prospects
+
+
 def _overdue(action: ScheduledAction) -> bool:
     return action.scheduled_for < timezone.now() - dispatcher.grace()
 
@@ -350,13 +390,13 @@ def _record_executed(executed: list, prospects: dict[int, Prospect]) -> None:
         action.telegram_message_id = sent.message_id
         actions.append(action)
         messages.append(
-            Message(
-                prospect_id=action.prospect_id,
-                direction=Message.Direction.OUTBOUND,
-                text=send.text,
-                sent_at=sent_at,
-                telegram_message_id=sent.message_id,
-                action=action,
+            (
+                action.prospect_id,
+                Message.Direction.OUTBOUND,
+                send.text,
+                sent_at,
+                sent.message_id,
+                action.pk,
             )
         )
         prospect = prospects[action.prospect_id]
@@ -366,7 +406,11 @@ def _record_executed(executed: list, prospects: dict[int, Prospect]) -> None:
         actions,
         ["status", "claim_token", "last_error", "executed_at", "updated_at", "telegram_message_id"],
     )
-    Message.objects.bulk_create(messages)
+    bulk.insert_rows(
+        Message,
+        ["prospect_id", "direction", "text", "sent_at", "telegram_message_id", "action_id"],
+        messages,
+    )
     bulk.update_rows(list(touched.values()), ["last_outbound_at"])
 
 
