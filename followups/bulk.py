@@ -53,26 +53,3 @@ def update_rows(objs: list[Model], fields: list[str]) -> None:
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-
-
-def insert_rows(model: type[Model], fields: list[str], rows: list[tuple]) -> None:
-    """Insert `rows` (values in the order of `fields`, attribute names) into `model`'s table:
-    on PostgreSQL one INSERT … SELECT FROM unnest(arrays), without a model instance per row."""
-    if not rows:
-        return
-    if connection.vendor != "postgresql":
-        model.objects.bulk_create([model(**dict(zip(fields, row, strict=True))) for row in rows])
-        return
-    meta, quote = model._meta, connection.ops.quote_name
-    columns = [next(f for f in meta.concrete_fields if f.attname == name) for name in fields]
-    arrays = ", ".join(f"%s::{c.db_type(connection)}[]" for c in columns)
-    params = [
-        [column.get_db_prep_save(row[i], connection) for row in rows]
-        for i, column in enumerate(columns)
-    ]
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(c.column) for c in columns)}) "
-        f"SELECT * FROM unnest({arrays})"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
