@@ -41,6 +41,11 @@ def headline(results: dict) -> dict:
         "schedule_per_s": schedule.get("near", {}).get("per_s"),
         "schedule_far_per_s": schedule.get("far", {}).get("per_s"),
         "schedule_mix20_per_s": schedule.get("mix20", {}).get("per_s"),
+        "schedule_bulk_far_per_s": table.get("schedule_bulk", {}).get("far", {}).get("per_s"),
+        "schedule_bulk_near_per_s": table.get("schedule_bulk", {}).get("near", {}).get("per_s"),
+        "schedule_bulk_campaign_per_s": (
+            table.get("schedule_bulk", {}).get("campaign", {}).get("per_s")
+        ),
         "cancel_p50_ms": table.get("cancel", {}).get("cancel_ms", {}).get("p50"),
         "cancel_p99_ms": table.get("cancel", {}).get("cancel_ms", {}).get("p99"),
         "reply_p99_ms": table.get("cancel", {}).get("reply_ms", {}).get("p99"),
@@ -48,7 +53,23 @@ def headline(results: dict) -> dict:
         "reconcile_s_per_100k": table.get("reconcile", {}).get("s_per_100k"),
         "product_worker_rss_mb": _rss_by_backlog(product),
         "naive_worker_rss_mb": _rss_by_backlog(naive),
+        **({"scale": _scale_rows(results["scale"])} if "scale" in results else {}),
     }
+
+
+def _scale_rows(scale: dict) -> list[dict]:
+    return [
+        {
+            "backlog": point["backlog"],
+            "p50_ms": point["burst"]["lateness_ms"]["p50"],
+            "p99_ms": point["burst"]["lateness_ms"]["p99"],
+            "drain_s": point["burst"]["drain_s"],
+            "undelivered": point["burst"]["undelivered"],
+            "reconcile_force_s": point["reconcile_force_s"],
+            "worker_rss_sum_mb": point["memory"][-1]["worker_rss_sum_mb"],
+        }
+        for point in scale["points"]
+    ]
 
 
 def _rss_by_backlog(burst: dict) -> dict[str, float]:
@@ -106,6 +127,14 @@ def _without_samples(results: dict) -> dict:
         if isinstance(value, dict):
             value = {k: v for k, v in value.items() if k != "lateness_s"}
         out[key] = value
+    if "scale" in results:
+        out["scale"] = {
+            **results["scale"],
+            "points": [
+                {**p, "burst": {k: v for k, v in p["burst"].items() if k != "lateness_s"}}
+                for p in results["scale"]["points"]
+            ],
+        }
     return out
 
 
@@ -115,6 +144,9 @@ def _plot(results: dict, path: Path) -> None:
         burst = results.get(key)
         if burst:
             series[label] = (burst["lateness_s"], burst["n_burst"])
+    for point in results.get("scale", {}).get("points", []):
+        burst = point["burst"]
+        series[f"{point['backlog']:,} pending"] = (burst["lateness_s"], burst["n_burst"])
     if series:
         png.lateness_cdf(path, series)
 
@@ -162,6 +194,7 @@ def markdown(doc: dict, plot_name: str) -> str:
             f"| {_fmt(row['ratio_to_target'])} |"
         )
     lines += _burst_section(doc, details, plot_name)
+    lines += _scale_section(doc, plot_name)
     lines += _memory_section(details)
     lines += _table_section(details.get("table", {}))
     return "\n".join(lines) + "\n"
@@ -200,6 +233,26 @@ def _burst_section(doc: dict, details: dict, plot_name: str) -> list[str]:
         ]
     lines += ["", f"![lateness CDF]({plot_name})"]
     return lines
+
+
+def _scale_section(doc: dict, plot_name: str) -> list[str]:
+    if "scale" not in doc:
+        return []
+    lines = [
+        "",
+        f"## Scale: the product's burst of {doc['details']['scale']['n_burst']:,} against the "
+        "backlog",
+        "",
+        "| pending | p50 | p99 | drain | undelivered | `reconcile(force=True)` | worker RSS sum |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in doc["scale"]:
+        lines.append(
+            f"| {row['backlog']:,} | {_fmt(row['p50_ms'], ' ms')} | {_fmt(row['p99_ms'], ' ms')} "
+            f"| {_fmt(row['drain_s'], ' s')} | {row['undelivered']} "
+            f"| {_fmt(row['reconcile_force_s'], ' s')} | {row['worker_rss_sum_mb']} MiB |"
+        )
+    return [*lines, "", f"![lateness CDF by backlog]({plot_name})"]
 
 
 def _cpu_lines(details: dict) -> list[str]:
@@ -251,6 +304,7 @@ def _table_section(table: dict) -> list[str]:
         _reconcile_section(table["reconcile"])
         + _cancel_section(table["cancel"])
         + _schedule_section(table["schedule"])
+        + _bulk_section(table.get("schedule_bulk", {}))
         + _delivery_section(table["delivery"])
     )
 
@@ -307,6 +361,24 @@ def _schedule_section(schedule: dict) -> list[str]:
             f"| {names.get(mode, mode)} | {row['per_s']:,.0f} "
             f"| {_fmt(row['call_ms']['p50'], ' ms')} | {_fmt(row['call_ms']['p99'], ' ms')} |"
         )
+    return lines
+
+
+def _bulk_section(bulk: dict) -> list[str]:
+    names = {
+        "far": "a week out (rows only)",
+        "near": "spread over the horizon (rows + grouped publish)",
+        "campaign": "one instant 2 min out (rows + grouped publish)",
+    }
+    lines = [
+        "",
+        "## Bulk scheduling (`services.schedule_actions`, one call)",
+        "",
+        "| due | actions | seconds | actions/s |",
+        "|---|---|---|---|",
+    ]
+    for mode, row in bulk.items():
+        lines.append(f"| {names[mode]} | {row['n']:,} | {row['seconds']} | {row['per_s']:,} |")
     return lines
 
 

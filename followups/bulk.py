@@ -8,8 +8,9 @@ driver's query parsing the largest cost of a burst's record).
 """
 
 from django.db import connection
-from django.db.models import Field, Model
+from django.db.models import Field, JSONField, Model
 from django.db.models.lookups import In
+from psycopg.types.json import Jsonb
 
 
 @Field.register_lookup
@@ -53,3 +54,28 @@ def update_rows(objs: list[Model], fields: list[str]) -> None:
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+def copy_new(objs: list[Model]) -> None:
+    """Insert new objects (all of one model, primary keys set) in one COPY on PostgreSQL: no
+    query text to build or parse, each value written by the driver's C dumpers (an INSERT of
+    unnest(arrays) spends most of its time quoting the arrays in Python). bulk_create elsewhere.
+    """
+    if not objs:
+        return
+    model = type(objs[0])
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(objs)
+        return
+    meta, quote = model._meta, connection.ops.quote_name
+    fields = [f for f in meta.concrete_fields]
+    json_fields = {f.attname for f in fields if isinstance(f, JSONField)}
+    columns = ", ".join(quote(f.column) for f in fields)
+    names = [f.attname for f in fields]
+    sql = f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        for obj in objs:
+            row = [getattr(obj, name) for name in names]
+            copy.write_row(
+                [Jsonb(v) if n in json_fields else v for n, v in zip(names, row, strict=True)]
+            )

@@ -12,7 +12,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from uuid import UUID
+from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -20,7 +21,7 @@ from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 
-from followups import dispatcher, events
+from followups import bulk, dispatcher, events
 from followups.messenger import MAX_TEXT_LENGTH
 from followups.models import ActionStatus, ActionType, Meeting, Message, Prospect, ScheduledAction
 from followups.quiet_hours import QuietHours
@@ -201,14 +202,17 @@ def schedule_actions(new: Sequence[NewAction], *, now: datetime | None = None) -
     cleaned = [_check_new(i, item, now) for i, item in enumerate(items)]
     if not cleaned:
         return []
-    prospects = _bulk_prospects(items)
+    zones = _bulk_prospects(items)
+    window = quiet_hours()
     actions = []
     for item, payload in zip(items, cleaned, strict=True):
-        prospect = prospects[item.prospect_id]
-        when = respect_quiet_hours(item.scheduled_for, prospect, item.client_requested_time)
+        when = item.scheduled_for
+        if window and not item.client_requested_time:
+            when = window.defer(when, ZoneInfo(zones[item.prospect_id]))
         actions.append(
             ScheduledAction(
-                prospect_id=prospect.pk,
+                id=uuid4(),
+                prospect_id=item.prospect_id,
                 action_type=item.action_type,
                 scheduled_for=when,
                 client_requested_time=item.client_requested_time,
@@ -219,7 +223,7 @@ def schedule_actions(new: Sequence[NewAction], *, now: datetime | None = None) -
             )
         )
     with transaction.atomic():
-        ScheduledAction.objects.bulk_create(actions)
+        bulk.copy_new(actions)
         for action in actions:
             events.of(action, "created", client_requested_time=action.client_requested_time)
         transaction.on_commit(lambda: _publish_soon(actions))
@@ -246,18 +250,19 @@ def _check_new(index: int, item: object, now: datetime) -> dict:
         raise SchedulingError(f"action {index}: {exc}") from None
 
 
-def _bulk_prospects(items: list[NewAction]) -> dict[int, Prospect]:
-    """The items' prospects, each known, not opted out, and kept within the pending follow-up
-    limit counting this call's rows; else SchedulingError."""
+def _bulk_prospects(items: list[NewAction]) -> dict[int, str]:
+    """The time zone of each of the items' prospects, each known, not opted out, and kept
+    within the pending follow-up limit counting this call's rows; else SchedulingError."""
     wanted = {item.prospect_id for item in items}
-    prospects = Prospect.objects.only("pk", "telegram_id", "time_zone", "opted_out_at").in_bulk(
-        list(wanted)
+    rows = Prospect.objects.filter(pk__in=wanted).values_list(
+        "pk", "telegram_id", "time_zone", "opted_out_at"
     )
+    prospects = {pk: (telegram_id, zone, opted_out) for pk, telegram_id, zone, opted_out in rows}
     unknown = sorted(wanted - prospects.keys())
     if unknown:
         shown = ", ".join(map(str, unknown[:10])) + (" …" if len(unknown) > 10 else "")
         raise SchedulingError(f"unknown prospect id(s): {shown}; nothing was scheduled")
-    opted_out = sorted(p.telegram_id for p in prospects.values() if p.opted_out_at)
+    opted_out = sorted(telegram_id for telegram_id, _, opted_out in prospects.values() if opted_out)
     if opted_out:
         raise SchedulingError(
             f"prospect(s) {', '.join(map(str, opted_out[:10]))} opted out; nothing was scheduled"
@@ -275,15 +280,13 @@ def _bulk_prospects(items: list[NewAction]) -> dict[int, Prospect]:
                 .values_list("prospect_id", "n")
             )
         )
-        over = sorted(
-            prospects[pk].telegram_id for pk in adding if adding[pk] + pending[pk] > limit
-        )
+        over = sorted(prospects[pk][0] for pk in adding if adding[pk] + pending[pk] > limit)
         if over:
             raise SchedulingError(
                 f"prospect(s) {', '.join(map(str, over[:10]))} would have more than {limit} "
                 "pending follow-ups; nothing was scheduled"
             )
-    return prospects
+    return {pk: zone for pk, (_, zone, _) in prospects.items()}
 
 
 def _publish_soon(actions: list[ScheduledAction]) -> None:
