@@ -188,7 +188,9 @@ def markdown(doc: dict, plot_name: str) -> str:
             "targets' workload (5,000 and 100,000); the full run (`latest.md`) is the verdict.",
             "",
         ]
-    for row in doc["targets"]:
+    if doc["mode"] == "scale":
+        lines[-4:] = []  # the scale table below is the verdict
+    for row in doc["targets"] if doc["mode"] != "scale" else []:
         lines.append(
             f"| {row['target']} | {_fmt(row['value'])} | {'yes' if row['met'] else '**no**'} "
             f"| {_fmt(row['ratio_to_target'])} |"
@@ -349,19 +351,16 @@ def _schedule_section(schedule: dict) -> list[str]:
         "mix20": "20 % near-due",
         "near": "near-due only (row + publish)",
     }
-    lines = [
-        "",
-        "## Scheduling throughput (`services.schedule_action`, one caller)",
-        "",
-        "| mix | actions/s | p50 per call | p99 per call |",
-        "|---|---|---|---|",
+    rows = [
+        f"| {names.get(mode, mode)} | {row['per_s']:,.0f} "
+        f"| {_fmt(row['call_ms']['p50'], ' ms')} | {_fmt(row['call_ms']['p99'], ' ms')} |"
+        for mode, row in schedule.items()
     ]
-    for mode, row in schedule.items():
-        lines.append(
-            f"| {names.get(mode, mode)} | {row['per_s']:,.0f} "
-            f"| {_fmt(row['call_ms']['p50'], ' ms')} | {_fmt(row['call_ms']['p99'], ' ms')} |"
-        )
-    return lines
+    return _table(
+        "Scheduling throughput (`services.schedule_action`, one caller)",
+        "| mix | actions/s | p50 per call | p99 per call |",
+        rows,
+    )
 
 
 def _bulk_section(bulk: dict) -> list[str]:
@@ -370,16 +369,21 @@ def _bulk_section(bulk: dict) -> list[str]:
         "near": "spread over the horizon (rows + grouped publish)",
         "campaign": "one instant 2 min out (rows + grouped publish)",
     }
-    lines = [
-        "",
-        "## Bulk scheduling (`services.schedule_actions`, one call)",
-        "",
-        "| due | actions | seconds | actions/s |",
-        "|---|---|---|---|",
+    rows = [
+        f"| {names[mode]} | {row['n']:,} | {row['seconds']} | {row['per_s']:,} |"
+        for mode, row in bulk.items()
     ]
-    for mode, row in bulk.items():
-        lines.append(f"| {names[mode]} | {row['n']:,} | {row['seconds']} | {row['per_s']:,} |")
-    return lines
+    if not rows:
+        return []
+    return _table(
+        "Bulk scheduling (`services.schedule_actions`, one call)",
+        "| due | actions | seconds | actions/s |",
+        rows,
+    )
+
+
+def _table(title: str, header: str, rows: list[str]) -> list[str]:
+    return ["", f"## {title}", "", header, "|---" * header.count(" | ") + "|---|", *rows]
 
 
 def _delivery_section(deliv: dict) -> list[str]:
