@@ -19,9 +19,12 @@ N_PROSPECTS = 2_000  # for the far-future backlog
 def run_product(sizes: config.Sizes) -> dict:
     """Real workers (`rundramatiq -p 2 -t 8`) and dispatcher (`reconcile --watch`): the
     backlog seeded up to each memory checkpoint, then the burst."""
-    points = _product_bursts(sizes, _checkpoints(sizes), burst_at={sizes.n_background})
+    points = _product_bursts(
+        sizes, _checkpoints(sizes), burst_at={sizes.n_background}, singles=sizes.n_singles
+    )
     result = points[-1]["burst"]
     result["memory"] = [m for point in points for m in point["memory"]]
+    result["singles"] = points[-1]["singles"]
     return result
 
 
@@ -33,9 +36,11 @@ def run_scale(sizes: config.Sizes, backlogs: Sequence[int]) -> dict:
     return {"n_burst": sizes.n_burst, "points": points}
 
 
-def _product_bursts(sizes: config.Sizes, backlogs: list[int], burst_at: set[int]) -> list[dict]:
+def _product_bursts(
+    sizes: config.Sizes, backlogs: list[int], burst_at: set[int], singles: int = 0
+) -> list[dict]:
     """Grow the far-future backlog through `backlogs`, reading worker memory at each size and
-    running a burst at those in `burst_at`."""
+    running a burst at those in `burst_at`, then (if `singles`) lone follow-ups."""
     from followups import dispatcher as dispatch
 
     reset()
@@ -76,6 +81,8 @@ def _product_bursts(sizes: config.Sizes, backlogs: list[int], burst_at: set[int]
                 }
             )
             memory = []
+        if singles:
+            points[-1]["singles"] = _singles(singles)
         return points
     finally:
         _clean_up(config.PRODUCT_QUEUE, dispatcher, workers)
@@ -119,6 +126,24 @@ def run_naive(sizes: config.Sizes) -> dict:
         return result
     finally:
         _clean_up(config.NAIVE_QUEUE, workers)
+
+
+def _singles(n: int) -> dict:
+    """n follow-ups due one at a time, 1.1 s apart, after the burst has drained: the lateness of
+    a lone action on an otherwise idle system (published by the dispatcher, like the burst)."""
+    start = now() + timedelta(seconds=5)
+    dues = [start + timedelta(seconds=1.1 * i) for i in range(n)]
+    ids = db.copy_actions(db.make_prospects(n), dues, now=now())
+    sleep_until(dues[-1] + timedelta(seconds=1))
+    deadline = time.monotonic() + 10
+    while (rows := db.lateness(ids)) and time.monotonic() < deadline:
+        if all(status == "executed" for status, _ in rows):
+            break
+        time.sleep(0.25)
+    late_ms = sorted(s * 1000 for status, s in rows if status == "executed")
+    result = {"n": n, "delivered": len(late_ms), "lateness_ms": stats.summary(late_ms, digits=1)}
+    log.info("single follow-ups: %s", result)
+    return result
 
 
 def _clean_up(queue: str, *processes: procs.Proc | None) -> None:

@@ -70,6 +70,7 @@ class Sizes:
     n_reconcile: int
     n_profile: int
     n_bulk: int  # schedule_actions: actions in one call
+    n_singles: int  # lone follow-ups after the burst, 1.1 s apart
     publish_threads: int = 6
 
 
@@ -85,6 +86,7 @@ FULL = Sizes(
     n_reconcile=100_000,
     n_profile=1_000,
     n_bulk=10_000,
+    n_singles=20,
 )
 QUICK = Sizes(
     n_background=10_000,
@@ -98,6 +100,7 @@ QUICK = Sizes(
     n_reconcile=100_000,  # the target is defined on 100k rows; seeding them costs ~3 s
     n_profile=200,
     n_bulk=2_000,
+    n_singles=5,
 )
 
 

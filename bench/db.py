@@ -179,3 +179,18 @@ def outcomes(ids: Sequence[uuid.UUID]) -> list[tuple[str, datetime | None]]:
             [list(ids)],
         )
         return cur.fetchall()
+
+
+def lateness(ids: Sequence[uuid.UUID]) -> list[tuple[str, float | None]]:
+    """(status, executed_at − scheduled_for in seconds) of the given actions."""
+    from django.db import connection
+
+    from followups.models import ScheduledAction
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT status, EXTRACT(EPOCH FROM executed_at - scheduled_for)::float8 "
+            f"FROM {ScheduledAction._meta.db_table} WHERE id = ANY(%s)",
+            [list(ids)],
+        )
+        return cur.fetchall()

@@ -34,6 +34,8 @@ def headline(results: dict) -> dict:
         "burst_max_lateness_ms": product.get("lateness_ms", {}).get("max"),
         "burst_drain_s": product.get("drain_s"),
         "burst_undelivered": product.get("undelivered"),
+        "single_p50_lateness_ms": product.get("singles", {}).get("lateness_ms", {}).get("p50"),
+        "single_max_lateness_ms": product.get("singles", {}).get("lateness_ms", {}).get("max"),
         "naive_burst_p50_lateness_ms": (naive["lateness_ms"]["p50"] if naive_complete else None),
         "naive_burst_p99_lateness_ms": (naive["lateness_ms"]["p99"] if naive_complete else None),
         "naive_undelivered": naive.get("undelivered"),
@@ -224,6 +226,15 @@ def _burst_section(doc: dict, details: dict, plot_name: str) -> list[str]:
             f"| {_fmt(lat['p99'], ' ms')} | {_fmt(lat['max'], ' ms')} "
             f"| {_fmt(burst['first_s'], ' s')} | {_fmt(burst['drain_s'], ' s')} |"
         )
+    singles = details.get("product_burst", {}).get("singles")
+    if singles:
+        lat = singles["lateness_ms"]
+        lines += [
+            "",
+            f"Lone follow-ups after the burst ({singles['n']}, 1.1 s apart): "
+            f"{singles['delivered']} delivered, lateness p50 {_fmt(lat['p50'], ' ms')}, "
+            f"max {_fmt(lat['max'], ' ms')}.",
+        ]
     lines += _cpu_lines(details)
     naive = details.get("naive_burst")
     if naive:
