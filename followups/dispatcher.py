@@ -5,9 +5,10 @@ Only actions due within the horizon are published, with their remaining delay, s
 holds long-delayed messages (invariant 5). Actions due in the same second travel together: a
 burst pays a few broker round trips per second of due time, not one per action.
 
-A message fires PREPARE_LEAD before its rows are due. Its worker claims and writes them in that
-time and sends at the due instant, after the re-check under the client's lock (followups.delivery):
-a burst's lateness then pays for the sends only, not for the work before them.
+A message fires a little before its rows are due (prepare_lead: more for a larger due second, at
+most PREPARE_LEAD). Its worker claims and writes them in that time and sends at the due instant,
+after the re-check under the client's lock (followups.delivery): a burst's lateness then pays for
+the sends only, not for the work before them.
 """
 
 import logging
@@ -29,8 +30,13 @@ from followups.transitions import transition
 
 log = logging.getLogger(__name__)
 
-# How long before their rows' due time messages fire, for the claim and the texts to be done by
-# then: about what a 5,000-action burst's claims take on 2 cores.
+# How long before their rows' due time messages fire, for the claims and the texts to be done by
+# then: MIN_LEAD plus LEAD_PER_ACTION for each action due in the same second, at most
+# PREPARE_LEAD (about what a 5,000-action burst's claims take on 2 cores, with room for a busy
+# machine). A claimed row is `sending`: staff can no longer cancel it, so a lone action is
+# claimed only a moment ahead.
+MIN_LEAD = timedelta(milliseconds=100)
+LEAD_PER_ACTION = timedelta(milliseconds=1)
 PREPARE_LEAD = timedelta(seconds=2)
 # A due second's ids are spread over at least FAN_OUT messages (the workers' threads: -p 2 -t 8)
 # of at least MIN_BATCH ids and at most MAX_BATCH. A worker thread waits with its claimed batch
@@ -62,6 +68,11 @@ def missed_reason() -> str:
     return f"overdue by more than {settings.FOLLOWUPS_MISSED_GRACE_S} s; not sent"
 
 
+def prepare_lead(n: int) -> timedelta:
+    """How long before a due second of `n` actions its messages fire."""
+    return min(PREPARE_LEAD, MIN_LEAD + LEAD_PER_ACTION * n)
+
+
 def batch_size(n: int) -> int:
     """Ids per message for a due second of `n` ids (see FAN_OUT)."""
     messages = max(min(math.ceil(n / MIN_BATCH), FAN_OUT), math.ceil(n / MAX_BATCH))
@@ -70,7 +81,7 @@ def batch_size(n: int) -> int:
 
 def publish(rows: list[tuple[UUID, datetime]], now: datetime) -> int:
     """Send delivery messages for (id, due) pairs, grouped by due second (batch_size ids each),
-    each firing PREPARE_LEAD before the latest due time in it. Returns the number of messages."""
+    each firing prepare_lead before the latest due time in it. Returns the number of messages."""
     from followups.actors import deliver_actions  # the actor module imports the broker
 
     by_second: dict[datetime, list[tuple[UUID, datetime]]] = defaultdict(list)
@@ -78,10 +89,10 @@ def publish(rows: list[tuple[UUID, datetime]], now: datetime) -> int:
         by_second[due.replace(microsecond=0)].append((action_id, due))
     messages = 0
     for group in by_second.values():
-        size = batch_size(len(group))
+        size, lead = batch_size(len(group)), prepare_lead(len(group))
         for start in range(0, len(group), size):
             batch = group[start : start + size]
-            eta = max(due for _, due in batch) - PREPARE_LEAD
+            eta = max(due for _, due in batch) - lead
             delay_ms = max(0, int((eta - now).total_seconds() * 1000) + 1)
             deliver_actions.send_with_options(
                 args=([str(action_id) for action_id, _ in batch],),

@@ -299,8 +299,8 @@ def test_forged_message_with_too_many_ids_is_cut(caplog):
 
 
 def test_claimed_ahead_but_sent_at_its_due_instant(transactional_db, prospect, messenger):
-    """A message fires PREPARE_LEAD early: the batch is claimed and written then, and waits
-    for the due instant to send."""
+    """A message fires ahead of its rows (dispatcher.prepare_lead): the batch is claimed and
+    written then, and waits for the due instant to send."""
     action = follow_up(prospect, soon(1.0))
     report = delivery.deliver([action.pk])
     assert report.sent == [action.pk]
@@ -337,3 +337,8 @@ def _deliver_in_thread(action_id):
 )
 def test_a_due_second_is_spread_over_the_worker_threads(due_together, size):
     assert dispatcher.batch_size(due_together) == size
+
+
+@pytest.mark.parametrize(("due_together", "lead_ms"), [(1, 101), (100, 200), (5_000, 2000)])
+def test_a_lone_action_is_claimed_only_a_moment_ahead(due_together, lead_ms):
+    assert dispatcher.prepare_lead(due_together) == timedelta(milliseconds=lead_ms)
