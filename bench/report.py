@@ -356,14 +356,21 @@ def _cancel_section(cancel: dict) -> list[str]:
     return lines
 
 
+SCHEDULE_MODES = {
+    "far": "far-future only (row)",
+    "mix20": "20 % near-due",
+    "near": "near-due only (row + publish)",
+}
+BULK_MODES = {
+    "far": "a week out (rows only)",
+    "near": "spread over the horizon (rows + grouped publish)",
+    "campaign": "one instant 2 min out (rows + grouped publish)",
+}
+
+
 def _schedule_section(schedule: dict) -> list[str]:
-    names = {
-        "far": "far-future only (row)",
-        "mix20": "20 % near-due",
-        "near": "near-due only (row + publish)",
-    }
     rows = [
-        f"| {names.get(mode, mode)} | {row['per_s']:,.0f} "
+        f"| {SCHEDULE_MODES.get(mode, mode)} | {row['per_s']:,.0f} "
         f"| {_fmt(row['call_ms']['p50'], ' ms')} | {_fmt(row['call_ms']['p99'], ' ms')} |"
         for mode, row in schedule.items()
     ]
@@ -375,13 +382,8 @@ def _schedule_section(schedule: dict) -> list[str]:
 
 
 def _bulk_section(bulk: dict) -> list[str]:
-    names = {
-        "far": "a week out (rows only)",
-        "near": "spread over the horizon (rows + grouped publish)",
-        "campaign": "one instant 2 min out (rows + grouped publish)",
-    }
     rows = [
-        f"| {names[mode]} | {row['n']:,} | {row['seconds']} | {row['per_s']:,} |"
+        f"| {BULK_MODES[mode]} | {row['n']:,} | {row['seconds']} | {row['per_s']:,} |"
         for mode, row in bulk.items()
     ]
     if not rows:
