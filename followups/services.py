@@ -254,7 +254,7 @@ def _bulk_prospects(items: list[NewAction]) -> dict[int, str]:
     """The time zone of each of the items' prospects, each known, not opted out, and kept
     within the pending follow-up limit counting this call's rows; else SchedulingError."""
     wanted = {item.prospect_id for item in items}
-    rows = Prospect.objects.filter(pk__in=wanted).values_list(
+    rows = Prospect.objects.filter(pk__any=list(wanted)).values_list(
         "pk", "telegram_id", "time_zone", "opted_out_at"
     )
     prospects = {pk: (telegram_id, zone, opted_out) for pk, telegram_id, zone, opted_out in rows}
@@ -305,7 +305,7 @@ def _publish_soon(actions: list[ScheduledAction]) -> None:
             "publishing %d new actions failed; the dispatcher will", len(soon), exc_info=True
         )
         return
-    ScheduledAction.objects.filter(pk__in=[pk for pk, _ in soon], status=PENDING).update(
+    ScheduledAction.objects.filter(pk__any=[pk for pk, _ in soon], status=PENDING).update(
         enqueued_at=now
     )
     for action in actions:
