@@ -19,8 +19,9 @@ BROKER_URL = os.environ.get("BENCH_BROKER_URL", "amqp://guest:guest@127.0.0.1:56
 # Dramatiq workers for both designs: `-p 2 -t 8` unless overridden (for experiments).
 WORKER_PROCESSES = int(os.environ.get("BENCH_WORKER_PROCESSES", "2"))
 WORKER_THREADS = int(os.environ.get("BENCH_WORKER_THREADS", "8"))
-PRODUCT_QUEUE = "followups_bench"
-NAIVE_QUEUE = "naive_bench"
+# BENCH_QUEUE names the queues too, so that two benches on one broker never share them.
+PRODUCT_QUEUE = os.environ.get("BENCH_QUEUE", "followups_bench")
+NAIVE_QUEUE = f"naive_{PRODUCT_QUEUE}"
 
 # Forced on every bench process (this one and the workers it starts): the bench settings (the
 # product's, with the in-memory messenger), database and queues, no send cap, no quiet hours,
@@ -68,6 +69,8 @@ class Sizes:
     n_cancel: int
     n_reconcile: int
     n_profile: int
+    n_bulk: int  # schedule_actions: actions in one call
+    n_singles: int  # lone follow-ups after the burst, 1.1 s apart
     publish_threads: int = 6
 
 
@@ -82,6 +85,8 @@ FULL = Sizes(
     n_cancel=1_000,
     n_reconcile=100_000,
     n_profile=1_000,
+    n_bulk=10_000,
+    n_singles=20,
 )
 QUICK = Sizes(
     n_background=10_000,
@@ -94,6 +99,8 @@ QUICK = Sizes(
     n_cancel=200,
     n_reconcile=100_000,  # the target is defined on 100k rows; seeding them costs ~3 s
     n_profile=200,
+    n_bulk=2_000,
+    n_singles=5,
 )
 
 

@@ -8,17 +8,21 @@ touched again. Rows due soon are put on the broker after the transaction commits
 
 import json
 import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from uuid import UUID
+from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Case, F, QuerySet, When
+from django.db.models import Case, Count, F, QuerySet, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from followups import dispatcher, events, outcomes
+from followups import bulk, dispatcher, events, outcomes
 from followups.cleaning import clean_text
 from followups.messenger import MAX_TEXT_LENGTH
 from followups.models import (
@@ -169,6 +173,154 @@ def schedule_action(
         events.of(action, "created", client_requested_time=client_requested_time)
         dispatcher.enqueue_on_commit(action)
     return action
+
+
+# --- bulk scheduling -------------------------------------------------------------------------
+
+# Actions per schedule_actions call: one INSERT, and a bounded transaction. An import of more
+# sends them in calls of at most this many.
+MAX_BULK = 10_000
+BULK_TYPES = (ActionType.FOLLOW_UP, ActionType.REMINDER)
+
+
+@dataclass(frozen=True)
+class NewAction:
+    """One action for schedule_actions: a prospect (by primary key) and a time, as for
+    schedule_action. Meeting reminders are not scheduled in bulk (book_meeting makes them)."""
+
+    prospect_id: int
+    scheduled_for: datetime
+    action_type: str = ActionType.FOLLOW_UP
+    payload: dict | None = None
+    client_requested_time: bool = False
+
+
+def schedule_actions(new: Sequence[NewAction], *, now: datetime | None = None) -> list[UUID]:
+    """Store many actions in one INSERT (imports, campaigns); returns their ids, in order.
+
+    Every item is checked first, as schedule_action checks one (its time through
+    validate_when, its payload, its prospect known and not opted out, the pending follow-up
+    limit); a bad one raises SchedulingError naming it, and nothing is written. Rows due within
+    the horizon are published after commit, grouped by due second, so a campaign's rows due
+    together cost a few broker messages, not one confirmed publish each; if the broker is away
+    the dispatcher's next pass publishes them.
+    """
+    now = now or timezone.now()
+    items = list(new)
+    if len(items) > MAX_BULK:
+        raise SchedulingError(f"{len(items)} actions in one call; at most {MAX_BULK}")
+    cleaned = [_check_new(i, item, now) for i, item in enumerate(items)]
+    if not cleaned:
+        return []
+    zones = _bulk_prospects(items)
+    window = quiet_hours()
+    actions = []
+    for item, payload in zip(items, cleaned, strict=True):
+        when = item.scheduled_for
+        if window and not item.client_requested_time:
+            when = window.defer(when, ZoneInfo(zones[item.prospect_id]))
+        actions.append(
+            ScheduledAction(
+                id=uuid4(),
+                prospect_id=item.prospect_id,
+                action_type=item.action_type,
+                scheduled_for=when,
+                client_requested_time=item.client_requested_time,
+                payload=payload,
+                promised_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    with transaction.atomic():
+        bulk.copy_new(actions)
+        for action in actions:
+            events.of(action, "created", client_requested_time=action.client_requested_time)
+        transaction.on_commit(lambda: _publish_soon(actions))
+    return [action.pk for action in actions]
+
+
+def _check_new(index: int, item: object, now: datetime) -> dict:
+    """The item's cleaned payload; SchedulingError, naming the item, on anything wrong."""
+    try:
+        if not isinstance(item, NewAction):
+            raise SchedulingError(f"expected a NewAction, got {type(item).__name__}")
+        if type(item.prospect_id) is not int:
+            raise SchedulingError(f"prospect_id must be an integer, got {item.prospect_id!r:.64}")
+        if item.action_type not in BULK_TYPES:
+            raise SchedulingError(
+                f"action type {item.action_type!r:.64} cannot be scheduled in bulk; expected "
+                f"one of {', '.join(BULK_TYPES)}"
+            )
+        if not isinstance(item.client_requested_time, bool):
+            raise SchedulingError("client_requested_time must be true or false")
+        validate_when(item.scheduled_for, now, "scheduled_for")
+        return _clean_payload(item.payload)
+    except SchedulingError as exc:
+        raise SchedulingError(f"action {index}: {exc}") from None
+
+
+def _bulk_prospects(items: list[NewAction]) -> dict[int, str]:
+    """The time zone of each of the items' prospects, each known, not opted out, and kept
+    within the pending follow-up limit counting this call's rows; else SchedulingError."""
+    wanted = {item.prospect_id for item in items}
+    rows = Prospect.objects.filter(pk__any=list(wanted)).values_list(
+        "pk", "telegram_id", "time_zone", "opted_out_at"
+    )
+    prospects = {pk: (telegram_id, zone, opted_out) for pk, telegram_id, zone, opted_out in rows}
+    unknown = sorted(wanted - prospects.keys())
+    if unknown:
+        shown = ", ".join(map(str, unknown[:10])) + (" …" if len(unknown) > 10 else "")
+        raise SchedulingError(f"unknown prospect id(s): {shown}; nothing was scheduled")
+    opted_out = sorted(telegram_id for telegram_id, _, opted_out in prospects.values() if opted_out)
+    if opted_out:
+        raise SchedulingError(
+            f"prospect(s) {', '.join(map(str, opted_out[:10]))} opted out; nothing was scheduled"
+        )
+    adding = Counter(i.prospect_id for i in items if i.action_type == ActionType.FOLLOW_UP)
+    if adding:
+        limit = settings.FOLLOWUPS_MAX_PENDING_PER_PROSPECT
+        pending = Counter(
+            dict(
+                ScheduledAction.objects.filter(
+                    prospect_id__in=list(adding), status=PENDING, action_type=ActionType.FOLLOW_UP
+                )
+                .values("prospect_id")
+                .annotate(n=Count("pk"))
+                .values_list("prospect_id", "n")
+            )
+        )
+        over = sorted(prospects[pk][0] for pk in adding if adding[pk] + pending[pk] > limit)
+        if over:
+            raise SchedulingError(
+                f"prospect(s) {', '.join(map(str, over[:10]))} would have more than {limit} "
+                "pending follow-ups; nothing was scheduled"
+            )
+    return {pk: zone for pk, (_, zone, _) in prospects.items()}
+
+
+def _publish_soon(actions: list[ScheduledAction]) -> None:
+    """Publish the new rows due within the horizon, in one go; the dispatcher's next pass
+    publishes them instead if the broker is away."""
+    now = timezone.now()
+    soon = [
+        (a.pk, a.scheduled_for) for a in actions if a.scheduled_for <= now + dispatcher.horizon()
+    ]
+    if not soon:
+        return
+    try:
+        dispatcher.publish(soon, now)
+    except Exception:
+        log.warning(
+            "publishing %d new actions failed; the dispatcher will", len(soon), exc_info=True
+        )
+        return
+    ScheduledAction.objects.filter(pk__any=[pk for pk, _ in soon], status=PENDING).update(
+        enqueued_at=now
+    )
+    for action in actions:
+        if action.scheduled_for <= now + dispatcher.horizon():
+            events.of(action, "enqueued")
 
 
 def get_action(action_id: UUID | str) -> ScheduledAction:

@@ -1,10 +1,12 @@
 """Delivery through a real Dramatiq worker on the real broker (RabbitMQ when it answers)."""
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from itertools import pairwise
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from followups import delivery, dispatcher, services
@@ -345,3 +347,49 @@ def test_forged_message_with_too_many_ids_is_cut(caplog):
     assert "only the first 1000 read" in caplog.text
     assert delivery.parse_ids(["x", 5, str(ids[0])]) == [uuid.UUID(ids[0])]
     assert delivery.parse_ids({"not": "a list"}) == []
+
+
+def test_claimed_ahead_but_sent_at_its_due_instant(transactional_db, prospect, messenger):
+    """A message fires ahead of its rows (dispatcher.prepare_lead): the batch is claimed and
+    written then, and waits for the due instant to send."""
+    action = follow_up(prospect, soon(1.0))
+    report = delivery.deliver([action.pk])
+    assert report.sent == [action.pk]
+    action.refresh_from_db()
+    assert action.send_started_at < action.scheduled_for <= messenger.delivered[0].at
+    assert action.executed_at - action.scheduled_for < timedelta(milliseconds=300)
+
+
+def test_a_reply_after_the_early_claim_still_cancels(transactional_db, prospect, messenger):
+    """The re-check happens at the send, under the client's lock: a reply recorded while the
+    claimed batch waits for its instant cancels it."""
+    action = follow_up(prospect, soon(1.5))
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(_deliver_in_thread, action.pk)
+        wait_until(lambda: status_of(action) == ActionStatus.SENDING, timeout=5)
+        services.record_client_message(prospect, "я подумаю и напишу")
+        report = running.result(timeout=10)
+    assert report.skipped == [action.pk]
+    action.refresh_from_db()
+    assert (action.status, action.cancel_reason) == (ActionStatus.CANCELLED, "client_responded")
+    assert messenger.delivered == []
+
+
+def _deliver_in_thread(action_id):
+    try:
+        return delivery.deliver([action_id])
+    finally:
+        connection.close()  # this thread's own connection
+
+
+@pytest.mark.parametrize(
+    ("due_together", "size"),
+    [(1, 1), (50, 50), (51, 26), (800, 50), (5_000, 313), (20_000, 1000), (40_000, 1000)],
+)
+def test_a_due_second_is_spread_over_the_worker_threads(due_together, size):
+    assert dispatcher.batch_size(due_together) == size
+
+
+@pytest.mark.parametrize(("due_together", "lead_ms"), [(1, 101), (100, 200), (5_000, 2000)])
+def test_a_lone_action_is_claimed_only_a_moment_ahead(due_together, lead_ms):
+    assert dispatcher.prepare_lead(due_together) == timedelta(milliseconds=lead_ms)
