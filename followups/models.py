@@ -22,10 +22,55 @@ def default_time_zone() -> str:
     return settings.FOLLOWUPS_DEFAULT_TZ
 
 
-class Prospect(models.Model):
-    """A client the agent talks to in Telegram."""
+DEFAULT_ACCOUNT = "default"
 
-    telegram_id = models.BigIntegerField(unique=True)
+
+class Account(models.Model):
+    """A Telegram user account the agency sends from. A deployment configured only through the
+    environment (TELEGRAM_SESSION) has one, named `default`; every client belongs to one.
+    Empty overrides fall back to the global settings."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active"
+        PAUSED = "paused"
+        NEEDS_LOGIN = "needs_login", "needs login"  # its session was revoked
+
+    name = models.SlugField(max_length=64, unique=True)
+    telegram_user_id = models.BigIntegerField(null=True, blank=True)  # who it logged in as
+    telegram_username = models.CharField(max_length=64, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
+    state_reason = models.CharField(max_length=255, blank=True)
+    send_rate_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    quiet_hours = models.CharField(max_length=11, blank=True)  # "21:00-09:00"
+    default_time_zone = models.CharField(
+        max_length=64, blank=True, validators=[validate_time_zone]
+    )
+    # The Telethon string session, encrypted at rest (never shown, never logged); empty when
+    # the session comes from the environment.
+    session = models.BinaryField(null=True, blank=True, editable=False)
+    # The managers who see and act on this account's clients (the head of sales sees all).
+    staff = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="followup_accounts"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def default_account_id() -> int:
+    return Account.objects.get_or_create(name=DEFAULT_ACCOUNT)[0].pk
+
+
+class Prospect(models.Model):
+    """A client the agent talks to in Telegram, through one account: the same Telegram user
+    talking to two accounts is two prospects."""
+
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, default=default_account_id, related_name="prospects"
+    )
+    telegram_id = models.BigIntegerField()
     # Telegram needs it to address a user the account has not cached; not a secret, but
     # of no use to staff, so the admin does not show it.
     access_hash = models.BigIntegerField(null=True, blank=True)
@@ -50,6 +95,11 @@ class Prospect(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["username"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "telegram_id"], name="prospect_account_telegram_id_uniq"
+            )
+        ]
 
     def __str__(self) -> str:
         label = self.display_name or (f"@{self.username}" if self.username else "")
