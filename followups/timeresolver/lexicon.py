@@ -324,6 +324,10 @@ _PHRASES: dict[str, str] = {
     "на следующей неделе": "on next week",
     "на следующей": "on next week",  # "не на этой неделе, а на следующей"
     "на той неделе": "on next week",  # colloquial; said of the past, the verb is a report
+    "ноль ноль": "",  # "в пятнадцать ноль ноль" is 15:00
+    "zero zero": "",
+    "в первых числах": "at start",  # "в феврале, в первых числах"
+    "в последних числах": "at end",
     "в это же время": "sametime",
     "во столько же": "sametime",
     "в то же время": "sametime",
@@ -725,6 +729,8 @@ _EN_ORDINALS = {
     )
     if word != "second"  # far more often the unit of time
 }
+
+ORDINAL_WORDS = frozenset(_EN_ORDINALS) | {"second"}
 
 # Words that only count as time words when the context supports them ("the sun", "may I").
 _WEAK = {"may", "march", "mar", "sat", "sun", "wed", "mon", "jan", "a", "an", *_EN_ORDINALS}

@@ -23,7 +23,7 @@ from itertools import pairwise
 from typing import Any
 
 from .fields import WEEKDAYS, ResolverInputError, Spec, validate
-from .lexicon import Tok, tokenize
+from .lexicon import ORDINAL_WORDS, Tok, tokenize
 
 SEVERAL = 3  # "несколько дней": the fallback reading of "several"
 # A message naming more times than this is read from shortly before the last of them (see
@@ -57,6 +57,7 @@ class Candidate:
     span: tuple[int, int]
     score: int
     drop: str | None
+    unused: tuple[tuple[int, str], ...] = ()  # (offset, word): time-bearing, beside it, unread
 
 
 DROP_REASONS = {
@@ -547,7 +548,7 @@ RULES = [
         _duration,
         "UNIT",
     ),
-    _rule(rf"in (?P<u>{UNIT}) (?P<n>{NUM}){NOT_COUNTED}", _unit_first, "UNIT"),
+    _rule(rf"in (?P<u>{UNIT}) (?P<n>{NUM})(?: (?:-|or) {NUM})?{NOT_COUNTED}", _unit_first, "UNIT"),
     _rule(
         rf"(?:(?P<n>{NUM}) (?P<u>min|hour)|(?P<u2>min|hour) (?P<n2>{NUM}){NOT_COUNTED})",
         _bare_wait,
@@ -1338,6 +1339,54 @@ def _span(toks: list[Tok], start: int, end: int) -> tuple[int, int]:
     return toks[start].start, toks[end - 1].end
 
 
+# --- accounting ---------------------------------------------------------------------------------
+
+# Words that may stand inside a time expression without naming a time themselves: the run of
+# words around a time that accounting looks at goes across these (and across time-bearing ones).
+_TIME_VOCABULARY = {
+    *(",", "-", "at", "on", "in", "within", "by", "from", "to", "after", "before", "around"),
+    *("toward", "this", "next", "last", "nearest", "start", "middle", "end", "ago", "date"),
+    *UNIT_TAGS,
+    *("today", "tomorrow", "dayafter", "yesterday", "daybefore", "week", "weekend"),
+    *("morning", "noon", "lunch", "afternoon", "evening", "night", "midnight", "eod"),
+    *("am", "pm", "oclock", "half", "quarter", "past", "without", "ish"),
+}
+# A number followed by one of these counts something else ("4 человека", "2 раза", a phone).
+_COUNTING = {"cnt", "cur", "nights", "times", "sec", "big", "_"}
+_ORDINAL_OF_WEEKDAY = {"start", "end", "last", "next"}  # "в последнюю пятницу", "last friday"
+# How far accounting looks either side of a time: no time expression is longer.
+_ACCOUNT_REACH = 8
+
+
+def _time_bearing(toks: list[Tok], i: int) -> bool:
+    """Whether toks[i] names (part of) a time: a number that counts no thing, a weekday, a
+    month, a zone, a minute phrase, or an ordinal before a weekday ("третий вторник")."""
+    tag = toks[i].tag
+    after = toks[i + 1].tag if i + 1 < len(toks) else ""
+    if tag[0].isdigit():
+        return toks[i].text not in ("a", "an") and after not in _COUNTING
+    if _tag_class(tag) in ("wd", "mo", "zone") or tag in ("quarter", "past", "without"):
+        return True
+    ordinal = tag in _ORDINAL_OF_WEEKDAY or toks[i].text in ORDINAL_WORDS
+    return ordinal and after.startswith("wd")
+
+
+def _unused(toks: list[Tok], expr: _Expr, read: set[int]) -> tuple[tuple[int, str], ...]:
+    """The time-bearing words in the run of time words around `expr` that no reading used:
+    "April 14, 2015" read as 14 April leaves "2015", "через 3 пятницы" read as Friday "3"."""
+    unused = []
+    for step, first in ((-1, expr.start - 1), (1, expr.end)):
+        i = first
+        while 0 <= i < len(toks) and abs(i - first) < _ACCOUNT_REACH:
+            bearing = _time_bearing(toks, i)
+            if not bearing and toks[i].tag not in _TIME_VOCABULARY:
+                break
+            if bearing and i not in read:
+                unused.append((toks[i].start, toks[i].text))
+            i += step
+    return tuple(sorted(set(unused)))
+
+
 # --- run-on messages ------------------------------------------------------------------------------
 
 # Words that close a clause after the time they follow ("утром не могу", "в 4 нельзя",
@@ -1479,7 +1528,7 @@ def parse(text: str) -> Parsed:
     toks, exprs, tags, ctx, tag_string = _expressions(tokenize(text))
     if breaks := _run_on_breaks(toks, exprs):
         toks, exprs, tags, ctx, tag_string = _expressions(_with_breaks(toks, breaks))
-    candidates = []
+    weighed = []
     for expr in _complete(exprs, tag_string, ctx)[-MAX_MENTIONS:]:
         options = _share_context(expr.options)
         fields = options[0] if len(options) == 1 else {"alternatives": options}
@@ -1489,8 +1538,15 @@ def parse(text: str) -> Parsed:
             # "занят до 5", "до 9 не звоните": contact can start where the window ends
             fields, drop = {k: v for k, v in fields.items() if k != "bound"}, None
         if spec := _spec(fields):
-            span = _span(toks, expr.start, expr.end)
-            candidates.append(Candidate(spec, span, score, drop))
+            weighed.append((expr, spec, score, drop))
+    # the words of every time found were read, whether it is chosen or set aside
+    read = {i for expr, *_ in weighed for i in range(expr.start, expr.end)}
+    candidates = [
+        Candidate(
+            spec, _span(toks, expr.start, expr.end), score, drop, _unused(toks, expr, read)
+        )
+        for expr, spec, score, drop in weighed
+    ]
     opt_out, opt_span = None, None
     checks = [("strong", _OPT_OUT_STRONG), ("soft", _OPT_OUT_SOFT)]
     if not any(c.drop in ("negated", "unavailable") for c in candidates):

@@ -43,13 +43,22 @@ def local_now(now: datetime | str | None, zone: tzinfo) -> datetime:
     return now.replace(tzinfo=zone) if now.tzinfo is None else now.astimezone(zone)
 
 
-def _resolution(outcome: Outcome, span: Span | None = None, said: str = "") -> Resolution:
+def _resolution(
+    outcome: Outcome, span: Span | None = None, said: str = "", unused: tuple[str, ...] = ()
+) -> Resolution:
+    reason = f"'{said}': {outcome.reason}" if said else outcome.reason
+    if unused and outcome.status == Status.OK:
+        # half a sentence read: the best reading is only a guess, and the agent asks
+        words = ", ".join(f"'{word}'" for word in unused)
+        reason = f"{reason}; not read: {words}"
+        outcome = Outcome(Status.AMBIGUOUS, fallback=outcome.when, reason=reason)
     return Resolution(
         status=outcome.status,
         when=outcome.when if outcome.status == Status.OK else None,
         fallback=outcome.fallback if outcome.status == Status.AMBIGUOUS else None,
         span=span,
-        reason=f"'{said}': {outcome.reason}" if said else outcome.reason,
+        reason=reason,
+        unused=unused,
     )
 
 
@@ -125,7 +134,16 @@ def _choose(live: list[Candidate], now: datetime, said: Callable[[Span], str]) -
     chosen = [(c, outcome) for c, outcome in scored if _PREFERENCE[outcome.status] == best]
     if len(chosen) == 1:
         candidate, outcome = chosen[0]
-        return _resolution(outcome, candidate.span, said(candidate.span))
+        return _resolution(outcome, candidate.span, said(candidate.span), _words(chosen))
     outcome = either([o for _, o in chosen], "several different times")
     span = (min(c.span[0] for c, _ in chosen), max(c.span[1] for c, _ in chosen))
-    return _resolution(outcome, span, said(span))
+    return _resolution(outcome, span, said(span), _words(chosen))
+
+
+def _words(chosen: list[tuple[Candidate, Outcome]]) -> tuple[str, ...]:
+    """The unused words of the chosen times that none of them reads."""
+    spans = [c.span for c, _ in chosen]
+    unused = sorted({word for c, _ in chosen for word in c.unused})
+    return tuple(
+        text for at, text in unused if not any(start <= at < end for start, end in spans)
+    )
