@@ -193,6 +193,8 @@ def _calendar(spec: Spec, now: datetime) -> Outcome:
         return _weekend(spec, now, clock)
     if spec.week_part:
         return _week_part(spec, now, clock)
+    if spec.weekday_ordinal is not None:
+        return _nth_weekday(spec, now, clock)
     if spec.day is not None:
         return _date(spec, now, clock)
     if spec.month_part:
@@ -258,8 +260,8 @@ def _relative(spec: Spec, now: datetime, clock: _Clock) -> Outcome:
 
 def _check_weekday(spec: Spec, now: datetime, clock: _Clock, day: date, outcome: Outcome):
     """A date and a weekday named together must agree, else both readings stand."""
-    if spec.weekday is None or day.weekday() == spec.weekday:
-        return outcome
+    if spec.weekday is None or day.weekday() == spec.weekday or outcome.status == Status.PAST:
+        return outcome  # "Sunday, 10 Feb 2019" has gone, whatever its weekday
     by_weekday = _weekday(
         replace(spec, day=None, month=None, year=None, days_ahead=None), now, clock
     )
@@ -289,6 +291,46 @@ def _weekday(spec: Spec, now: datetime, clock: _Clock) -> Outcome:
         why = f"{name} is today; said early in the morning it may mean today"
         return Outcome(Status.AMBIGUOUS, fallback=outcome.when, reason=why)
     return outcome
+
+
+def _nth_in_month(weekday: int, nth: int):
+    """pick(year, month) for the N-th (or, if -1, the last) weekday of a month; a day past
+    the month's end when there is no such one (no fifth Monday)."""
+
+    def pick(year: int, month: int) -> int:
+        if nth > 0:
+            return 1 + (weekday - date(year, month, 1).weekday()) % 7 + 7 * (nth - 1)
+        last = calendar.monthrange(year, month)[1]
+        return last - (date(year, month, last).weekday() - weekday) % 7 + 7 * (nth + 1)
+
+    return pick
+
+
+def _nth_weekday(spec: Spec, now: datetime, clock: _Clock) -> Outcome:
+    """ "third tuesday of september", "в последнюю пятницу декабря"; without a month, the N-th
+    such weekday from now ("через 3 пятницы", "2 thursdays ago")."""
+    today, nth = now.date(), spec.weekday_ordinal
+    name = WEEKDAYS[spec.weekday].capitalize()
+    what = f"{name} #{nth}" + (" of the month" if spec.month is not None else " from now")
+    if spec.month is None:
+        if nth > 0:
+            day = today + timedelta(days=((spec.weekday - today.weekday()) % 7 or 7) + 7 * (nth - 1))
+        else:
+            day = today - timedelta(days=((today.weekday() - spec.weekday) % 7 or 7) - 7 * (nth + 1))
+        return _on(day, now, clock, spec, what)
+    pick = _nth_in_month(spec.weekday, nth)
+    if isinstance(spec.month, str):
+        found = _valid_date(*_month_ref(spec.month, today), 1)
+        found = _valid_date(found.year, found.month, pick(found.year, found.month))
+    elif spec.year:
+        found = _valid_date(spec.year, spec.month, pick(spec.year, spec.month))
+    else:
+        found = _yearless(spec.month, pick, now)
+    if isinstance(found, Outcome):
+        return found
+    if found is None:
+        return Outcome(Status.NONE, reason=f"{what}: no such day")
+    return _on(found, now, clock, spec, what)
 
 
 def _weekend(spec: Spec, now: datetime, clock: _Clock) -> Outcome:
@@ -343,7 +385,7 @@ def _week_part(spec: Spec, now: datetime, clock: _Clock) -> Outcome:
 
 
 def _valid_date(year: int, month: int, day: int) -> date | None:
-    return date(year, month, day) if day <= calendar.monthrange(year, month)[1] else None
+    return date(year, month, day) if 1 <= day <= calendar.monthrange(year, month)[1] else None
 
 
 def _first_valid(month: int, pick, years: range) -> date | None:

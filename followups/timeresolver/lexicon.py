@@ -44,7 +44,7 @@ _VOCAB: dict[str, str] = {
     "around": "около примерно приблизительно где-то где-нибудь ориентировочно around about "
     "approximately approx",
     "toward": "ближе под towards toward",
-    "laterpost": "спустя",
+    "laterpost": "спустя hence",
     "ago": "назад ago",
     "or": "или либо or either otherwise",
     "if": "если if",
@@ -495,10 +495,18 @@ _CITY_ZONES = {
     "Asia/Singapore": ("сингапуру", "singapore sgt"),
     "Asia/Shanghai": ("пекину китаю", "beijing"),
     "Europe/Berlin": ("берлину", "berlin cet cest"),
+    "Europe/Kyiv": ("", "kiev kyiv"),
     "Europe/Paris": ("парижу", "paris"),
     "Europe/Warsaw": ("варшаве", ""),
-    "America/New_York": ("нью-йорку", "edt"),
-    "America/Los_Angeles": ("", "pst pdt"),
+    "America/New_York": ("нью-йорку", "edt est"),
+    "America/Chicago": ("чикаго", "cst cdt chicago"),
+    "America/Denver": ("денверу", "mst mdt denver"),
+    "America/Los_Angeles": ("лос-анджелесу", "pst pdt"),
+    "Europe/London": ("", "bst"),  # British Summer Time: the UK's clock
+    "Asia/Kolkata": ("индии дели", "ist india"),
+    "Asia/Tokyo": ("токио", "jst tokyo"),
+    "Asia/Hong_Kong": ("гонконгу", "hkt"),
+    "Europe/Athens": ("", "eet eest"),
     "Australia/Sydney": ("сиднею", "sydney aest aedt"),
     "Australia/Perth": ("перту", "perth awst"),
 }
@@ -507,6 +515,9 @@ for _zone, (_ru, _en) in _CITY_ZONES.items():
         _PHRASES[f"по {_name.replace('-', ' - ')}"] = f"zone={_zone}"  # "нью - йорку" as split
     for _name in _en.split():
         _PHRASES[_name if len(_name) <= 4 else f"{_name} time"] = f"zone={_zone}"
+
+_PHRASES["new york time"] = _PHRASES["ny time"] = "zone=America/New_York"
+_PHRASES["los angeles time"] = _PHRASES["la time"] = "zone=America/Los_Angeles"
 
 # "завтра суббота, давайте в понедельник": saying what day it is names no contact time.
 for _day in ("сегодня", "завтра", "вчера", "today is", "tomorrow is"):
@@ -1147,7 +1158,8 @@ _TOKEN_RE = re.compile(
   | (?P<hm>\d{1,2}:\d{2})(?::\d{2})?(?!\d)
   | (?P<pair>\d{1,2}[./,]\d{1,2})(?!\d|[./,:]\d)
   | (?P<card>\d{1,2}-?(?:х|ти|ми|ех|ух))(?![a-zа-я\d])
-  | (?P<ord>\d{1,2}(?:\s?-\s?)?(?:ого|го|ому|му|ом|ое|е|ье|ий|ый|ой|й|st|nd|rd|th))(?![a-zа-я\d])
+  | (?P<ord>\d{1,2}(?:\s?-\s?)?(?:ого|его|го|ому|му|ом|ое|е|ье|ий|ый|ой|й|st|nd|rd|th))(?![a-zа-я\d])
+  | (?P<yy>'\d{2})(?![\d:])
   | (?P<slang>(?:2moro|2morow|2morrow|2mrw|2day|2nite|2night|4erez|4as[a-z]*)(?![a-z]))
   | (?P<num>\d+)
   | (?P<word>[a-zа-я]+(?:'[a-z]+)?(?:-[a-zа-я]+)*)
@@ -1222,6 +1234,8 @@ def _number_tag(raw: _Raw) -> str:
         return f"{int(_LEADING_DIGITS.match(text).group())}th"
     if raw.kind == "card":
         return _LEADING_DIGITS.match(text).group()
+    if raw.kind == "yy":
+        return str(2000 + int(text[1:]))  # "dec 5 '27": a year
     return text
 
 
@@ -1288,6 +1302,8 @@ def _weak_checked(toks: list[Tok]) -> list[Tok]:
                 or bool(_NUMBER_TAG.fullmatch(prev))
                 or bool(_WEAK_NEXT.fullmatch(nxt))
             )
+            if tok.text in _EN_ORDINALS and nxt.startswith("wd"):
+                supported = True  # "third tuesday of september"
             if tok.text in ("a", "an"):
                 supported = nxt in _UNIT_TAGS or nxt in ("half", "several")
             after_next = toks[i + 2].tag if i + 2 < len(toks) else ""

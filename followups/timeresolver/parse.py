@@ -328,6 +328,9 @@ def _moved_to(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     return _clock(m, ctx)
 
 
+_NAMED_HOURS = {"noon": 12, "midnight": 24}
+
+
 def _clock_fraction(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     """ "половина десятого" 9:30, "четверть пятого" 4:15, "в начале шестого" and "в шестом
     часу" 5:00 (of the hour that is running), "без пятнадцати три" 2:45, "half past 3",
@@ -335,14 +338,101 @@ def _clock_fraction(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     g = m.groupdict()
     if g.get("running") and ctx.texts(m, "running") != ["часу"]:
         return None  # "25-го часа в 4" is no hour of the clock
-    hour, op, amount = int(g["h"]), g.get("op"), g.get("q")
+    hour, op, amount = _NAMED_HOURS.get(g["h"]) or int(g["h"]), g.get("op"), g.get("q")
     if g.get("q") and ctx.texts(m, "q") == ["half"]:
         op = "past"
+    op = {"after": "past", "from": "past", "before": "to"}.get(op, op)  # "twenty after 3"
     minutes = int(amount) if amount and amount.isdigit() else _FRACTION_MINUTES.get(amount, 0)
     if op == "past":
-        return _clock_fields(hour, minutes, g.get("mer"), g.get("pre"))
+        return _clock_fields(hour % 24, minutes, g.get("mer"), g.get("pre"))
     previous = hour - 1 or 12
     return _clock_fields(previous, 60 - minutes if op else minutes, g.get("mer"), g.get("pre"))
+
+
+def _nth_weekday(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+    """ "third tuesday of september 2014", "в последнюю пятницу декабря", "first monday of next
+    month"; "через 3 пятницы", "3 fridays from now", "2 thursdays ago"."""
+    g = m.groupdict()
+    fields: dict[str, Any] = {"weekday": _weekday_fields(g["wd"])}
+    if g.get("count"):
+        count = int(g["count"])
+        if not 1 <= count <= 5 or not (g.get("pre") or g.get("dir")):
+            return None
+        fields["weekday_ordinal"] = -count if g.get("dir") == "ago" else count
+        return fields
+    nth = -1 if g["n"] in ("end", "last") else int(g["n"].rstrip("thord"))
+    if not 1 <= abs(nth) <= 5:
+        return None
+    fields["weekday_ordinal"] = nth
+    fields["month"] = int(g["mo"][2:]) if g.get("mo") else g.get("mod") or "this"
+    if g.get("y"):
+        fields["year"] = int(g["y"])
+    return fields
+
+
+def _glued_clock(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+    """ "15h30", "17ч10": an hour and its minutes written as one word; "8h" alone only beside
+    a day or a zone ("Thursday 8h GMT"), else it may be a wait."""
+    first, end = ctx.tokens(m, "hm")
+    toks = ctx.toks
+    if any(toks[i].end != toks[i + 1].start for i in range(first, end - 1)):
+        return None  # "2 часа 30" is no clock time
+    if not m.group("m"):
+        _, after = ctx.tokens(m)
+        zoned = after < len(toks) and toks[after].tag.startswith("zone=")
+        if not (zoned or _day_beside(m, ctx, after=False)):
+            return None
+    minute = int(m.group("m") or 0)
+    return _clock_fields(int(m.group("h")), minute, m.group("mer"), m.group("pre"))
+
+
+_YEARS = range(1900, 2100)
+
+
+def _compact_clock(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+    """ "at 730 in the evening", "330 p.m.", "at 1530": hours and minutes without a colon,
+    after "at" or before am/pm (a year such as "after 2015" is none)."""
+    digits, mer, pre = m.group("hhmm"), m.group("mer"), m.group("pre")
+    if not (mer or pre) or (int(digits) in _YEARS and not mer):
+        return None
+    hour, minute = int(digits[:-2]), int(digits[-2:])
+    if hour > 23 or minute > 59:
+        return None
+    return _clock_fields(hour, minute, mer, pre, zero=digits.startswith("0"))
+
+
+def _hour_before_day(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+    """ "8 tonight", "9 tomorrow evening", "call me 9 tomorrow": a bare hour right before a
+    named day is its clock time."""
+    start, _ = ctx.tokens(m)
+    before = ctx.tags[start - 1] if start else ""
+    if before[:1].isdigit() or before.startswith("mo"):
+        return None  # "5 9 tomorrow", "dec 9 tomorrow"
+    return _clock_fields(int(m.group("h")), 0, None, None) if 1 <= int(m.group("h")) <= 12 else None
+
+
+def _utc_offset(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+    """ "UTC+3", "GMT-5", "UTC+5:30": a fixed offset from UTC."""
+    hours, _, minutes = m.group("off").partition(":")
+    sign = -1 if m.group("sign") == "-" else 1
+    if int(minutes or 0):
+        name = _HALF_HOUR_ZONES.get((sign * int(hours), int(minutes)))
+        return {"time_zone": name} if name else None
+    if not -12 <= sign * int(hours) <= 14:
+        return None
+    # the Etc zones count the other way: UTC+3 is Etc/GMT-3
+    return {"time_zone": f"Etc/GMT{'-' if sign > 0 else '+'}{int(hours)}" if int(hours) else "UTC"}
+
+
+_HALF_HOUR_ZONES = {
+    (5, 30): "Asia/Kolkata",
+    (3, 30): "Asia/Tehran",
+    (4, 30): "Asia/Kabul",
+    (5, 45): "Asia/Kathmandu",
+    (6, 30): "Asia/Yangon",
+    (9, 30): "Australia/Darwin",
+    (-3, 30): "America/St_Johns",
+}
 
 
 def _day_fields(pre: str | None) -> dict[str, Any]:
@@ -578,20 +668,20 @@ RULES = [
         r"(?:(?P<part>start|middle|end|1ord|1th) (?:(?:date|day|dayg) )?"
         r"|(?P<lastday>last) (?:date|day|dayg) )?"
         r"(?:(?P<mod>this|next|last) )?"
-        r"(?:(?P<m>month)|(?P<mo>mo\d{1,2})(?: (?P<y>\d{4})(?: year)?)?)",
+        r"(?:(?P<m>month)|(?P<mo>mo\d{1,2})(?:(?: ,)? (?P<y>\d{4})(?: year)?)?)",
         _month,
         "month mo",
     ),
     _rule(r"(?:(?:on|at|in) )?(?:next|this) year", _vague, "year"),
     _rule(
         rf"{DAYPRE}(?:(?P<wd>wd[1-7]) (?:, )?)?(?P<d>{D12})(?:th)? (?:date )?(?P<mo>mo\d{{1,2}})"
-        rf"(?: (?P<y>\d{{4}})(?: year)?)?",
+        rf"(?:(?: ,)? (?P<y>\d{{4}})(?: year)?)?",
         _date,
         "mo",
     ),
     _rule(
         rf"{DAYPRE}(?P<mo>mo\d{{1,2}}) (?P<d>{D12})(?:th)?"
-        rf"(?: (?P<dsep>-|or|to) (?P<d2>{D12})(?:th)?)?(?: (?P<y>\d{{4}}))?{NOT_COUNTED}",
+        rf"(?: (?P<dsep>-|or|to) (?P<d2>{D12})(?:th)?)?(?:(?: ,)? (?P<y>\d{{4}}))?{NOT_COUNTED}",
         _date,
         "mo",
     ),
@@ -654,8 +744,12 @@ RULES = [
                 rf"(?P<h>{D12}) (?P<op>without) (?P<q>{D12}|quarter)(?: min)?",
                 "without",
             ),  # "в 6 без 15"
-            (rf"(?P<q>half|quarter|{D12})(?: min)? (?P<op>past) (?P<h>{D12})", "past"),
-            (rf"(?P<q>quarter|{D12}(?= min))(?: min)? (?P<op>to) (?P<h>{D12})", "to"),
+            (rf"(?P<q>half|quarter|{D12})(?: min)? (?P<op>past) (?P<h>{D12}|noon|midnight)", "past"),
+            (rf"(?P<q>quarter|{D12}(?= min))(?: min)? (?P<op>to) (?P<h>{D12}|noon|midnight)", "to"),
+            # "twenty after 3pm", "quarter after 5", "15 minutes from 1pm", "10 min before 6"
+            (rf"(?P<q>quarter|{D12})(?: min)? (?P<op>after) (?P<h>{D12}|noon|midnight)", "after"),
+            (rf"(?P<q>{D12}) min (?P<op>from|before) (?P<h>{D12}|noon|midnight)", "min"),
+            (rf"(?P<q>{D12}) min (?P<h>{D12})th", "min"),  # "в 5 минут девятого"
             (rf"(?P<q>start) (?P<h>{D12})th(?! date| mo\d)", "start"),  # "в начале шестого"
             (rf"(?P<h>{D12})(?:th|ord) (?P<running>hour)", "hour"),  # "в пятом часу"
         )
@@ -673,6 +767,30 @@ RULES = [
     _rule(r"(?:(?P<pre>at|on|after|before|by|from|toward) )?newyear", _new_year, "newyear"),
     _rule(r"(?P<p>am|pm)", _meridiem_part, "am pm"),
     _rule(rf"(?:(?P<pre>{PREPS}))?(?P<h>{D12}) ish", _clock, "ish"),
+    _rule(
+        rf"{DAYPRE}(?P<n>[1-5](?:th|ord)|end|last) (?P<wd>wd[1-7]) "
+        rf"(?:(?P<mo>mo\d{{1,2}})(?:(?: ,)? (?P<y>\d{{4}}))?|(?P<mod>this|next) month|month)",
+        _nth_weekday,
+        "wd",
+    ),
+    _rule(
+        rf"(?:(?P<pre>in) )?(?P<count>\d) (?P<wd>wd[1-7])"
+        rf"(?: (?P<dir>later|laterpost|ago|(?:from (?:now|today))))?",
+        _nth_weekday,
+        "wd",
+    ),
+    _rule(
+        rf"(?:(?P<pre>{PREPS}))?(?P<hm>(?P<h>{D12}) hour(?: (?P<m>\d\d))?)(?: (?P<mer>{MER}))?",
+        _glued_clock,
+        "hour",
+    ),
+    _rule(
+        rf"(?:(?P<pre>{PREPS}))?(?P<hhmm>\d{{3,4}})(?: (?:in )?(?P<mer>{MER}))?{NOT_COUNTED}",
+        _compact_clock,
+        "#",
+    ),
+    _rule(rf"(?P<h>{D12})(?= (?:today|tomorrow|dayafter|wd[1-7])(?![^ ]))", _hour_before_day, "#"),
+    _rule(r"zone=UTC (?P<sign>and|-) (?P<off>\d{1,2}(?::\d\d)?)", _utc_offset, "zone"),
     _rule(r"sametime", _same_time, "sametime"),
     _rule(r"zone=(?P<zone>\S+)", _zone, "zone"),
     _rule(
