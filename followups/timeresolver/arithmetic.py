@@ -314,9 +314,11 @@ def _nth_weekday(spec: Spec, now: datetime, clock: _Clock) -> Outcome:
     what = f"{name} #{nth}" + (" of the month" if spec.month is not None else " from now")
     if spec.month is None:
         if nth > 0:
-            day = today + timedelta(days=((spec.weekday - today.weekday()) % 7 or 7) + 7 * (nth - 1))
+            ahead = (spec.weekday - today.weekday()) % 7 or 7
+            day = today + timedelta(days=ahead + 7 * (nth - 1))
         else:
-            day = today - timedelta(days=((today.weekday() - spec.weekday) % 7 or 7) - 7 * (nth + 1))
+            back = (today.weekday() - spec.weekday) % 7 or 7
+            day = today - timedelta(days=back - 7 * (nth + 1))
         return _on(day, now, clock, spec, what)
     pick = _nth_in_month(spec.weekday, nth)
     if isinstance(spec.month, str):

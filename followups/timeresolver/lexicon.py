@@ -1158,7 +1158,8 @@ _TOKEN_RE = re.compile(
   | (?P<hm>\d{1,2}:\d{2})(?::\d{2})?(?!\d)
   | (?P<pair>\d{1,2}[./,]\d{1,2})(?!\d|[./,:]\d)
   | (?P<card>\d{1,2}-?(?:х|ти|ми|ех|ух))(?![a-zа-я\d])
-  | (?P<ord>\d{1,2}(?:\s?-\s?)?(?:ого|его|го|ому|му|ом|ое|е|ье|ий|ый|ой|й|st|nd|rd|th))(?![a-zа-я\d])
+  | (?P<ord>\d{1,2}(?:\s?-\s?)?(?:ого|его|го|ому|му|ом|ое|е|ье|ий|ый|ой|й|st|nd|rd|th))
+    (?![a-zа-я\d])
   | (?P<yy>'\d{2})(?![\d:])
   | (?P<slang>(?:2moro|2morow|2morrow|2mrw|2day|2nite|2night|4erez|4as[a-z]*)(?![a-z]))
   | (?P<num>\d+)
@@ -1291,6 +1292,8 @@ _WEEK_MOD = {"this", "next", "last"}  # "wed next week"
 def _weak_checked(toks: list[Tok]) -> list[Tok]:
     out = []
     for i, tok in enumerate(toks):
+        if tok.text == "second" and i + 1 < len(toks) and toks[i + 1].tag.startswith("wd"):
+            tok = Tok("2th", tok.start, tok.end, tok.text)  # "second monday": not the unit
         if tok.text in _WEAK and tok.tag != "_":
             prev = toks[i - 1].tag if i else ""
             nxt = toks[i + 1].tag if i + 1 < len(toks) else ""
@@ -1304,6 +1307,8 @@ def _weak_checked(toks: list[Tok]) -> list[Tok]:
             )
             if tok.text in _EN_ORDINALS and nxt.startswith("wd"):
                 supported = True  # "third tuesday of september"
+            if tok.tag.startswith("mo") and prev.startswith("wd"):
+                supported = True  # "first monday of may"
             if tok.text in ("a", "an"):
                 supported = nxt in _UNIT_TAGS or nxt in ("half", "several")
             after_next = toks[i + 2].tag if i + 2 < len(toks) else ""

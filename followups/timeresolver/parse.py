@@ -81,6 +81,7 @@ class Parsed:
 
 NUM = r"\d+(?:\.\d+)?"
 D12 = r"\d{1,2}"
+HOUR = rf"(?:{D12}|noon|midnight)"  # an hour a minute phrase counts from
 UNIT_TAGS = ("min", "hour", "day", "dayg", "week", "month", "year")
 UNIT = f"(?:{'|'.join(UNIT_TAGS)})"
 # At most four ("где-то около после 5"): a longer run would cost quadratic time to scan.
@@ -406,8 +407,8 @@ def _hour_before_day(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     named day is its clock time."""
     start, _ = ctx.tokens(m)
     before = ctx.tags[start - 1] if start else ""
-    if before[:1].isdigit() or before.startswith("mo"):
-        return None  # "5 9 tomorrow", "dec 9 tomorrow"
+    if before[:1].isdigit() or before.startswith("mo") or before in ("in", "within"):
+        return None  # "5 9 tomorrow", "dec 9 tomorrow", "через 6 пятниц" (a count)
     return _clock_fields(int(m.group("h")), 0, None, None) if 1 <= int(m.group("h")) <= 12 else None
 
 
@@ -744,11 +745,11 @@ RULES = [
                 rf"(?P<h>{D12}) (?P<op>without) (?P<q>{D12}|quarter)(?: min)?",
                 "without",
             ),  # "в 6 без 15"
-            (rf"(?P<q>half|quarter|{D12})(?: min)? (?P<op>past) (?P<h>{D12}|noon|midnight)", "past"),
-            (rf"(?P<q>quarter|{D12}(?= min))(?: min)? (?P<op>to) (?P<h>{D12}|noon|midnight)", "to"),
+            (rf"(?P<q>half|quarter|{D12})(?: min)? (?P<op>past) (?P<h>{HOUR})", "past"),
+            (rf"(?P<q>quarter|{D12}(?= min))(?: min)? (?P<op>to) (?P<h>{HOUR})", "to"),
             # "twenty after 3pm", "quarter after 5", "15 minutes from 1pm", "10 min before 6"
-            (rf"(?P<q>quarter|{D12})(?: min)? (?P<op>after) (?P<h>{D12}|noon|midnight)", "after"),
-            (rf"(?P<q>{D12}) min (?P<op>from|before) (?P<h>{D12}|noon|midnight)", "min"),
+            (rf"(?P<q>quarter|{D12})(?: min)? (?P<op>after) (?P<h>{HOUR})", "after"),
+            (rf"(?P<q>{D12}) min (?P<op>from|before) (?P<h>{HOUR})", "min"),
             (rf"(?P<q>{D12}) min (?P<h>{D12})th", "min"),  # "в 5 минут девятого"
             (rf"(?P<q>start) (?P<h>{D12})th(?! date| mo\d)", "start"),  # "в начале шестого"
             (rf"(?P<h>{D12})(?:th|ord) (?P<running>hour)", "hour"),  # "в пятом часу"
@@ -774,8 +775,8 @@ RULES = [
         "wd",
     ),
     _rule(
-        rf"(?:(?P<pre>in) )?(?P<count>\d) (?P<wd>wd[1-7])"
-        rf"(?: (?P<dir>later|laterpost|ago|(?:from (?:now|today))))?",
+        r"(?:(?P<pre>in) )?(?P<count>\d) (?P<wd>wd[1-7])"
+        r"(?: (?P<dir>later|laterpost|ago|(?:from (?:now|today))))?",
         _nth_weekday,
         "wd",
     ),
@@ -1223,7 +1224,7 @@ _FRAGMENTS = [
     (
         re.compile(
             rf"(?<![^ ])(?:(?:in|give(?: me)?) (?:around )?|(?P<corr>rather)(?: ,| _){{0,2}} )"
-            rf"(?P<n>{D12}){NOT_COUNTED}(?! (?:-|or|to|and \d|\d))"
+            rf"(?P<n>{D12}){NOT_COUNTED}(?! (?:-|or|to|and \d|\d|wd))"
         ),
         _same_unit,
         False,
@@ -1660,9 +1661,7 @@ def parse(text: str) -> Parsed:
     # the words of every time found were read, whether it is chosen or set aside
     read = {i for expr, *_ in weighed for i in range(expr.start, expr.end)}
     candidates = [
-        Candidate(
-            spec, _span(toks, expr.start, expr.end), score, drop, _unused(toks, expr, read)
-        )
+        Candidate(spec, _span(toks, expr.start, expr.end), score, drop, _unused(toks, expr, read))
         for expr, spec, score, drop in weighed
     ]
     opt_out, opt_span = None, None

@@ -144,6 +144,4 @@ def _words(chosen: list[tuple[Candidate, Outcome]]) -> tuple[str, ...]:
     """The unused words of the chosen times that none of them reads."""
     spans = [c.span for c, _ in chosen]
     unused = sorted({word for c, _ in chosen for word in c.unused})
-    return tuple(
-        text for at, text in unused if not any(start <= at < end for start, end in spans)
-    )
+    return tuple(text for at, text in unused if not any(start <= at < end for start, end in spans))
