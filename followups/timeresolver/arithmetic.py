@@ -55,6 +55,7 @@ _BEFORE_PART = {
 _BY_PART = {"evening": "towards_evening"}
 BEFORE_NOON = (11, 12, 13)  # "до 12", "before 1pm": the morning, like "до обеда"
 TOMORROW_NIGHT_END = time(4)  # "завтра" said before this may mean "after I sleep"
+AFTER_MIDNIGHT = "'tomorrow' said after midnight may mean after they sleep"
 END_OF_WEEK_CUTOFF = time(12)  # "к концу недели" is ambiguous from Friday afternoon on
 RECENT_PAST_DAYS = 14  # a date without a year this recent is "past", not next year's
 WEEK_OFFSET = {"this": 0, "next": 1, "last": -1, "after_next": 2}  # the `week` field, in weeks
@@ -146,6 +147,9 @@ def compute(spec: Spec, now: datetime) -> Outcome:
 def _on_other_clock(spec: Spec, now: datetime) -> Outcome:
     """ "в 15 по мск": do the calendar work on that zone's clock, answer in the client's."""
     inner = compute(replace(spec, time_zone=None), now.astimezone(ZoneInfo(spec.time_zone)))
+    if inner.reason == AFTER_MIDNIGHT and now.time() >= TOMORROW_NIGHT_END:
+        # past midnight on that clock, but not on the client's: their "tomorrow" is plain
+        inner = Outcome(Status.OK, inner.fallback, reason="+1 day(s)")
 
     def back(moment: datetime | None) -> datetime | None:
         return moment.astimezone(now.tzinfo) if moment else None
@@ -253,8 +257,7 @@ def _relative(spec: Spec, now: datetime, clock: _Clock) -> Outcome:
         day, what = today + timedelta(days=spec.days_ahead), f"{spec.days_ahead:+d} day(s)"
     outcome = _on(day, now, clock, spec, what)
     if spec.days_ahead == 1 and now.time() < TOMORROW_NIGHT_END and outcome.when:
-        why = "'tomorrow' said after midnight may mean after they sleep"
-        return Outcome(Status.AMBIGUOUS, fallback=outcome.when, reason=why)
+        return Outcome(Status.AMBIGUOUS, fallback=outcome.when, reason=AFTER_MIDNIGHT)
     return _check_weekday(spec, now, clock, day, outcome)
 
 

@@ -144,14 +144,15 @@ class _Ctx:
     toks: list[Tok]
     tags: _Tags
     tag_index: dict[int, int]
+    month_first: bool = False  # "01/05" is 5 January where the client lives (the US)
 
     @classmethod
-    def of(cls, toks: list[Tok]) -> _Ctx:
+    def of(cls, toks: list[Tok], month_first: bool = False) -> _Ctx:
         tag_index, offset = {}, 0
         for i, tok in enumerate(toks):
             tag_index[offset] = i
             offset += len(tok.tag) + 1
-        return cls(toks, _Tags([tok.tag for tok in toks]), tag_index)
+        return cls(toks, _Tags([tok.tag for tok in toks]), tag_index, month_first)
 
     def tokens(self, m: re.Match[str], group: str | int = 0) -> tuple[int, int]:
         """The [first, last + 1) token indices a match (or one of its groups) covers."""
@@ -501,8 +502,8 @@ def _date(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
         return {"alternatives": [{"day": int(d.removesuffix("th")), **month} for d in days]}
     day = int((g.get("d") or g.get("d2")).removesuffix("th"))
     fields: dict[str, Any] = {"day": day, **month}
-    if g.get("y"):
-        fields["year"] = int(g["y"])
+    if g.get("y") or g.get("yy"):
+        fields["year"] = int(g["y"] or 2000 + int(g["yy"]))  # "10 марта 27 года"
     if g.get("wd"):
         fields["weekday"] = _weekday_fields(g["wd"])
     if g.get("dsep"):
@@ -515,8 +516,16 @@ def _numeric_date(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     text, pre, mer = m.group("dm"), m.group("pre"), m.group("mer")
     parts = re.split(r"[./]", text)
     first, second = int(parts[0]), int(parts[1])
-    if len(parts) == 3:
-        return {"day": first, "month": second, "year": int(parts[2]), **_day_fields(pre)}
+    year = {"year": int(parts[2])} if len(parts) == 3 else {}
+    slashed = "/" in ctx.toks[ctx.tokens(m, "dm")[0]].text
+    if slashed and 1 <= first <= 12 and 1 <= second <= 12 and first != second:
+        if ctx.month_first:  # "01/05" in the US is 5 January
+            return {"day": second, "month": first, **year, **_day_fields(pre)}
+        # "03/04": 3 April or March 4, depending on who wrote it
+        options = [{"day": first, "month": second, **year}, {"day": second, "month": first, **year}]
+        return {"alternatives": options}
+    if year:
+        return {"day": first, "month": second, **year, **_day_fields(pre)}
     if "/" in text and first <= 12 < second <= 31:
         first, second = second, first  # "11/25": only the American order makes a date
     is_date = 1 <= first <= 31 and 1 <= second <= 12 and max(map(len, parts)) == 2
@@ -676,7 +685,7 @@ RULES = [
     _rule(r"(?:(?:on|at|in) )?(?:next|this) year", _vague, "year"),
     _rule(
         rf"{DAYPRE}(?:(?P<wd>wd[1-7]) (?:, )?)?(?P<d>{D12})(?:th)? (?:date )?(?P<mo>mo\d{{1,2}})"
-        rf"(?:(?: ,)? (?P<y>\d{{4}})(?: year)?)?",
+        rf"(?:(?: ,)? (?P<y>\d{{4}})(?: year)?| (?P<yy>\d\d) year)?",
         _date,
         "mo",
     ),
@@ -990,8 +999,9 @@ def _refines(expr: _Expr, nxt: _Expr, gap: list[str]) -> bool:
     named = [option.keys() & DAY_KEYS for option in (expr.options[-1], nxt.options[0])]
     if any(keys and keys <= _SPANS for keys in named):
         return True
-    # "в среду, 25-го", but not "на 24-е число, позвоните в понедельник"
-    return sorted(map(sorted, named)) == [["day"], ["weekday"]] and "contact" not in gap
+    # "в среду, 25-го", "Monday, Dec 7", but not "на 24-е число, позвоните в понедельник"
+    dated = [keys - {"month", "year"} if "day" in keys else keys for keys in named]
+    return sorted(map(sorted, dated)) == [["day"], ["weekday"]] and "contact" not in gap
 
 
 def _within_span(expr: _Expr) -> bool:
@@ -1626,27 +1636,30 @@ def _with_breaks(toks: list[Tok], breaks: list[int]) -> list[Tok]:
     return out
 
 
-def _expressions(toks: list[Tok]) -> tuple[list[Tok], list[_Expr], _Tags, _Ctx, str]:
+def _expressions(
+    toks: list[Tok], month_first: bool
+) -> tuple[list[Tok], list[_Expr], _Tags, _Ctx, str]:
     """The mentions of time in the tokens, grouped. A message naming more than MAX_MENTIONS
     times is read from _REACH tags before the MAX_MENTIONS-th last one on: the tokens before
     are dropped (the mentions after keep what was found for them)."""
-    ctx = _Ctx.of(toks)
+    ctx = _Ctx.of(toks, month_first)
     tag_string = " ".join(ctx.tags)
     hits = _find(tag_string, ctx)
     if len(hits) > MAX_MENTIONS:
         cut = max(0, hits[-MAX_MENTIONS][0] - _REACH)
         toks = toks[cut:]
-        ctx = _Ctx.of(toks)
+        ctx = _Ctx.of(toks, month_first)
         tag_string = " ".join(ctx.tags)
         hits = [(start - cut, end - cut, *rest) for start, end, *rest in hits[-MAX_MENTIONS:]]
     exprs = [_mention(*hit) for hit in hits]
     return toks, _group(exprs, ctx.tags), ctx.tags, ctx, tag_string
 
 
-def parse(text: str) -> Parsed:
-    toks, exprs, tags, ctx, tag_string = _expressions(tokenize(text))
+def parse(text: str, month_first: bool = False) -> Parsed:
+    """`month_first`: the client writes dates month first ("01/05" is 5 January)."""
+    toks, exprs, tags, ctx, tag_string = _expressions(tokenize(text), month_first)
     if breaks := _run_on_breaks(toks, exprs):
-        toks, exprs, tags, ctx, tag_string = _expressions(_with_breaks(toks, breaks))
+        toks, exprs, tags, ctx, tag_string = _expressions(_with_breaks(toks, breaks), month_first)
     weighed = []
     for expr in _complete(exprs, tag_string, ctx)[-MAX_MENTIONS:]:
         options = _share_context(expr.options)

@@ -19,6 +19,16 @@ MAX_TEXT_LENGTH = 5000
 # The years a `now` may fall in: the arithmetic reaches a few years either side of it, and
 # the calendar ends at 1 and 9999.
 NOW_YEARS = range(1900, 3000)
+# Where "01/05" is 5 January: the zones of the United States (the client's locale is known
+# only by their zone). Elsewhere a slashed date whose two numbers could both be the month is
+# ambiguous.
+MONTH_FIRST_ZONES = (
+    *("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles"),
+    *("America/Phoenix", "America/Anchorage", "America/Detroit", "America/Boise"),
+    *("America/Indiana/", "America/Kentucky/", "America/North_Dakota/", "America/Juneau"),
+    *("America/Sitka", "America/Nome", "America/Adak", "America/Menominee", "Pacific/Honolulu"),
+    *("US/",),
+)
 Span = tuple[int, int]
 
 
@@ -82,8 +92,9 @@ def resolve_text(
         raise ResolverInputError(
             f"text is {len(text):,} characters long; the resolver reads at most {MAX_TEXT_LENGTH:,}"
         )
-    moment = local_now(now, get_zone(tz))
-    parsed = parse(text)
+    zone = get_zone(tz)
+    moment = local_now(now, zone)
+    parsed = parse(text, month_first=str(zone).startswith(MONTH_FIRST_ZONES))
 
     def said(span: Span) -> str:
         return text[span[0] : span[1]]
