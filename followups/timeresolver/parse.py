@@ -621,9 +621,10 @@ def _rule(pattern: str, handler: Handler, anchors: str) -> _Rule:
 
 
 def _tag_class(tag: str) -> str:
-    """A number is "#", a weekday "wd", a month "mo", a zone "zone"; other tags are their own."""
+    """A number is "#" (of three digits or more "###"), a weekday "wd", a month "mo", a zone
+    "zone"; other tags are their own."""
     if tag[0].isdigit():
-        return "#"
+        return "###" if len(tag) > 2 and tag.isdigit() else "#"
     if tag.startswith(("wd", "mo")) and tag[2:].isdigit():
         return tag[:2]
     return "zone" if tag.startswith("zone=") else tag
@@ -797,9 +798,13 @@ RULES = [
     _rule(
         rf"(?:(?P<pre>{PREPS}))?(?P<hhmm>\d{{3,4}})(?: (?:in )?(?P<mer>{MER}))?{NOT_COUNTED}",
         _compact_clock,
-        "#",
+        "###",
     ),
-    _rule(rf"(?P<h>{D12})(?= (?:today|tomorrow|dayafter|wd[1-7])(?![^ ]))", _hour_before_day, "#"),
+    _rule(
+        rf"(?P<h>{D12})(?= (?:today|tomorrow|dayafter|wd[1-7])(?![^ ]))",
+        _hour_before_day,
+        "today tomorrow dayafter wd",
+    ),
     _rule(r"zone=UTC (?P<sign>and|-) (?P<off>\d{1,2}(?::\d\d)?)", _utc_offset, "zone"),
     _rule(r"sametime", _same_time, "sametime"),
     _rule(r"zone=(?P<zone>\S+)", _zone, "zone"),
