@@ -494,20 +494,18 @@ _CITY_ZONES = {
     "Asia/Bangkok": ("бангкоку", "bangkok"),
     "Asia/Singapore": ("сингапуру", "singapore sgt"),
     "Asia/Shanghai": ("пекину китаю", "beijing"),
-    "Europe/Berlin": ("берлину", "berlin cet cest"),
+    "Europe/Berlin": ("берлину", "berlin"),
     "Europe/Kyiv": ("", "kiev kyiv"),
     "Europe/Paris": ("парижу", "paris"),
     "Europe/Warsaw": ("варшаве", ""),
-    "America/New_York": ("нью-йорку", "edt est"),
-    "America/Chicago": ("чикаго", "cst cdt chicago"),
-    "America/Denver": ("денверу", "mst mdt denver"),
-    "America/Los_Angeles": ("лос-анджелесу", "pst pdt"),
-    "Europe/London": ("", "bst"),  # British Summer Time: the UK's clock
+    "America/New_York": ("нью-йорку", ""),
+    "America/Chicago": ("чикаго", "chicago"),
+    "America/Denver": ("денверу", "denver"),
+    "America/Los_Angeles": ("лос-анджелесу", ""),
     "Asia/Kolkata": ("индии дели", "ist india"),
     "Asia/Tokyo": ("токио", "jst tokyo"),
     "Asia/Hong_Kong": ("гонконгу", "hkt"),
-    "Europe/Athens": ("", "eet eest"),
-    "Australia/Sydney": ("сиднею", "sydney aest aedt"),
+    "Australia/Sydney": ("сиднею", "sydney"),
     "Australia/Perth": ("перту", "perth awst"),
 }
 for _zone, (_ru, _en) in _CITY_ZONES.items():
@@ -516,6 +514,15 @@ for _zone, (_ru, _en) in _CITY_ZONES.items():
     for _name in _en.split():
         _PHRASES[_name if len(_name) <= 4 else f"{_name} time"] = f"zone={_zone}"
 
+# An abbreviation names a fixed offset, summer or winter ("5pm CET" in July is UTC+1); the
+# Etc zones count the other way round (Etc/GMT-1 is UTC+1).
+_FIXED_OFFSETS = {
+    **{"cet": 1, "cest": 2, "bst": 1, "eet": 2, "eest": 3, "wet": 0, "west": 1, "aest": 10},
+    **{"aedt": 11, "est": -5, "edt": -4, "cst": -6, "cdt": -5, "mst": -7, "mdt": -6},
+    **{"pst": -8, "pdt": -7},
+}
+for _name, _hours in _FIXED_OFFSETS.items():
+    _PHRASES[_name] = f"zone=Etc/GMT{-_hours:+d}" if _hours else "zone=UTC"
 _PHRASES["new york time"] = _PHRASES["ny time"] = "zone=America/New_York"
 _PHRASES["los angeles time"] = _PHRASES["la time"] = "zone=America/Los_Angeles"
 
