@@ -524,6 +524,18 @@ _FIXED_OFFSETS = {
 for _name, _hours in _FIXED_OFFSETS.items():
     _PHRASES[_name] = f"zone=Etc/GMT{-_hours:+d}" if _hours else "zone=UTC"
 _PHRASES["new york time"] = _PHRASES["ny time"] = "zone=America/New_York"
+# the US zones by name follow their summer time
+_PHRASES["et"] = _PHRASES["eastern time"] = "zone=America/New_York"
+_PHRASES["central time"] = "zone=America/Chicago"
+_PHRASES["mountain time"] = "zone=America/Denver"
+_PHRASES["pacific time"] = "zone=America/Los_Angeles"
+_PHRASES["uk time"] = "zone=Europe/London"
+_PHRASES["sg time"] = "zone=Asia/Singapore"
+_PHRASES["по нашему времени"] = _PHRASES["по нашему"] = _PHRASES["our time"] = ""  # their own
+for _city, _zone in (("москвы", "Moscow"), ("киева", "Kyiv"), ("лондона", "London")):
+    _PHRASES[f"по времени {_city}"] = f"zone=Europe/{_zone}"
+_PHRASES["по киевскому"] = "zone=Europe/Kyiv"
+_PHRASES["по лондонскому"] = _PHRASES["по лондонскому времени"] = "zone=Europe/London"
 _PHRASES["los angeles time"] = _PHRASES["la time"] = "zone=America/Los_Angeles"
 
 # "завтра суббота, давайте в понедельник": saying what day it is names no contact time.

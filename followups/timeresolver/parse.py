@@ -81,7 +81,8 @@ class Parsed:
 
 NUM = r"\d+(?:\.\d+)?"
 D12 = r"\d{1,2}"
-HOUR = rf"(?:{D12}|noon|midnight)"  # an hour a minute phrase counts from
+HOUR = rf"(?:{D12}|noon|midnight)"
+PARTS = r"(?:morning|afternoon|evening|night)"  # an hour a minute phrase counts from
 UNIT_TAGS = ("min", "hour", "day", "dayg", "week", "month", "year")
 UNIT = f"(?:{'|'.join(UNIT_TAGS)})"
 # At most four ("где-то около после 5"): a longer run would cost quadratic time to scan.
@@ -779,7 +780,7 @@ RULES = [
     _rule(r"(?P<p>am|pm)", _meridiem_part, "am pm"),
     _rule(rf"(?:(?P<pre>{PREPS}))?(?P<h>{D12}) ish", _clock, "ish"),
     _rule(
-        rf"{DAYPRE}(?P<n>[1-5](?:th|ord)|end|last) (?P<wd>wd[1-7]) "
+        rf"{DAYPRE}(?P<n>[1-5](?:th|ord)|end|last) (?P<wd>wd[1-7]) (?:in )?"
         rf"(?:(?P<mo>mo\d{{1,2}})(?:(?: ,)? (?P<y>\d{{4}}))?|(?P<mod>this|next) month|month)",
         _nth_weekday,
         "wd",
@@ -801,9 +802,9 @@ RULES = [
         "###",
     ),
     _rule(
-        rf"(?P<h>{D12})(?= (?:today|tomorrow|dayafter|wd[1-7])(?![^ ]))",
+        rf"(?P<h>{D12})(?= (?:on )?(?:today|tomorrow|dayafter|wd[1-7]|this {PARTS})(?![^ ]))",
         _hour_before_day,
-        "today tomorrow dayafter wd",
+        "today tomorrow dayafter wd this",
     ),
     _rule(r"zone=UTC (?P<sign>and|-) (?P<off>\d{1,2}(?::\d\d)?)", _utc_offset, "zone"),
     _rule(r"sametime", _same_time, "sametime"),
@@ -1497,6 +1498,9 @@ def _time_bearing(toks: list[Tok], i: int) -> bool:
     month, a zone, a minute phrase, or an ordinal before a weekday ("третий вторник")."""
     tag = toks[i].tag
     after = toks[i + 1].tag if i + 1 < len(toks) else ""
+    if tag == "_":  # a clock no one taught us: "в 18 по минскому", "at 7 Paris time"
+        named = after == "times" and toks[i + 1].text == "time"
+        return named or (i > 0 and toks[i - 1].text == "по")
     if tag[0].isdigit():
         return toks[i].text not in ("a", "an") and after not in _COUNTING
     if _tag_class(tag) in ("wd", "mo", "zone") or tag in ("quarter", "past", "without"):
