@@ -1487,7 +1487,7 @@ _TIME_VOCABULARY = {
     *("am", "pm", "oclock", "half", "quarter", "past", "without", "ish"),
 }
 # A number followed by one of these counts something else ("4 человека", "2 раза", a phone).
-_COUNTING = {"cnt", "cur", "nights", "times", "sec", "big", "_"}
+_COUNTING = {"cnt", "cur", "nights", "night", "times", "sec", "big", "me", "_"}
 _ORDINAL_OF_WEEKDAY = {"start", "end", "last", "next"}  # "в последнюю пятницу", "last friday"
 # How far accounting looks either side of a time: no time expression is longer.
 _ACCOUNT_REACH = 8
