@@ -186,6 +186,8 @@ def _duration(spec: Spec, now: datetime) -> Outcome:
 
 
 def _calendar(spec: Spec, now: datetime) -> Outcome:
+    if isinstance(spec.year, str):  # "в следующем году в марте"
+        spec = replace(spec, year=now.year + (spec.year == "next"))
     clock = _clock(spec, now)
     if clock is None:
         return Outcome(Status.AMBIGUOUS, reason="'at night' is not a contact time")

@@ -83,7 +83,12 @@ FIELDS: dict[str, dict[str, Any]] = {
     ),
     "week_part": _enum(_PARTS, "start/middle/end of the week"),
     "weekend": {"type": "boolean", "description": "the weekend"},
-    "year": _int(2000, 2100, "a year the client wrote"),
+    "year": {
+        "anyOf": [
+            _int(2000, 2100, "a year the client wrote"),
+            _enum(("this", "next"), "this/next year, with a month"),
+        ]
+    },
     "month": {
         "anyOf": [
             _int(1, 12, "a calendar month the client named"),
@@ -143,7 +148,7 @@ class Spec:
     week: str | None = None
     week_part: str | None = None
     weekend: bool = False
-    year: int | None = None
+    year: int | str | None = None
     month: int | str | None = None
     day: int | None = None
     month_part: str | None = None

@@ -601,6 +601,12 @@ def _zone(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
     return {"time_zone": m.group("zone")}
 
 
+def _year(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
+    """ "в следующем году": a year for the month named beside it ("next year in march"); alone
+    it names no time (see parse)."""
+    return {"year": m.group("rel")}
+
+
 def _same_time(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
     return {"same_time": True}
 
@@ -684,7 +690,7 @@ RULES = [
         _month,
         "month mo",
     ),
-    _rule(r"(?:(?:on|at|in) )?(?:next|this) year", _vague, "year"),
+    _rule(r"(?:(?:on|at|in) )?(?P<rel>next|this) year", _year, "year"),
     _rule(
         rf"{DAYPRE}(?:(?P<wd>wd[1-7]) (?:, )?)?(?P<d>{D12})(?:th)? (?:date )?(?P<mo>mo\d{{1,2}})"
         rf"(?:(?: ,)? (?P<y>\d{{4}})(?: year)?| (?P<yy>\d\d) year)?",
@@ -1505,6 +1511,8 @@ def _time_bearing(toks: list[Tok], i: int) -> bool:
         return toks[i].text not in ("a", "an") and after not in _COUNTING
     if _tag_class(tag) in ("wd", "mo", "zone") or tag in ("quarter", "past", "without"):
         return True
+    if tag == "year" and i and toks[i - 1].tag in ("this", "next", "last"):
+        return True  # "next year in march"
     ordinal = tag in _ORDINAL_OF_WEEKDAY or toks[i].text in ORDINAL_WORDS
     return ordinal and after.startswith("wd")
 
@@ -1678,10 +1686,13 @@ def parse(text: str, month_first: bool = False) -> Parsed:
         if drop in ("unavailable", "negated") and until:
             # "занят до 5", "до 9 не звоните": contact can start where the window ends
             fields, drop = {k: v for k, v in fields.items() if k != "bound"}, None
+        if fields.keys() <= {"year", "bound"}:
+            fields = {"vague": True}  # "в следующем году" alone: no month, no day
         if spec := _spec(fields):
             weighed.append((expr, spec, score, drop))
-    # the words of every time found were read, whether it is chosen or set aside
-    read = {i for expr, *_ in weighed for i in range(expr.start, expr.end)}
+    # the words of every time found were read, whether it is chosen or set aside; a vague
+    # wish reads none ("next year in march": which March?)
+    read = {i for e, spec, *_ in weighed if not spec.vague for i in range(e.start, e.end)}
     candidates = [
         Candidate(spec, _span(toks, expr.start, expr.end), score, drop, _unused(toks, expr, read))
         for expr, spec, score, drop in weighed
