@@ -352,6 +352,14 @@ def _clock_fraction(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     return _clock_fields(previous, 60 - minutes if op else minutes, g.get("mer"), g.get("pre"))
 
 
+def _from_day(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+    """ "a week from tomorrow", "3 days from tomorrow": days counted from a named day."""
+    days = float(m.group("n")) * (7 if m.group("u") == "week" else 1)
+    if not days.is_integer():
+        return None
+    return {"days_ahead": int(days) + {"today": 0, "tomorrow": 1, "dayafter": 2}[m.group("d")]}
+
+
 def _nth_weekday(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     """ "third tuesday of september 2014", "в последнюю пятницу декабря", "first monday of next
     month"; "через 3 пятницы", "3 fridays from now", "2 thursdays ago"."""
@@ -667,6 +675,11 @@ RULES = [
         rf"(?:laterpost|later|from (?:now|today)|(?P<ago>ago))",
         _duration,
         "UNIT",
+    ),
+    _rule(
+        rf"(?P<n>{NUM}) (?P<u>day|dayg|week) (?:from|after) (?P<d>today|tomorrow|dayafter)",
+        _from_day,
+        "today tomorrow dayafter",
     ),
     _rule(
         rf"{DAYPRE}(?P<d>today|tomorrow|dayafter|yesterday|daybefore)(?: (?:day|dayg))?",
@@ -1508,7 +1521,9 @@ def _time_bearing(toks: list[Tok], i: int) -> bool:
         named = after == "times" and toks[i + 1].text == "time"
         return named or (i > 0 and toks[i - 1].text == "по")
     if tag[0].isdigit():
-        return toks[i].text not in ("a", "an") and after not in _COUNTING
+        if toks[i].text in ("a", "an"):
+            return after in UNIT_TAGS  # "a week from tomorrow"
+        return after not in _COUNTING
     if _tag_class(tag) in ("wd", "mo", "zone") or tag in ("quarter", "past", "without"):
         return True
     if tag == "year" and i and toks[i - 1].tag in ("this", "next", "last"):
