@@ -334,6 +334,17 @@ def _moved_to(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
 _NAMED_HOURS = {"noon": 12, "midnight": 24}
 
 
+def _spelt_minutes_to(m: re.Match[str], ctx: _Ctx) -> bool:
+    """ "twenty to six": minutes spelt out before an English "to", with no "from" before them
+    ("from five to six" is a range); or minutes counted ("20 min to 6")."""
+    first, end = ctx.tokens(m)
+    words = ctx.toks[first:end]
+    if any(tok.tag == "min" for tok in words):
+        return True
+    spelt = words[0].text.isalpha() and words[1].text == "to"
+    return spelt and (first == 0 or ctx.toks[first - 1].tag not in ("from", "between"))
+
+
 def _clock_fraction(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     """ "половина десятого" 9:30, "четверть пятого" 4:15, "в начале шестого" and "в шестом
     часу" 5:00 (of the hour that is running), "без пятнадцати три" 2:45, "half past 3",
@@ -342,9 +353,11 @@ def _clock_fraction(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     if g.get("running") and ctx.texts(m, "running") != ["часу"]:
         return None  # "25-го часа в 4" is no hour of the clock
     hour, op, amount = _NAMED_HOURS.get(g["h"]) or int(g["h"]), g.get("op"), g.get("q")
+    if op == "to" and amount.isdigit() and not _spelt_minutes_to(m, ctx):
+        return None  # "5 to 6", "с 5 по 6" are ranges
     if g.get("q") and ctx.texts(m, "q") == ["half"]:
         op = "past"
-    op = {"after": "past", "from": "past", "before": "to"}.get(op, op)  # "twenty after 3"
+    op = {"after": "past", "from": "past", "and": "past", "before": "to"}.get(op, op)
     minutes = int(amount) if amount and amount.isdigit() else _FRACTION_MINUTES.get(amount, 0)
     if op == "past":
         return _clock_fields(hour % 24, minutes, g.get("mer"), g.get("pre"))
@@ -781,6 +794,9 @@ RULES = [
             (rf"(?P<q>quarter|{D12})(?: min)? (?P<op>after) (?P<h>{HOUR})", "after"),
             (rf"(?P<q>{D12}) min (?P<op>from|before) (?P<h>{HOUR})", "min"),
             (rf"(?P<q>{D12}) min (?P<h>{D12})th", "min"),  # "в 5 минут девятого"
+            (rf"(?P<q>{D12}) (?P<op>to) (?P<h>{D12})", "to"),  # "twenty to six", checked
+            # "в 5 с половиной", "at 5 and a half"
+            (rf"(?P<h>{D12}) (?P<op>from|and) (?:1 )?(?P<q>half)(?! (?:hour|min))", "half"),
             (rf"(?P<q>start) (?P<h>{D12})th(?! date| mo\d)", "start"),  # "в начале шестого"
             (rf"(?P<h>{D12})(?:th|ord) (?P<running>hour)", "hour"),  # "в пятом часу"
         )
@@ -1520,6 +1536,8 @@ def _time_bearing(toks: list[Tok], i: int) -> bool:
     if tag == "_":  # a clock no one taught us: "в 18 по минскому", "at 7 Paris time"
         named = after == "times" and toks[i + 1].text == "time"
         return named or (i > 0 and toks[i - 1].text == "по")
+    if tag == "half":
+        return True  # "в 5 с половиной"
     if tag[0].isdigit():
         if toks[i].text in ("a", "an"):
             return after in UNIT_TAGS  # "a week from tomorrow"
