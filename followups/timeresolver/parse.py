@@ -1524,6 +1524,8 @@ _TIME_VOCABULARY = {
 # A number followed by one of these counts something else ("4 человека", "2 раза", a phone).
 _COUNTING = {"cnt", "cur", "nights", "night", "times", "sec", "big", "me", "_"}
 _ORDINAL_OF_WEEKDAY = {"start", "end", "last", "next"}  # "в последнюю пятницу", "last friday"
+_OPEN = {"", "|", "or", "and"}
+_NAMES = {"#", "###", "wd", "mo", "zone"}
 # How far accounting looks either side of a time: no time expression is longer.
 _ACCOUNT_REACH = 8
 
@@ -1541,7 +1543,11 @@ def _time_bearing(toks: list[Tok], i: int) -> bool:
     if tag[0].isdigit():
         if toks[i].text in ("a", "an"):
             return after in UNIT_TAGS  # "a week from tomorrow"
-        return after not in _COUNTING
+        if after in _COUNTING:
+            return False
+        # before a time word, a number, a name of a day or month or nothing: part of the time;
+        # before any other word it counts that ("2 виллы", "3 of us")
+        return after in _TIME_VOCABULARY or after in _OPEN or _tag_class(after) in _NAMES
     if _tag_class(tag) in ("wd", "mo", "zone") or tag in ("quarter", "past", "without"):
         return True
     if tag == "year" and i and toks[i - 1].tag in ("this", "next", "last"):
