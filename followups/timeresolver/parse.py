@@ -435,6 +435,13 @@ def _hour_before_day(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     return _clock_fields(int(m.group("h")), 0, None, None) if 1 <= int(m.group("h")) <= 12 else None
 
 
+def _part_then_hour(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+    """ "tonight 9", "tomorrow morning 9": a bare hour closing the clause after a part of
+    the day is its clock time."""
+    fields = _clock_fields(int(m.group("h")), 0, None, None)
+    return fields and {**fields, "part_of_day": m.group("p")}
+
+
 def _utc_offset(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     """ "UTC+3", "GMT-5", "UTC+5:30": a fixed offset from UTC."""
     hours, _, minutes = m.group("off").partition(":")
@@ -842,6 +849,7 @@ RULES = [
         "today tomorrow dayafter wd this",
     ),
     _rule(r"zone=UTC (?P<sign>and|-) (?P<off>\d{1,2}(?::\d\d)?)", _utc_offset, "zone"),
+    _rule(rf"(?P<p>{PARTS}) (?P<h>{D12})(?=$| [|,])", _part_then_hour, "#"),
     _rule(r"sametime", _same_time, "sametime"),
     _rule(r"zone=(?P<zone>\S+)", _zone, "zone"),
     _rule(
