@@ -553,10 +553,10 @@ def _numeric_date(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
         # "03/04": 3 April or March 4, depending on who wrote it
         options = [{"day": first, "month": second, **year}, {"day": second, "month": first, **year}]
         return {"alternatives": options}
+    if slashed and first <= 12 < second <= 31:
+        first, second = second, first  # "11/25": only the American order makes a date
     if year:
         return {"day": first, "month": second, **year, **_day_fields(pre)}
-    if "/" in text and first <= 12 < second <= 31:
-        first, second = second, first  # "11/25": only the American order makes a date
     is_date = 1 <= first <= 31 and 1 <= second <= 12 and max(map(len, parts)) == 2
     is_time = "." in text and first <= 23 and len(parts[1]) == 2 and second <= 59
     said_as_time = mer or (pre and pre not in ("on", "to"))  # "в 10.30", "к 17.00"
