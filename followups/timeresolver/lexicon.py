@@ -1306,6 +1306,7 @@ def _paired(toks: list[Tok], i: int) -> bool:
 
 
 _WEEK_MOD = {"this", "next", "last"}  # "wed next week"
+_MONTH_PREV = {"day", "date", "dayg", "start", "middle", "end"}
 
 
 def _weak_checked(toks: list[Tok]) -> list[Tok]:
@@ -1326,8 +1327,8 @@ def _weak_checked(toks: list[Tok]) -> list[Tok]:
             )
             if tok.text in _EN_ORDINALS and nxt.startswith("wd"):
                 supported = True  # "third tuesday of september"
-            if tok.tag.startswith("mo") and prev.startswith("wd"):
-                supported = True  # "first monday of may"
+            if tok.tag.startswith("mo") and (prev.startswith("wd") or prev in _MONTH_PREV):
+                supported = True  # "first monday of may", "last day of march", "end of may"
             if tok.text in ("a", "an"):
                 supported = nxt in _UNIT_TAGS or nxt in ("half", "several")
             after_next = toks[i + 2].tag if i + 2 < len(toks) else ""

@@ -425,13 +425,19 @@ def _compact_clock(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     return _clock_fields(hour, minute, mer, pre, zero=digits.startswith("0"))
 
 
+_PLURAL_DAYS = ("days", "ы", "и", "ц", "ов")
+
+
 def _hour_before_day(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     """ "8 tonight", "9 tomorrow evening", "call me 9 tomorrow": a bare hour right before a
     named day is its clock time."""
-    start, _ = ctx.tokens(m)
+    start, end = ctx.tokens(m)
     before = ctx.tags[start - 1] if start else ""
     if before[:1].isdigit() or before.startswith("mo") or before in ("in", "within"):
         return None  # "5 9 tomorrow", "dec 9 tomorrow", "через 6 пятниц" (a count)
+    day = ctx.toks[end + (ctx.toks[end].tag == "on")].text
+    if day.endswith(_PLURAL_DAYS):
+        return None  # "3 fridays", "2 пятницы": a count
     return _clock_fields(int(m.group("h")), 0, None, None) if 1 <= int(m.group("h")) <= 12 else None
 
 
@@ -827,6 +833,7 @@ RULES = [
         _nth_weekday,
         "wd",
     ),
+    _rule(rf"{DAYPRE}(?P<n>[1-5](?:th|ord)) (?P<wd>wd[1-7])", _nth_weekday, "wd"),  # this month's
     _rule(
         r"(?:(?P<pre>in) )?(?P<count>\d) (?P<wd>wd[1-7])"
         r"(?: (?P<dir>later|laterpost|ago|(?:from (?:now|today))))?",
