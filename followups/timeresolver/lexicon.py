@@ -766,6 +766,7 @@ ORDINAL_WORDS = frozenset(_EN_ORDINALS) | {"second"}
 _WEAK = {"may", "march", "mar", "sat", "sun", "wed", "mon", "jan", "a", "an", *_EN_ORDINALS}
 _WEAK_PREV_WORDS = {"maybe", "perhaps", "probably", "say"}  # "next week, maybe wed"
 _WEAK_PREV = {"on", "at", "by", "before", "after", "from", "to", "this", "next", "last", "or"}
+_WEAK_PREV |= {"am", "pm"}  # "845 a.m. wed"
 _NUMBER_TAG = re.compile(r"\d+(?:th)?")
 _WEAK_NEXT = re.compile(r"\d.*|mo\d+|am|pm|morning|afternoon|evening|night|at|hour|min|or")
 

@@ -92,7 +92,7 @@ DAYPRE = r"(?:(?P<pre>on|at|by|before|after|from|to|toward) )?"
 # A number followed by one of these counts something else ("в 5 минутах", "в 2 раза").
 NOT_COUNTED = (
     r"(?! (?:cnt|cur|nights|night|min|hour|day|dayg|week|month|year|date|times|big|sec|mo\d+"
-    r"|\d+th))"
+    r"|\d+th)(?![^ ]))"  # a whole tag: "в 10 утра послезавтра" counts no days
 )
 
 
@@ -401,7 +401,7 @@ def _glued_clock(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     toks = ctx.toks
     if any(toks[i].end != toks[i + 1].start for i in range(first, end - 1)):
         return None  # "2 часа 30" is no clock time
-    if not m.group("m"):
+    if not m.group("m") and int(m.group("h")) < 13:  # "17h" is a clock time, "2h" a wait
         _, after = ctx.tokens(m)
         zoned = after < len(toks) and toks[after].tag.startswith("zone=")
         if not (zoned or _day_beside(m, ctx, after=False)):
