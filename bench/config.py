@@ -19,8 +19,9 @@ BROKER_URL = os.environ.get("BENCH_BROKER_URL", "amqp://guest:guest@127.0.0.1:56
 # Dramatiq workers for both designs: `-p 2 -t 8` unless overridden (for experiments).
 WORKER_PROCESSES = int(os.environ.get("BENCH_WORKER_PROCESSES", "2"))
 WORKER_THREADS = int(os.environ.get("BENCH_WORKER_THREADS", "8"))
-PRODUCT_QUEUE = "followups_bench"
-NAIVE_QUEUE = "naive_bench"
+# BENCH_QUEUE names the queues too, so that two benches on one broker never share them.
+PRODUCT_QUEUE = os.environ.get("BENCH_QUEUE", "followups_bench")
+NAIVE_QUEUE = f"naive_{PRODUCT_QUEUE}"
 
 # Forced on every bench process (this one and the workers it starts): the bench settings (the
 # product's, with the in-memory messenger), database and queues, no send cap, no quiet hours,
