@@ -4,12 +4,11 @@ psycopg event broker: one DateTrigger schedule per job.
 Workers: PROCESSES `AsyncScheduler`s (role both: each turns due schedules into jobs and runs
 jobs), `max_concurrent_jobs=CONCURRENCY` each. Tuned: the task's `max_running_jobs` (default 1
 across all schedulers) lifted to None; the job is a coroutine on the default async executor.
-`python -m bench.peers.apscheduler_peer worker` is one worker process.
+`python -m bench.peers.worker apscheduler` is one worker process.
 """
 
 import asyncio
 import logging
-import sys
 import time
 from datetime import UTC, datetime
 
@@ -48,7 +47,7 @@ def _scheduler(**kwargs):
     )
 
 
-async def _worker() -> None:
+async def worker() -> None:
     async with _scheduler(max_concurrent_jobs=common.CONCURRENCY) as scheduler:
         await scheduler.configure_task(noop, max_running_jobs=MAX_RUNNING_JOBS)
         await scheduler.start_in_background()
@@ -113,7 +112,9 @@ def run(sizes: common.PeerSizes) -> dict:
     asyncio.run(_add([]))  # creates the store's tables before the workers race to
     workers = []
     try:
-        workers = common.start_workers("apscheduler", ["-m", __name__, "worker"], READY)
+        workers = common.start_workers(
+            "apscheduler", ["-m", "bench.peers.worker", "apscheduler"], READY
+        )
         backlog = [
             (f"{common.BACKLOG_KEY}{i}", at)
             for i, at in enumerate(common.backlog_times(time.time(), sizes.n_backlog))
@@ -134,10 +135,3 @@ def run(sizes: common.PeerSizes) -> dict:
     finally:
         common.stop_workers(workers)
         common.drop_database(DATABASE)
-
-
-if __name__ == "__main__" and sys.argv[1:] == ["worker"]:
-    # By its module name: schedules name the task by the function's module and qualname.
-    from bench.peers.apscheduler_peer import _worker as worker
-
-    asyncio.run(worker())

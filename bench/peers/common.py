@@ -1,6 +1,7 @@
 """What the peer engines share: the workload's sizes and due times, the run-time record their
 no-op jobs append to, their databases, and their worker processes."""
 
+import contextlib
 import os
 import random
 import signal
@@ -108,6 +109,7 @@ def burst_figures(runs: dict[str, list[float]], due: float, sizes: PeerSizes) ->
         "undelivered": sizes.n_burst - len(lateness_s),
         "budget_s": sizes.budget_s,
         "lateness_ms": stats.summary([s * 1000 for s in lateness_s], digits=1),
+        "lateness_s": lateness_s,
         "early": sum(1 for s in lateness_s if s < 0),
         "run_twice": sum(1 for times in runs.values() if len(times) > 1),
         "backlog_run": sum(1 for key in runs if key.startswith(BACKLOG_KEY)),
@@ -117,11 +119,16 @@ def burst_figures(runs: dict[str, list[float]], due: float, sizes: PeerSizes) ->
 # --- databases -------------------------------------------------------------------------------
 
 
+DROP = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+
+
 def recreate_database(name: str) -> str:
     """Drop and create `name` (a peers_ database); returns its URL without a driver."""
     assert name.startswith(PREFIX), name
     with psycopg.connect(f"{PG_SERVER_URL}/postgres", autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     return f"{PG_SERVER_URL}/{name}"
 
@@ -129,16 +136,20 @@ def recreate_database(name: str) -> str:
 def drop_database(name: str) -> None:
     assert name.startswith(PREFIX), name
     with psycopg.connect(f"{PG_SERVER_URL}/postgres", autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 # --- worker processes ------------------------------------------------------------------------
 
 
 def start_workers(engine: str, argv: list[str], marker: str, count: int = PROCESSES) -> list:
-    """`count` copies of `python argv...`, each in its own process group, waited for until its
-    log shows `marker`."""
-    workers = [procs.start(f"peers-{engine}-{i}", argv) for i in range(count)]
+    """`count` copies of `python argv...` ("{i}" in an argument is the copy's number), each in
+    its own process group, waited for until its log shows `marker`."""
+    workers = [
+        procs.start(f"peers-{engine}-{i}", [arg.format(i=i) for arg in argv]) for i in range(count)
+    ]
     try:
         for worker in workers:
             procs.wait_ready(worker, marker, timeout_s=120)
@@ -153,19 +164,15 @@ def stop_workers(workers: list) -> None:
     for worker in workers:
         _signal_group(worker.pid, signal.SIGTERM)
     for worker in workers:
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             worker.popen.wait(10)
-        except subprocess.TimeoutExpired:
-            pass
         _signal_group(worker.pid, signal.SIGKILL)
         worker.popen.wait(5)
 
 
 def _signal_group(pgid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def rss_mb(workers: list) -> float:
