@@ -21,7 +21,6 @@ from bench.peers import common
 
 QUEUE = f"{common.PREFIX}celery"
 READY = "peers celery worker ready"
-TAKE_CAP_S = 240.0  # how long the backlog may take to reach the workers before the burst
 CONFIG = (
     f"{common.PROCESSES} nodes × --pool threads --concurrency {common.CONCURRENCY}; "
     "ETA tasks on RabbitMQ; defaults (worker_eta_task_limit unset: each node holds every "
@@ -116,7 +115,7 @@ def run(sizes: common.PeerSizes) -> dict:
             for i, at in enumerate(common.backlog_times(time.time(), sizes.n_backlog))
         ]
         backlog_s = _publish(backlog)
-        taken_s, still_ready = _wait_until_taken(cap_s=TAKE_CAP_S)
+        taken_s, still_ready = _wait_until_taken(cap_s=sizes.budget_s)
         log.info(
             "celery: backlog taken by the workers in %.1f s (%d still ready)", taken_s, still_ready
         )
