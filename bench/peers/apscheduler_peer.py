@@ -108,30 +108,21 @@ async def _seed(items: list[tuple[str, float]]) -> float:
 
 def run(sizes: common.PeerSizes) -> dict:
     common.recreate_database(DATABASE)
-    record = common.new_record("apscheduler")
-    asyncio.run(_add([]))  # creates the store's tables before the workers race to
-    workers = []
     try:
-        workers = common.start_workers(
-            "apscheduler", ["-m", "bench.peers.worker", "apscheduler"], READY
+        asyncio.run(_add([]))  # creates the store's tables before the workers race to
+
+        def estimate_burst_s() -> float:
+            probe = [(f"{common.BACKLOG_KEY}probe", time.time() + 86_400)] * 100
+            return asyncio.run(_add(probe)) * sizes.n_burst / len(probe)
+
+        return common.run_burst(
+            "apscheduler",
+            sizes,
+            ["-m", "bench.peers.worker", "apscheduler"],
+            READY,
+            seed=lambda items: asyncio.run(_seed(items)),
+            schedule=lambda items: asyncio.run(_add(items)),
+            estimate_burst_s=estimate_burst_s,
         )
-        backlog = [
-            (f"{common.BACKLOG_KEY}{i}", at)
-            for i, at in enumerate(common.backlog_times(time.time(), sizes.n_backlog))
-        ]
-        backlog_s = asyncio.run(_seed(backlog))
-        probe_s = asyncio.run(_add([(f"{common.BACKLOG_KEY}probe", time.time() + 86_400)] * 100))
-        due = common.due_after(probe_s * sizes.n_burst / 100, sizes.min_lead_s)
-        burst = [(f"{common.BURST_KEY}{i}", due) for i in range(sizes.n_burst)]
-        burst_s = asyncio.run(_add(burst))
-        result = {
-            "backlog_seeded": common.scheduled("apscheduler", sizes.n_backlog, backlog_s),
-            "burst_scheduled_s": round(burst_s, 1),
-            "lead_s": round(due - time.time(), 1),
-        }
-        result |= common.wait_for_burst(record, due, sizes)
-        result["worker_rss_mb"] = common.rss_mb(workers)
-        return result
     finally:
-        common.stop_workers(workers)
         common.drop_database(DATABASE)

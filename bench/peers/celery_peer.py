@@ -81,56 +81,38 @@ def _delete_queue() -> None:
         channel.exchange_delete(QUEUE)
 
 
+WORKER_ARGV = [
+    "-m",
+    "celery",
+    "--app",
+    __name__,
+    "worker",
+    "--pool",
+    "threads",
+    "--concurrency",
+    str(common.CONCURRENCY),
+    "--hostname",
+    "peers{i}@%h",
+    "--queues",
+    QUEUE,
+    "--without-gossip",
+    "--without-mingle",
+    "--without-heartbeat",
+    "--loglevel",
+    "WARNING",  # Celery's default; INFO logs a line per task received
+]
+
+
 def run(sizes: common.PeerSizes) -> dict:
-    _delete_queue()
-    record = common.new_record("celery")
-    workers = []
-    try:
-        workers = common.start_workers(
-            "celery",
-            [
-                "-m",
-                "celery",
-                "--app",
-                __name__,
-                "worker",
-                "--pool",
-                "threads",
-                "--concurrency",
-                str(common.CONCURRENCY),
-                "--hostname",
-                "peers{i}@%h",
-                "--queues",
-                QUEUE,
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "--loglevel",
-                "WARNING",  # Celery's default; INFO logs a line per task received
-            ],
-            READY,
-        )
-        backlog = [
-            (f"{common.BACKLOG_KEY}{i}", at)
-            for i, at in enumerate(common.backlog_times(time.time(), sizes.n_backlog))
-        ]
-        backlog_s = _publish(backlog)
+    def settle() -> dict:
         taken_s, still_ready = _wait_until_taken(cap_s=sizes.budget_s)
-        log.info(
-            "celery: backlog taken by the workers in %.1f s (%d still ready)", taken_s, still_ready
+        log.info("celery: backlog taken in %.1f s (%d still ready)", taken_s, still_ready)
+        return {"backlog_taken_s": round(taken_s, 1), "backlog_still_ready": still_ready}
+
+    _delete_queue()
+    try:
+        return common.run_burst(
+            "celery", sizes, WORKER_ARGV, READY, seed=_publish, schedule=_publish, settle=settle
         )
-        due = common.due_after(backlog_s * sizes.n_burst / sizes.n_backlog, sizes.min_lead_s)
-        burst_s = _publish([(f"{common.BURST_KEY}{i}", due) for i in range(sizes.n_burst)])
-        result = {
-            "backlog_seeded": common.scheduled("celery", sizes.n_backlog, backlog_s),
-            "backlog_taken_s": round(taken_s, 1),
-            "backlog_still_ready": still_ready,
-            "burst_scheduled_s": round(burst_s, 1),
-            "lead_s": round(due - time.time(), 1),
-        }
-        result |= common.wait_for_burst(record, due, sizes)
-        result["worker_rss_mb"] = common.rss_mb(workers)
-        return result
     finally:
-        common.stop_workers(workers)
         _delete_queue()

@@ -7,6 +7,7 @@ import random
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -181,7 +182,52 @@ def rss_mb(workers: list) -> float:
     return round(sum(procs.rss_mb(pid) for pid in pids), 1)
 
 
-def scheduled(engine: str, n: int, seconds: float) -> dict:
-    rate = n / seconds if seconds else 0.0
-    log.info("%s: scheduled %d jobs in %.1f s (%.0f/s)", engine, n, seconds, rate)
-    return {"n": n, "seconds": round(seconds, 1), "per_s": round(rate)}
+def run_burst(
+    engine: str,
+    sizes: PeerSizes,
+    worker_argv: list[str],
+    ready: str,
+    seed: Callable[[list[tuple[str, float]]], float],
+    schedule: Callable[[list[tuple[str, float]]], float],
+    *,
+    settle: Callable[[], dict] | None = None,
+    estimate_burst_s: Callable[[], float] | None = None,
+) -> dict:
+    """The workload on one engine: start its workers, `seed` the backlog, `settle` (if given),
+    `schedule` the burst due at an instant it can meet, wait for the burst, stop the workers.
+    `seed` and `schedule` take (key, unix time) pairs and return the seconds they took; the
+    burst's scheduling time is estimated from the backlog's rate unless `estimate_burst_s`."""
+    record = new_record(engine)
+    workers = []
+    try:
+        workers = start_workers(engine, worker_argv, ready)
+        backlog_items = [
+            (f"{BACKLOG_KEY}{i}", at)
+            for i, at in enumerate(backlog_times(time.time(), sizes.n_backlog))
+        ]
+        backlog_s = seed(backlog_items)
+        rate = sizes.n_backlog / backlog_s if backlog_s else 0.0
+        log.info("%s: backlog of %d in %.1f s (%.0f/s)", engine, sizes.n_backlog, backlog_s, rate)
+        result = {
+            "backlog_seeded": {
+                "n": sizes.n_backlog,
+                "seconds": round(backlog_s, 1),
+                "per_s": round(rate),
+            }
+        }
+        if settle is not None:
+            result |= settle()
+        estimate = (
+            estimate_burst_s()
+            if estimate_burst_s is not None
+            else backlog_s * sizes.n_burst / sizes.n_backlog
+        )
+        due = due_after(estimate, sizes.min_lead_s)
+        burst_s = schedule([(f"{BURST_KEY}{i}", due) for i in range(sizes.n_burst)])
+        result["burst_scheduled_s"] = round(burst_s, 1)
+        result["lead_s"] = round(due - time.time(), 1)
+        result |= wait_for_burst(record, due, sizes)
+        result["worker_rss_mb"] = rss_mb(workers)
+        return result
+    finally:
+        stop_workers(workers)

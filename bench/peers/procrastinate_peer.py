@@ -53,6 +53,10 @@ async def _defer(items: list[tuple[str, float]]) -> float:
     return time.monotonic() - started
 
 
+def _defer_now(items: list[tuple[str, float]]) -> float:
+    return asyncio.run(_defer(items))
+
+
 async def _apply_schema() -> None:
     async with app.open_async():
         await app.schema_manager.apply_schema_async()
@@ -60,30 +64,15 @@ async def _apply_schema() -> None:
 
 def run(sizes: common.PeerSizes) -> dict:
     common.recreate_database(DATABASE)
-    record = common.new_record("procrastinate")
-    asyncio.run(_apply_schema())
-    workers = []
     try:
-        workers = common.start_workers(
-            "procrastinate", ["-m", "bench.peers.worker", "procrastinate"], READY
+        asyncio.run(_apply_schema())
+        return common.run_burst(
+            "procrastinate",
+            sizes,
+            ["-m", "bench.peers.worker", "procrastinate"],
+            READY,
+            seed=_defer_now,
+            schedule=_defer_now,
         )
-        backlog = [
-            (f"{common.BACKLOG_KEY}{i}", at)
-            for i, at in enumerate(common.backlog_times(time.time(), sizes.n_backlog))
-        ]
-        backlog_s = asyncio.run(_defer(backlog))
-        due = common.due_after(backlog_s * sizes.n_burst / sizes.n_backlog, sizes.min_lead_s)
-        burst_s = asyncio.run(
-            _defer([(f"{common.BURST_KEY}{i}", due) for i in range(sizes.n_burst)])
-        )
-        result = {
-            "backlog_seeded": common.scheduled("procrastinate", sizes.n_backlog, backlog_s),
-            "burst_scheduled_s": round(burst_s, 1),
-            "lead_s": round(due - time.time(), 1),
-        }
-        result |= common.wait_for_burst(record, due, sizes)
-        result["worker_rss_mb"] = common.rss_mb(workers)
-        return result
     finally:
-        common.stop_workers(workers)
         common.drop_database(DATABASE)

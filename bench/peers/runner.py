@@ -5,6 +5,8 @@ Writes bench/results/peers.{md,json} (quick runs: peers-quick.*). Needs the peer
 group (`uv sync --group peers`).
 """
 
+import importlib
+import importlib.util
 import json
 import logging
 import math
@@ -30,6 +32,10 @@ LABELS = {
 def main(quick: bool) -> int:
     from bench import burst
 
+    missing = [name for name in ENGINES if importlib.util.find_spec(name) is None]
+    if missing:
+        log.error("not installed: %s; run `uv sync --group peers` first", ", ".join(missing))
+        return 2
     sizes = common.QUICK if quick else common.FULL
     started = time.monotonic()
     results: dict = {
@@ -73,8 +79,6 @@ def main(quick: bool) -> int:
 
 def _peer_runner(engine: str, sizes: common.PeerSizes):
     def run() -> dict:
-        import importlib
-
         module = importlib.import_module(f"bench.peers.{engine}_peer")
         result = module.run(sizes)
         result["config"] = module.CONFIG
