@@ -1,6 +1,8 @@
 """Celery on RabbitMQ: one task message per job, published with `eta`.
 
-Workers: PROCESSES worker nodes, `--pool threads --concurrency CONCURRENCY` each, gossip,
+Workers: PROCESSES worker nodes, `--pool prefork --concurrency CONCURRENCY` each (Celery's
+default pool; with `--pool threads` the nodes took the backlog's ETA messages off the queue
+at ~10 a second once each held ~2,000, and delivered nothing of a 10,000 + 1,000 quick run), gossip,
 mingle, heartbeats and remote control off (no other queues on the broker), no result backend.
 Everything else is Celery's default, including no limit on the ETA tasks a worker holds:
 Celery takes an ETA task off the queue at once, keeps it in the worker's memory until its
@@ -22,7 +24,7 @@ from bench.peers import common
 QUEUE = f"{common.PREFIX}celery"
 READY = "peers celery worker ready"
 CONFIG = (
-    f"{common.PROCESSES} nodes × --pool threads --concurrency {common.CONCURRENCY}; "
+    f"{common.PROCESSES} nodes × --pool prefork --concurrency {common.CONCURRENCY}; "
     "ETA tasks on RabbitMQ; defaults (worker_eta_task_limit unset: each node holds every "
     "ETA task)"
 )
@@ -88,7 +90,7 @@ WORKER_ARGV = [
     __name__,
     "worker",
     "--pool",
-    "threads",
+    "prefork",
     "--concurrency",
     str(common.CONCURRENCY),
     "--hostname",
