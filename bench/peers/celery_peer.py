@@ -1,9 +1,10 @@
 """Celery on RabbitMQ: one task message per job, published with `eta`.
 
 Workers: PROCESSES worker nodes, `--pool prefork --concurrency CONCURRENCY` each (Celery's
-default pool; with `--pool threads` the nodes took the backlog's ETA messages off the queue
-at ~10 a second once each held ~2,000, and delivered nothing of a 10,000 + 1,000 quick run), gossip,
-mingle, heartbeats and remote control off (no other queues on the broker), no result backend.
+default pool; with `--pool threads` the nodes took the backlog's ETA messages off the queue at
+~10 a second once each held ~2,000, and delivered nothing of a 10,000 + 1,000 quick run);
+gossip, mingle, heartbeats and remote control off (no other queues on the broker), no result
+backend.
 Everything else is Celery's default, including no limit on the ETA tasks a worker holds:
 Celery takes an ETA task off the queue at once, keeps it in the worker's memory until its
 time and raises the channel's prefetch count by one for it, so both nodes hold the whole
