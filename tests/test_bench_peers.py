@@ -66,3 +66,9 @@ def test_table_gives_ratios_to_the_products_p99_and_none_when_a_peer_did_not_fin
     assert rows["Celery 5.6.3"]["p99_ratio"] is None
     assert rows["Celery 5.6.3"]["undelivered"] == 50
     assert rows["APScheduler 4.0.0a6"]["error"] == "RuntimeError: boom"
+
+
+def test_runner_stops_before_running_anything_when_an_engine_is_not_installed(monkeypatch, caplog):
+    monkeypatch.setattr(runner, "ENGINES", ("no_such_engine_installed",))
+    assert runner.main(quick=True) == 2
+    assert "uv sync --group peers" in caplog.text

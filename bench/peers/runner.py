@@ -29,7 +29,8 @@ LABELS = {
 }
 
 
-def main(quick: bool) -> int:
+def main(quick: bool, n_backlog: int | None = None, n_burst: int | None = None) -> int:
+    """Sizes: full or quick, with the backlog or the burst overridden if given."""
     from bench import burst
 
     missing = [name for name in ENGINES if importlib.util.find_spec(name) is None]
@@ -37,6 +38,7 @@ def main(quick: bool) -> int:
         log.error("not installed: %s; run `uv sync --group peers` first", ", ".join(missing))
         return 2
     sizes = common.QUICK if quick else common.FULL
+    sizes = replace(sizes, n_backlog=n_backlog or sizes.n_backlog, n_burst=n_burst or sizes.n_burst)
     started = time.monotonic()
     results: dict = {
         "mode": "quick" if quick else "full",
