@@ -6,6 +6,7 @@ per action). Worker memory is read as the backlog grows, on the way.
 import time
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -16,7 +17,32 @@ N_PROSPECTS = 2_000  # for the far-future backlog
 
 
 def run_product(sizes: config.Sizes) -> dict:
-    """Real workers (`rundramatiq -p 2 -t 8`) and dispatcher (`reconcile --watch`)."""
+    """Real workers (`rundramatiq -p 2 -t 8`) and dispatcher (`reconcile --watch`): the
+    backlog seeded up to each memory checkpoint, then the burst."""
+    points = _product_bursts(
+        sizes, _checkpoints(sizes), burst_at={sizes.n_background}, singles=sizes.n_singles
+    )
+    result = points[-1]["burst"]
+    result["memory"] = [m for point in points for m in point["memory"]]
+    result["singles"] = points[-1]["singles"]
+    return result
+
+
+def run_scale(sizes: config.Sizes, backlogs: Sequence[int]) -> dict:
+    """The product's burst of sizes.n_burst with each of `backlogs` pending (one set of
+    workers, the backlog grown between bursts), with the dispatcher's startup pass timed at
+    each size: does the cost follow the due set or the backlog?"""
+    points = _product_bursts(sizes, sorted(backlogs), burst_at=set(backlogs))
+    return {"n_burst": sizes.n_burst, "points": points}
+
+
+def _product_bursts(
+    sizes: config.Sizes, backlogs: list[int], burst_at: set[int], singles: int = 0
+) -> list[dict]:
+    """Grow the far-future backlog through `backlogs`, reading worker memory at each size and
+    running a burst at those in `burst_at`, then (if `singles`) lone follow-ups."""
+    from followups import dispatcher as dispatch
+
     reset()
     prospects = db.make_prospects(N_PROSPECTS)
     workers = dispatcher = None
@@ -25,20 +51,39 @@ def run_product(sizes: config.Sizes) -> dict:
         procs.wait_ready(workers, procs.WORKER_READY, count=config.WORKER_PROCESSES)
         procs.wait_ready(dispatcher, procs.DISPATCHER_READY)
         memory = [_memory_point(0, workers, dispatcher)]
-        seeded = 0
-        for target in _checkpoints(sizes):
-            db.copy_actions(prospects, far_future(now(), target - seeded), now=now())
+        points, seeded = [], 0
+        for target in backlogs:
+            with Stopwatch() as seeding:
+                db.generate_far_future(prospects, target - seeded, now=now())
+                db.vacuum_analyze()
+            log.info("backlog %d pending (seeded in %.1f s)", target, seeding.seconds)
             seeded = target
-            db.vacuum_analyze()
             time.sleep(sizes.settle_s)
             memory.append(_memory_point(seeded, workers, dispatcher))
-        due = now() + timedelta(seconds=sizes.lead_s)
-        ids = db.copy_actions(db.make_prospects(sizes.n_burst), [due] * sizes.n_burst, now=now())
-        log.info("product burst: %d actions due at %s", len(ids), due.time())
-        result = _wait_for_burst(due, ids, sizes.budget_s, workers, dispatcher)
-        memory.append(_memory_point(seeded, workers, dispatcher, after_burst=True))
-        result["memory"] = memory
-        return result
+            if target not in burst_at:
+                continue
+            with Stopwatch() as startup:
+                dispatch.reconcile(force=True, clean=False)
+            due = now() + timedelta(seconds=sizes.lead_s)
+            burst_prospects = db.make_prospects(sizes.n_burst)
+            ids = db.copy_actions(burst_prospects, [due] * sizes.n_burst, now=now())
+            log.info(
+                "product burst: %d actions due at %s, %d pending", len(ids), due.time(), target
+            )
+            burst = _wait_for_burst(due, ids, sizes.budget_s, workers, dispatcher)
+            memory.append(_memory_point(seeded, workers, dispatcher, after_burst=True))
+            points.append(
+                {
+                    "backlog": target,
+                    "burst": burst,
+                    "reconcile_force_s": round(startup.seconds, 3),
+                    "memory": memory,
+                }
+            )
+            memory = []
+        if singles:
+            points[-1]["singles"] = _singles(singles)
+        return points
     finally:
         _clean_up(config.PRODUCT_QUEUE, dispatcher, workers)
 
@@ -81,6 +126,24 @@ def run_naive(sizes: config.Sizes) -> dict:
         return result
     finally:
         _clean_up(config.NAIVE_QUEUE, workers)
+
+
+def _singles(n: int) -> dict:
+    """n follow-ups due one at a time, 1.1 s apart, after the burst has drained: the lateness of
+    a lone action on an otherwise idle system (published by the dispatcher, like the burst)."""
+    start = now() + timedelta(seconds=5)
+    dues = [start + timedelta(seconds=1.1 * i) for i in range(n)]
+    ids = db.copy_actions(db.make_prospects(n), dues, now=now())
+    sleep_until(dues[-1] + timedelta(seconds=1))
+    deadline = time.monotonic() + 10
+    while (rows := db.lateness(ids)) and time.monotonic() < deadline:
+        if all(status == "executed" for status, _ in rows):
+            break
+        time.sleep(0.25)
+    late_ms = sorted(s * 1000 for status, s in rows if status == "executed")
+    result = {"n": n, "delivered": len(late_ms), "lateness_ms": stats.summary(late_ms, digits=1)}
+    log.info("single follow-ups: %s", result)
+    return result
 
 
 def _clean_up(queue: str, *processes: procs.Proc | None) -> None:

@@ -69,6 +69,8 @@ class Sizes:
     n_cancel: int
     n_reconcile: int
     n_profile: int
+    n_bulk: int  # schedule_actions: actions in one call
+    n_singles: int  # lone follow-ups after the burst, 1.1 s apart
     publish_threads: int = 6
 
 
@@ -83,6 +85,8 @@ FULL = Sizes(
     n_cancel=1_000,
     n_reconcile=100_000,
     n_profile=1_000,
+    n_bulk=10_000,
+    n_singles=20,
 )
 QUICK = Sizes(
     n_background=10_000,
@@ -95,6 +99,8 @@ QUICK = Sizes(
     n_cancel=200,
     n_reconcile=100_000,  # the target is defined on 100k rows; seeding them costs ~3 s
     n_profile=200,
+    n_bulk=2_000,
+    n_singles=5,
 )
 
 

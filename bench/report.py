@@ -34,6 +34,8 @@ def headline(results: dict) -> dict:
         "burst_max_lateness_ms": product.get("lateness_ms", {}).get("max"),
         "burst_drain_s": product.get("drain_s"),
         "burst_undelivered": product.get("undelivered"),
+        "single_p50_lateness_ms": product.get("singles", {}).get("lateness_ms", {}).get("p50"),
+        "single_max_lateness_ms": product.get("singles", {}).get("lateness_ms", {}).get("max"),
         "naive_burst_p50_lateness_ms": (naive["lateness_ms"]["p50"] if naive_complete else None),
         "naive_burst_p99_lateness_ms": (naive["lateness_ms"]["p99"] if naive_complete else None),
         "naive_undelivered": naive.get("undelivered"),
@@ -41,6 +43,11 @@ def headline(results: dict) -> dict:
         "schedule_per_s": schedule.get("near", {}).get("per_s"),
         "schedule_far_per_s": schedule.get("far", {}).get("per_s"),
         "schedule_mix20_per_s": schedule.get("mix20", {}).get("per_s"),
+        "schedule_bulk_far_per_s": table.get("schedule_bulk", {}).get("far", {}).get("per_s"),
+        "schedule_bulk_near_per_s": table.get("schedule_bulk", {}).get("near", {}).get("per_s"),
+        "schedule_bulk_campaign_per_s": (
+            table.get("schedule_bulk", {}).get("campaign", {}).get("per_s")
+        ),
         "cancel_p50_ms": table.get("cancel", {}).get("cancel_ms", {}).get("p50"),
         "cancel_p99_ms": table.get("cancel", {}).get("cancel_ms", {}).get("p99"),
         "reply_p99_ms": table.get("cancel", {}).get("reply_ms", {}).get("p99"),
@@ -48,7 +55,23 @@ def headline(results: dict) -> dict:
         "reconcile_s_per_100k": table.get("reconcile", {}).get("s_per_100k"),
         "product_worker_rss_mb": _rss_by_backlog(product),
         "naive_worker_rss_mb": _rss_by_backlog(naive),
+        **({"scale": _scale_rows(results["scale"])} if "scale" in results else {}),
     }
+
+
+def _scale_rows(scale: dict) -> list[dict]:
+    return [
+        {
+            "backlog": point["backlog"],
+            "p50_ms": point["burst"]["lateness_ms"]["p50"],
+            "p99_ms": point["burst"]["lateness_ms"]["p99"],
+            "drain_s": point["burst"]["drain_s"],
+            "undelivered": point["burst"]["undelivered"],
+            "reconcile_force_s": point["reconcile_force_s"],
+            "worker_rss_sum_mb": point["memory"][-1]["worker_rss_sum_mb"],
+        }
+        for point in scale["points"]
+    ]
 
 
 def _rss_by_backlog(burst: dict) -> dict[str, float]:
@@ -106,6 +129,14 @@ def _without_samples(results: dict) -> dict:
         if isinstance(value, dict):
             value = {k: v for k, v in value.items() if k != "lateness_s"}
         out[key] = value
+    if "scale" in results:
+        out["scale"] = {
+            **results["scale"],
+            "points": [
+                {**p, "burst": {k: v for k, v in p["burst"].items() if k != "lateness_s"}}
+                for p in results["scale"]["points"]
+            ],
+        }
     return out
 
 
@@ -115,6 +146,9 @@ def _plot(results: dict, path: Path) -> None:
         burst = results.get(key)
         if burst:
             series[label] = (burst["lateness_s"], burst["n_burst"])
+    for point in results.get("scale", {}).get("points", []):
+        burst = point["burst"]
+        series[f"{point['backlog']:,} pending"] = (burst["lateness_s"], burst["n_burst"])
     if series:
         png.lateness_cdf(path, series)
 
@@ -156,12 +190,15 @@ def markdown(doc: dict, plot_name: str) -> str:
             "targets' workload (5,000 and 100,000); the full run (`latest.md`) is the verdict.",
             "",
         ]
-    for row in doc["targets"]:
+    if doc["mode"] == "scale":
+        lines[-4:] = []  # the scale table below is the verdict
+    for row in doc["targets"] if doc["mode"] != "scale" else []:
         lines.append(
             f"| {row['target']} | {_fmt(row['value'])} | {'yes' if row['met'] else '**no**'} "
             f"| {_fmt(row['ratio_to_target'])} |"
         )
     lines += _burst_section(doc, details, plot_name)
+    lines += _scale_section(doc, plot_name)
     lines += _memory_section(details)
     lines += _table_section(details.get("table", {}))
     return "\n".join(lines) + "\n"
@@ -189,6 +226,15 @@ def _burst_section(doc: dict, details: dict, plot_name: str) -> list[str]:
             f"| {_fmt(lat['p99'], ' ms')} | {_fmt(lat['max'], ' ms')} "
             f"| {_fmt(burst['first_s'], ' s')} | {_fmt(burst['drain_s'], ' s')} |"
         )
+    singles = details.get("product_burst", {}).get("singles")
+    if singles:
+        lat = singles["lateness_ms"]
+        lines += [
+            "",
+            f"Lone follow-ups after the burst ({singles['n']}, 1.1 s apart): "
+            f"{singles['delivered']} delivered, lateness p50 {_fmt(lat['p50'], ' ms')}, "
+            f"max {_fmt(lat['max'], ' ms')}.",
+        ]
     lines += _cpu_lines(details)
     naive = details.get("naive_burst")
     if naive:
@@ -200,6 +246,26 @@ def _burst_section(doc: dict, details: dict, plot_name: str) -> list[str]:
         ]
     lines += ["", f"![lateness CDF]({plot_name})"]
     return lines
+
+
+def _scale_section(doc: dict, plot_name: str) -> list[str]:
+    if "scale" not in doc:
+        return []
+    lines = [
+        "",
+        f"## Scale: the product's burst of {doc['details']['scale']['n_burst']:,} against the "
+        "backlog",
+        "",
+        "| pending | p50 | p99 | drain | undelivered | `reconcile(force=True)` | worker RSS sum |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in doc["scale"]:
+        lines.append(
+            f"| {row['backlog']:,} | {_fmt(row['p50_ms'], ' ms')} | {_fmt(row['p99_ms'], ' ms')} "
+            f"| {_fmt(row['drain_s'], ' s')} | {row['undelivered']} "
+            f"| {_fmt(row['reconcile_force_s'], ' s')} | {row['worker_rss_sum_mb']} MiB |"
+        )
+    return [*lines, "", f"![lateness CDF by backlog]({plot_name})"]
 
 
 def _cpu_lines(details: dict) -> list[str]:
@@ -251,6 +317,7 @@ def _table_section(table: dict) -> list[str]:
         _reconcile_section(table["reconcile"])
         + _cancel_section(table["cancel"])
         + _schedule_section(table["schedule"])
+        + _bulk_section(table.get("schedule_bulk", {}))
         + _delivery_section(table["delivery"])
     )
 
@@ -289,25 +356,47 @@ def _cancel_section(cancel: dict) -> list[str]:
     return lines
 
 
+SCHEDULE_MODES = {
+    "far": "far-future only (row)",
+    "mix20": "20 % near-due",
+    "near": "near-due only (row + publish)",
+}
+BULK_MODES = {
+    "far": "a week out (rows only)",
+    "near": "spread over the horizon (rows + grouped publish)",
+    "campaign": "one instant 2 min out (rows + grouped publish)",
+}
+
+
 def _schedule_section(schedule: dict) -> list[str]:
-    names = {
-        "far": "far-future only (row)",
-        "mix20": "20 % near-due",
-        "near": "near-due only (row + publish)",
-    }
-    lines = [
-        "",
-        "## Scheduling throughput (`services.schedule_action`, one caller)",
-        "",
-        "| mix | actions/s | p50 per call | p99 per call |",
-        "|---|---|---|---|",
+    rows = [
+        f"| {SCHEDULE_MODES.get(mode, mode)} | {row['per_s']:,.0f} "
+        f"| {_fmt(row['call_ms']['p50'], ' ms')} | {_fmt(row['call_ms']['p99'], ' ms')} |"
+        for mode, row in schedule.items()
     ]
-    for mode, row in schedule.items():
-        lines.append(
-            f"| {names.get(mode, mode)} | {row['per_s']:,.0f} "
-            f"| {_fmt(row['call_ms']['p50'], ' ms')} | {_fmt(row['call_ms']['p99'], ' ms')} |"
-        )
-    return lines
+    return _table(
+        "Scheduling throughput (`services.schedule_action`, one caller)",
+        "| mix | actions/s | p50 per call | p99 per call |",
+        rows,
+    )
+
+
+def _bulk_section(bulk: dict) -> list[str]:
+    rows = [
+        f"| {BULK_MODES[mode]} | {row['n']:,} | {row['seconds']} | {row['per_s']:,} |"
+        for mode, row in bulk.items()
+    ]
+    if not rows:
+        return []
+    return _table(
+        "Bulk scheduling (`services.schedule_actions`, one call)",
+        "| due | actions | seconds | actions/s |",
+        rows,
+    )
+
+
+def _table(title: str, header: str, rows: list[str]) -> list[str]:
+    return ["", f"## {title}", "", header, "|---" * header.count(" | ") + "|---|", *rows]
 
 
 def _delivery_section(deliv: dict) -> list[str]:

@@ -1,11 +1,13 @@
-"""Run the benchmarks: `uv run python bench/run.py [--quick] [--json] [--only ...]`.
+"""Run the benchmarks: `uv run python bench/run.py [--quick] [--json] [--only ...]
+[--backlog N] [--burst M] [--scale]`.
 
 Writes bench/results/latest.{md,json} and lateness.png (quick runs: quick.{md,json} and
-lateness-quick.png). With --json, prints the results object to stdout; progress goes to
-stderr. See bench/README.md.
+lateness-quick.png; other sizes: sized.*; --scale: scale.*). With --json, prints the results
+object to stdout; progress goes to stderr. See bench/README.md.
 """
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import logging
@@ -24,11 +26,13 @@ from bench import config
 # In-process scenarios first, while the broker is quiet; the naive burst last, as it leaves
 # RabbitMQ busy requeueing and purging its 100,000 delayed messages.
 SCENARIOS = ("table", "product", "naive")
+# --scale: the product's burst with each of these pending.
+SCALE_BACKLOGS = (10_000, 100_000, 1_000_000)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    sizes = config.QUICK if args.quick else config.FULL
+    sizes = _sizes(args)
     started = time.monotonic()
     _log_to_stderr()
     config.setup_django()
@@ -41,8 +45,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from bench import burst, report, table
 
+    mode = "quick" if args.quick else "full"
+    if args.backlog is not None or args.burst is not None:
+        mode = "sized"
     results = {
-        "mode": "quick" if args.quick else "full",
+        "mode": "scale" if args.scale else mode,
         "sizes": vars(sizes) | {"memory_checkpoints": list(sizes.memory_checkpoints)},
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": _machine(),
@@ -53,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     runners = {"product": burst.run_product, "naive": burst.run_naive, "table": table.run}
     keys = {"product": "product_burst", "naive": "naive_burst", "table": "table"}
     results["load_average_1m"] = {}
+    if args.scale:
+        results["load_average_1m"]["scale"] = round(os.getloadavg()[0], 2)
+        results["scale"] = burst.run_scale(sizes, SCALE_BACKLOGS)
+        args.only = []
     for name in args.only:
         # Other work on this machine shows up in the numbers: keep the load next to them.
         results["load_average_1m"][name] = round(os.getloadavg()[0], 2)
@@ -61,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     results["total_s"] = round(time.monotonic() - started, 1)
     # A subset does not overwrite the reports of complete runs.
     complete = set(args.only) == set(SCENARIOS)
-    stem = ("quick" if args.quick else "latest") if complete else "partial"
+    stem = {"quick": "quick", "full": "latest"}.get(mode, mode) if complete else "partial"
+    if args.scale:
+        stem = "scale"
     document = report.write(results, config.RESULTS, stem)
     logging.getLogger("bench").info(
         "wrote %s (%.0f s)", config.RESULTS / f"{stem}.md", results["total_s"]
@@ -86,11 +99,49 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=list(SCENARIOS),
         help=f"comma-separated subset of {','.join(SCENARIOS)} (default: all)",
     )
+    parser.add_argument(
+        "--backlog", type=_count, help="far-future pending actions (default 100,000; quick 10,000)"
+    )
+    parser.add_argument(
+        "--burst", type=_count, help="actions due at one instant (default 5,000; quick 1,000)"
+    )
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="the product's burst at "
+        + ", ".join(f"{n:,}" for n in SCALE_BACKLOGS)
+        + " pending: lateness against backlog size",
+    )
     args = parser.parse_args(argv)
     unknown = set(args.only) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
+    if args.scale and args.backlog is not None:
+        parser.error("--scale chooses the backlog sizes itself; give --burst only")
     return args
+
+
+def _count(text: str) -> int:
+    value = int(text.replace("_", "").replace(",", ""))
+    if not 1 <= value <= 10_000_000:
+        raise argparse.ArgumentTypeError(f"{text}: expected 1 to 10,000,000")
+    return value
+
+
+def _sizes(args: argparse.Namespace) -> config.Sizes:
+    """The quick or full sizes, with --backlog and --burst applied (the backlog also sizes
+    the table scenario's reconcile and cancel-on-reply)."""
+    sizes = config.QUICK if args.quick else config.FULL
+    if args.burst is not None:
+        sizes = dataclasses.replace(sizes, n_burst=args.burst)
+    if args.backlog is not None:
+        sizes = dataclasses.replace(
+            sizes,
+            n_background=args.backlog,
+            n_reconcile=args.backlog,
+            memory_checkpoints=tuple(p for p in sizes.memory_checkpoints if p < args.backlog),
+        )
+    return sizes
 
 
 def _log_to_stderr() -> None:

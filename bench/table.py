@@ -15,7 +15,6 @@ from bench.common import QueryTimer, Stopwatch, far_future, log, now, reset, rng
 HORIZON_SHARE = 0.05  # of the backlog, due within the dispatcher's horizon
 N_BACKGROUND_PROSPECTS = 2_000
 FOLLOW_UPS_PER_REPLIER = 2
-DELIVERY_BATCH = 50  # ids per delivery message (followups.dispatcher.BATCH_SIZE)
 
 
 def run(sizes: config.Sizes) -> dict:
@@ -27,7 +26,9 @@ def run(sizes: config.Sizes) -> dict:
     results["cancel"] = cancel_on_reply(repliers[: sizes.n_cancel], repliers[sizes.n_cancel :])
     results["schedule"] = scheduling_throughput(sizes.n_schedule)
     broker.purge(config.PRODUCT_QUEUE)
-    results["delivery"] = delivery_in_process(sizes.n_profile)
+    results["schedule_bulk"] = bulk_scheduling(sizes.n_bulk)
+    broker.purge(config.PRODUCT_QUEUE)
+    results["delivery"] = delivery_in_process(sizes.n_profile, sizes.n_burst)
     broker.purge(config.PRODUCT_QUEUE)
     return results
 
@@ -44,7 +45,7 @@ def seed_backlog(n_rows: int, n_repliers: int) -> list[int]:
     n_far = n_rows - n_near - n_replier_rows
     with Stopwatch() as sw:
         db.copy_actions(others, within_horizon(start, n_near), now=start)
-        db.copy_actions(others, far_future(start, n_far), now=start)
+        db.generate_far_future(others, n_far, now=start)
         db.copy_actions(repliers, far_future(start, n_replier_rows), now=start)
         db.vacuum_analyze()
     log.info(
@@ -138,12 +139,40 @@ def scheduling_throughput(n: int) -> dict:
     return result
 
 
-def delivery_in_process(n: int) -> dict:
-    """Run `followups.delivery.deliver` here on batches of DELIVERY_BATCH due actions, as one
-    worker thread does for one message, counting statements and timing them."""
+def bulk_scheduling(n: int) -> dict:
+    """`schedule_actions` (imports, campaigns): n actions in one call, far out (rows only),
+    near-due spread over the horizon, and a campaign due at one instant (rows and publish)."""
+    from followups import services
+
+    result = {}
+    for mode in ("far", "near", "campaign"):
+        prospects = db.make_prospects(n)
+        start = now()
+        at = start + timedelta(seconds=120)
+        dues = {
+            "far": (start + timedelta(days=7) for _ in prospects),
+            "near": within_horizon(start, n),
+            "campaign": (at for _ in prospects),
+        }[mode]
+        items = [
+            services.NewAction(prospect_id=pk, scheduled_for=due, payload=db.TEMPLATE_PAYLOAD)
+            for pk, due in zip(prospects, dues, strict=True)
+        ]
+        with Stopwatch() as sw:
+            services.schedule_actions(items)
+        result[mode] = {"n": n, "seconds": round(sw.seconds, 3), "per_s": round(n / sw.seconds)}
+        log.info("schedule_actions %s: %d in %.2f s, %.0f/s", mode, n, sw.seconds, n / sw.seconds)
+    return result
+
+
+def delivery_in_process(n: int, n_burst: int) -> dict:
+    """Run `followups.delivery.deliver` here on batches of due actions, as one worker thread
+    does for one message of a burst of n_burst, counting statements and timing them."""
+    from followups import dispatcher
     from followups.delivery import deliver
     from followups.models import ScheduledAction
 
+    batch = dispatcher.batch_size(n_burst)
     start = now()
     ids = db.copy_actions(db.make_prospects(n), [start - timedelta(seconds=1)] * n, now=start)
     timer = QueryTimer()
@@ -151,9 +180,9 @@ def delivery_in_process(n: int) -> dict:
     backend = _backend_pid()
     cpu_before = time.process_time(), procs.cpu_seconds(backend)
     with connection.execute_wrapper(timer):
-        for i in range(0, n, DELIVERY_BATCH):
+        for i in range(0, n, batch):
             t0 = time.perf_counter()
-            deliver(ids[i : i + DELIVERY_BATCH])
+            deliver(ids[i : i + batch])
             batch_ms.append((time.perf_counter() - t0) * 1000)
     python_cpu_s = time.process_time() - cpu_before[0]
     postgres_cpu_s = procs.cpu_seconds(backend) - cpu_before[1]
@@ -162,7 +191,7 @@ def delivery_in_process(n: int) -> dict:
     result = {
         "n": n,
         "sent": sent,
-        "batch_size": DELIVERY_BATCH,
+        "batch_size": batch,
         "batch_ms": stats.summary(batch_ms, digits=1),
         "ms_per_action": round(total_ms / n, 3),
         "queries_per_action": round(timer.count / n, 2),

@@ -4,11 +4,11 @@ from django.contrib import admin
 from django.utils.html import format_html
 
 from bot.models import ToolCall
-from followups.admin import RecordTimes
+from followups.admin import ReadOnly, RecordTimes
 
 
 @admin.register(ToolCall)
-class ToolCallAdmin(RecordTimes, admin.ModelAdmin):
+class ToolCallAdmin(RecordTimes, ReadOnly, admin.ModelAdmin):
     """What the agent asked its tools for, and what came of it (refusals say why)."""
 
     list_display = ("created", "prospect", "tool", "outcome", "agent", "summary")
@@ -17,15 +17,6 @@ class ToolCallAdmin(RecordTimes, admin.ModelAdmin):
     list_select_related = ("prospect",)
     fields = ("created", "prospect", "tool", "agent", "outcome", "input_pretty", "result_pretty")
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="result")
     def summary(self, obj):

@@ -100,6 +100,7 @@ def handle_incoming(incoming: Incoming) -> str | None:
         cancelled_now=cancelled,
         acknowledgement=ack,
         forwarded=incoming.forwarded,
+        text=text,
     )
     reply = _reply(turn, text, incoming.kind)
     noted = f"{pick(CUT_NOTE, prospect.language)}\n\n{reply}" if cut and reply else reply

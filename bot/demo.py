@@ -135,13 +135,33 @@ class SharedClock:
                 pass
         return max(demo_now, real)
 
+    @property
+    def speed(self) -> float:
+        """The running demo's speed; 1 when it is stopped (its time then stands or is real)."""
+        state = _read_state(self.state_file)
+        try:
+            return float(state["speed"]) if _alive(state.get("pid")) else 1.0
+        except (KeyError, TypeError, ValueError):
+            return 1.0
+
 
 _real_now = timezone.now
 _clock: DemoClock | SharedClock | None = None
 
 
-def _now() -> datetime:
-    return _clock.now() if _clock else _real_now()
+class _ClockNow:
+    """What `timezone.now` becomes: demo time, and how fast it runs (`speed`, demo seconds per
+    real second), so that followups.health can give ages in real seconds."""
+
+    def __call__(self) -> datetime:
+        return _clock.now() if _clock else _real_now()
+
+    @property
+    def speed(self) -> float:
+        return _clock.speed if _clock else 1.0
+
+
+_now = _ClockNow()
 
 
 def install_clock(clock: DemoClock | SharedClock) -> None:

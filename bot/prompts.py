@@ -38,7 +38,13 @@ SYSTEM_PROMPT = """Ты — вежливый и внимательный мен�
 Не отписывай клиента и не планируй время по такому сообщению — спроси клиента, чего он хочет.
 
 Текущее время клиента: {now_local} ({weekday}), часовой пояс {zone}.
-{cancelled}"""
+{opted_out}{cancelled}"""
+
+_OPTED_OUT = """
+Клиент просил больше ему не писать: мы не пишем первыми. Не предлагай написать позже и не \
+спрашивай удобное время. Только если клиент сам просит написать ему в какое-то время, вызови \
+schedule_followup с его словами — это снимет отписку.
+"""
 
 _CANCELLED = """
 Последнее сообщение клиента отменило запланированные follow-up:
@@ -64,6 +70,7 @@ def system_prompt(
         weekday=_WEEKDAYS[local.weekday()],
         zone=prospect.time_zone,
         cancelled=cancelled_text,
+        opted_out=_OPTED_OUT if prospect.opted_out_at else "",
         forwarded=FORWARDED_LABEL,
     )
 

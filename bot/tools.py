@@ -15,6 +15,7 @@ message, and a repeat of the same time is the same action or meeting, not a seco
 
 import json
 import logging
+import re
 import reprlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,7 +30,15 @@ from bot.models import ToolCall
 from followups import services
 from followups.cleaning import clean_json, clean_text
 from followups.messenger import MAX_TEXT_LENGTH
-from followups.models import ActionStatus, ActionType, Meeting, Prospect, ScheduledAction
+from followups.models import (
+    MAX_LINK_LENGTH,
+    MAX_PLACE_LENGTH,
+    ActionStatus,
+    ActionType,
+    Meeting,
+    Prospect,
+    ScheduledAction,
+)
 from followups.services import SchedulingError
 from followups.timeresolver import (
     STRUCTURED_SCHEMA,
@@ -133,15 +142,28 @@ OPT_OUT = {
 
 BOOK_MEETING = {
     "name": "book_meeting",
-    "description": "Book a Zoom meeting at the time the client agreed to. Pass their words; "
-    "the server computes the time. Reminders before the meeting follow automatically. The same "
-    "time again is the same meeting; a client has at most a few upcoming meetings.",
+    "description": "Book a meeting (a call, a video call or in person) at the time the client "
+    "agreed to. Pass their words; the server computes the time. Reminders before the meeting "
+    "follow automatically and carry the link or place given here; with neither, they promise "
+    "none. The same time again is the same meeting; a client has at most a few upcoming "
+    "meetings.",
     "input_schema": {
         "type": "object",
         "properties": {
             "when_text": _WHEN_TEXT,
             "when_fields": _WHEN_FIELDS,
             "title": {"type": "string", "description": "Short topic of the meeting."},
+            "link": {
+                "type": "string",
+                "maxLength": MAX_LINK_LENGTH,
+                "description": "The video call's http(s) link, only one given in the "
+                "conversation; never invent one.",
+            },
+            "place": {
+                "type": "string",
+                "maxLength": MAX_PLACE_LENGTH,
+                "description": "Where to meet in person, if agreed.",
+            },
         },
         "required": ["when_text"],
     },
@@ -163,6 +185,7 @@ class Turn:
     scheduling_calls: int = 0
     opted_out: bool = False
     forwarded: bool = False  # the message was forwarded: someone else's words, not the client's
+    text: str = ""  # the client's message, as the agent reads it
 
     @property
     def changed_anything(self) -> bool:
@@ -351,6 +374,8 @@ def _schedule_followup(tool_input: dict, turn: Turn) -> ToolResult:
     resolution, not_ok = _resolve(tool_input, turn)
     if not_ok:
         return not_ok
+    if turn.prospect.opted_out_at:
+        _lift_opt_out_by_request(when_text, turn)
     if existing := _pending_follow_up_at(turn, resolution.when):  # one promise, one action
         return ToolResult({**_scheduled_content(existing, turn, model_reading), "note": ALREADY})
     action = services.schedule_action(
@@ -363,6 +388,32 @@ def _schedule_followup(tool_input: dict, turn: Turn) -> ToolResult:
     )
     turn.scheduled.append(action)
     return ToolResult(_scheduled_content(action, turn, model_reading))
+
+
+def _lift_opt_out_by_request(when_text: str, turn: Turn) -> None:
+    """An opted-out client who asks to be written at a time lifts their opt-out: the time
+    (`when_text`, which the resolver read) must be in the client's own latest message, and that
+    message must not itself ask us to stop. The model cannot lift it on its own."""
+    said = _words(turn.text)
+    if (
+        not _words(when_text)
+        or _words(when_text) not in said
+        or resolve_text(turn.text[:WHEN_TEXT_LIMIT], turn.now, turn.prospect.zone).opt_out
+    ):
+        raise _Refused(
+            "the client opted out: nothing is scheduled unless the client's latest message "
+            "asks to be written at a time (pass those words verbatim as when_text). Do not "
+            "ask them for a time; answer what they wrote."
+        )
+    services.lift_opt_out(
+        turn.prospect,
+        by=f"client (read by {turn.agent})",
+        words=turn.text[: services.LIFT_WORDS_LIMIT],
+    )
+
+
+def _words(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.casefold()))
 
 
 def _scheduled_content(action: ScheduledAction, turn: Turn, model_reading=None) -> dict:
@@ -420,7 +471,11 @@ def _restore_followup(tool_input: dict, turn: Turn) -> ToolResult:
 
 def _opt_out(tool_input: dict, turn: Turn) -> ToolResult:
     _require_own_words(turn)
-    count = services.opt_out(turn.prospect)
+    count = services.opt_out(
+        turn.prospect,
+        by=f"client (read by {turn.agent})",
+        words=turn.text[: services.LIFT_WORDS_LIMIT],
+    )
     turn.opted_out = True
     return ToolResult({"status": "opted_out", "cancelled": count})
 
@@ -428,6 +483,8 @@ def _opt_out(tool_input: dict, turn: Turn) -> ToolResult:
 def _book_meeting(tool_input: dict, turn: Turn) -> ToolResult:
     _require_own_words(turn)
     title = _text(tool_input, "title", required=False, limit=200)
+    link = _text(tool_input, "link", required=False, limit=MAX_LINK_LENGTH)
+    place = _text(tool_input, "place", required=False, limit=MAX_PLACE_LENGTH)
     _count_scheduling_call(turn)
     resolution, not_ok = _resolve(tool_input, turn)
     if not_ok:
@@ -441,7 +498,9 @@ def _book_meeting(tool_input: dict, turn: Turn) -> ToolResult:
             f"the client already has {count} upcoming meetings; the agent may book at most "
             f"{limit}. Nothing was booked: tell the client a manager will get back to them"
         )
-    meeting = services.book_meeting(turn.prospect, resolution.when, title=title)
+    meeting = services.book_meeting(
+        turn.prospect, resolution.when, title=title, link=link, place=place
+    )
     return ToolResult(_booked_content(meeting, turn))
 
 

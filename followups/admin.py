@@ -20,11 +20,19 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.views.decorators.http import require_POST
 
 from followups import services, texts
+from followups.cleaning import clean_text
 from followups.delivery import render_text
-from followups.models import ActionStatus, ActionType, Meeting, Message, Prospect, ScheduledAction
+from followups.models import (
+    ActionStatus,
+    ActionType,
+    Meeting,
+    Message,
+    OptOutChange,
+    Prospect,
+    ScheduledAction,
+)
 from followups.services import SchedulingError
 
 UTC = ZoneInfo("UTC")
@@ -61,6 +69,16 @@ def zoned_time(field: str, description: str):
         return "—" if value is None else client_and_utc(value, zone)
 
     return show
+
+
+def human_delta(delta: timedelta) -> str:
+    """ "2 days 3 h 5 min": how far off a time is, to the nearest minute."""
+    minutes = round(delta.total_seconds() / 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = [f"{days} day{'s' * (days != 1)}"] if days else []
+    parts += [f"{hours} h"] if hours else []
+    return " ".join([*parts, f"{minutes} min"] if minutes or not parts else parts)
 
 
 def check_when(when: datetime) -> None:
@@ -155,16 +173,23 @@ class SaveOnlyWhatCanBeSaved:
         return super().render_change_form(request, context, add, change, **kwargs)
 
 
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = True
+class ReadOnly:
+    """A record staff only read: nobody adds, changes or deletes it here."""
 
     def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInline(ReadOnly, admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = True
 
 
 @admin.display(description="error / reason")
@@ -237,6 +262,7 @@ class ScheduledActionAdmin(
         "telegram_message_id",
         "created",
         "promised",
+        "sent_now",
         "updated",
         "enqueued",
         "claimed",
@@ -267,6 +293,17 @@ class ScheduledActionAdmin(
         return format_html('<a href="{}">{}</a>', url, obj.prospect)
 
     due_client_time, due_utc = _time_columns("scheduled_for", "due")
+
+    @admin.display(description="sent now")
+    def sent_now(self, obj):
+        """A "send now" keeps the time the client was promised, said beside the new one."""
+        if not obj.sent_now_by:
+            return "—"
+        zone = obj.prospect.zone
+        queued = f"sent now by {obj.sent_now_by}, due {client_and_utc(obj.scheduled_for, zone)}"
+        if obj.promised_for is None:
+            return queued
+        return f"promised for {client_and_utc(obj.promised_for, zone)}; {queued} (early)"
 
     @admin.display(description="cancel reason")
     def reason(self, obj):
@@ -309,22 +346,24 @@ class ScheduledActionAdmin(
     def _staff_reason(request) -> str:
         return f"cancelled by staff ({request.user.get_username()})"
 
+    @staticmethod
+    def _selected(view_name: str, ids) -> HttpResponseRedirect:
+        url = reverse(f"admin:followups_scheduledaction_{view_name}")
+        return HttpResponseRedirect(f"{url}?ids={','.join(str(pk) for pk in ids)}")
+
     @admin.action(description="Cancel selected pending actions", permissions=["change"])
     def cancel_selected(self, request, queryset):
         reason = self._staff_reason(request)
         done = sum(services.cancel_action(a, reason) for a in queryset)
         self._report(request, done, queryset.count(), "Cancelled")
 
-    @admin.action(description="Send selected now", permissions=["change"])
+    @admin.action(description="Send selected now…", permissions=["change"])
     def send_selected_now(self, request, queryset):
-        done = sum(services.send_now(a) for a in queryset.select_related("prospect"))
-        self._report(request, done, queryset.count(), "Queued to send now")
+        return self._selected("send_now_many", queryset.values_list("pk", flat=True))
 
     @admin.action(description="Reschedule selected…", permissions=["change"])
     def reschedule_selected(self, request, queryset):
-        ids = ",".join(str(pk) for pk in queryset.values_list("pk", flat=True))
-        url = reverse("admin:followups_scheduledaction_reschedule")
-        return HttpResponseRedirect(f"{url}?ids={ids}")
+        return self._selected("reschedule", queryset.values_list("pk", flat=True))
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -335,13 +374,18 @@ class ScheduledActionAdmin(
                 name="followups_scheduledaction_reschedule",
             ),
             path(
+                "send-now/",
+                view(self.send_now_many_view),
+                name="followups_scheduledaction_send_now_many",
+            ),
+            path(
                 "<path:object_id>/cancel/",
                 view(self.cancel_view),
                 name="followups_scheduledaction_cancel",
             ),
             path(
                 "<path:object_id>/send-now/",
-                view(require_POST(self.send_now_view)),
+                view(self.send_now_view),
                 name="followups_scheduledaction_send_now",
             ),
             *super().get_urls(),
@@ -395,26 +439,83 @@ class ScheduledActionAdmin(
             "title": "Cancel this action?",
             "opts": self.model._meta,
             "action": action,
+            "obj": action,
             "due": human_time(action.scheduled_for, action.prospect.zone),
         }
         return TemplateResponse(request, "admin/followups/scheduledaction/cancel.html", context)
 
     def send_now_view(self, request: HttpRequest, object_id: str):
+        """GET asks first, saying the time promised and what sending early would break; POST
+        sends."""
         action = self._action_to_change(request, object_id)
-        return self._back_to(request, action, services.send_now(action), "Queued to send now")
+        if request.method == "POST":
+            done = services.send_now(action, self._staff(request))
+            return self._back_to(request, action, done, "Queued to send now")
+        if action.status != ActionStatus.PENDING:
+            return self._back_to(request, action, False, "Queued to send now")
+        return self._confirm_send_now(request, [action])
 
-    def reschedule_view(self, request: HttpRequest):
+    def send_now_many_view(self, request: HttpRequest):
+        """The bulk "send now": the same question for every selected action, then POST."""
         if not self.has_change_permission(request):
             raise PermissionDenied
+        actions = self._actions_in(request)
+        changelist = reverse("admin:followups_scheduledaction_changelist")
+        if not actions:
+            self.message_user(request, "No actions selected to send.", messages.ERROR)
+            return HttpResponseRedirect(changelist)
+        if request.method == "POST":
+            by = self._staff(request)
+            done = sum(services.send_now(a, by) for a in actions)
+            self._report(request, done, len(actions), "Queued to send now")
+            return HttpResponseRedirect(changelist)
+        return self._confirm_send_now(request, actions)
+
+    @staticmethod
+    def _staff(request) -> str:
+        return f"staff ({request.user.get_username()})"
+
+    def _confirm_send_now(self, request, actions: list[ScheduledAction]):
+        now = timezone.now()
+        rows = [
+            {
+                "action": a,
+                "due": client_and_utc(a.scheduled_for, a.prospect.zone),
+                "early": a.scheduled_for > now + services.PAST_TOLERANCE
+                and human_delta(a.scheduled_for - now),
+                "warnings": services.early_send_warnings(a, now),
+            }
+            for a in actions
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Send now?",
+            "opts": self.model._meta,
+            "rows": rows,
+            "warned": any(row["warnings"] for row in rows),
+            "ids": ",".join(str(a.pk) for a in actions),
+            "pending": ActionStatus.PENDING,
+            "obj": actions[0] if len(actions) == 1 else None,
+        }
+        return TemplateResponse(request, "admin/followups/scheduledaction/send_now.html", context)
+
+    @staticmethod
+    def _actions_in(request) -> list[ScheduledAction]:
+        """The actions named by `ids` (comma-separated, GET or POST); unknown ids are dropped."""
         raw_ids = (request.POST.get("ids") or request.GET.get("ids") or "").split(",")
         try:
-            actions = list(
+            return list(
                 ScheduledAction.objects.filter(pk__in=[i for i in raw_ids if i]).select_related(
                     "prospect"
                 )
             )
         except ValidationError:
-            actions = []
+            return []
+
+    def reschedule_view(self, request: HttpRequest):
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        actions = self._actions_in(request)
         changelist = reverse("admin:followups_scheduledaction_changelist")
         if not actions:
             self.message_user(request, "No actions selected to reschedule.", messages.ERROR)
@@ -450,11 +551,20 @@ class MeetingForm(forms.ModelForm):
     where a refusal could only be a server error."""
 
     zone = forms.ChoiceField(choices=ZONES, initial="client", label="Read the time in")
+    link = forms.URLField(  # the model's validators still refuse what is not http(s)
+        required=False,
+        max_length=Meeting._meta.get_field("link").max_length,
+        assume_scheme="https",
+        help_text="A video call's link (http or https): the reminders carry it.",
+    )
 
     class Meta:
         model = Meeting
-        fields = ("prospect", "starts_at", "title")
-        help_texts = {"starts_at": "In the client's time zone unless UTC is chosen below."}
+        fields = ("prospect", "starts_at", "title", "link", "place")
+        help_texts = {
+            "starts_at": "In the client's time zone unless UTC is chosen below.",
+            "place": "Or where to meet: the reminders say it.",
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -496,13 +606,15 @@ class MeetingAdmin(ShownFieldLookupsOnly, SaveOnlyWhatCanBeSaved, RecordTimes, a
     list_filter = ("status", ("starts_at", admin.DateFieldListFilter))
     search_fields = ("prospect__display_name", "prospect__username", "=prospect__telegram_id")
     list_select_related = ("prospect",)
-    fields = ("prospect", "starts_at", "zone", "title", "status", "created", "updated")
+    fields = (
+        "prospect", "starts_at", "zone", "title", "link", "place", "status", "created", "updated"
+    )  # fmt: skip
     readonly_fields = ("status", "created", "updated")
     starts = zoned_time("starts_at", "starts")
 
     def get_fields(self, request, obj=None):
         if obj is not None and not self.has_change_permission(request, obj):  # a viewer's page
-            return ("prospect", "starts", "status", "title", "created", "updated")
+            return ("prospect", "starts", "status", "title", "link", "place", "created", "updated")
         return self.fields
 
     inlines = (ReminderInline,)
@@ -520,12 +632,13 @@ class MeetingAdmin(ShownFieldLookupsOnly, SaveOnlyWhatCanBeSaved, RecordTimes, a
 
     def save_model(self, request, obj, form, change):
         """Booking and moving go through the services, so the reminders follow."""
+        details = {"title": obj.title, "link": obj.link, "place": obj.place}
         if not change:
-            obj.pk = services.book_meeting(obj.prospect, obj.starts_at, title=obj.title).pk
+            obj.pk = services.book_meeting(obj.prospect, obj.starts_at, **details).pk
         else:
             if form.moved:
                 services.move_meeting(Meeting.objects.get(pk=obj.pk), obj.starts_at)
-            Meeting.objects.filter(pk=obj.pk).update(title=obj.title)
+            Meeting.objects.filter(pk=obj.pk).update(**services.meeting_details(**details))
         if form.moved:
             when = client_and_utc(obj.starts_at, obj.prospect.zone)
             self.message_user(request, f"The meeting is at {when}.", messages.SUCCESS)
@@ -538,6 +651,92 @@ class MeetingAdmin(ShownFieldLookupsOnly, SaveOnlyWhatCanBeSaved, RecordTimes, a
         for meeting in meetings:
             services.cancel_meeting(meeting)
         self.message_user(request, f"Cancelled {len(meetings)} meetings.", messages.SUCCESS)
+
+
+class OptOutChangeInline(ReadOnlyInline):
+    model = OptOutChange
+    verbose_name = "opt-out change"
+    verbose_name_plural = "opt-out history"
+    fields = ("kind", "when", "by", "words")
+    readonly_fields = fields
+    show_change_link = False
+    when = zoned_time("at", "when")
+
+
+class LiftOptOutForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=services.LIFT_WORDS_LIMIT,
+        help_text="Required, and kept with the prospect: e.g. «the client phoned and asked us "
+        "to write on Monday».",
+    )
+
+    def clean_reason(self):
+        reason = clean_text(self.cleaned_data["reason"]).strip()
+        if not reason:
+            raise ValidationError("Say why the opt-out is lifted.")
+        return reason
+
+
+# The prospect page shows this many of the latest messages; the rest are a link away.
+CONVERSATION_SHOWN = 50
+
+
+def conversation(prospect: Prospect, limit: int = CONVERSATION_SHOWN) -> dict:
+    """The latest messages, oldest first (like a chat), each with what it was: the client's,
+    the agent's reply, or a scheduled send (with its action). Two queries, whatever the length."""
+    latest = (
+        Message.objects.filter(prospect=prospect)
+        .select_related("action")
+        .order_by("-sent_at", "-pk")[:limit]
+    )
+    rows = []
+    for message in reversed(latest):
+        if message.direction == Message.Direction.INBOUND:
+            kind = "client"
+        elif message.action is not None:
+            kind = message.action.get_action_type_display()
+        else:
+            kind = "agent reply"
+        rows.append(
+            {"message": message, "kind": kind, "at": client_and_utc(message.sent_at, prospect.zone)}
+        )
+    total = len(rows) if len(rows) < limit else prospect.messages.count()
+    all_url = reverse("admin:followups_message_changelist") + f"?prospect__id__exact={prospect.pk}"
+    return {"messages": rows, "total": total, "all_url": all_url}
+
+
+@admin.register(Message)
+class MessageAdmin(ShownFieldLookupsOnly, ReadOnly, admin.ModelAdmin):
+    """The whole conversation log, read-only: what each client wrote and what they were sent."""
+
+    list_display = ("sent", "prospect", "kind", "short_text", "action_link")
+    list_filter = ("direction",)
+    search_fields = ("prospect__display_name", "prospect__username", "=prospect__telegram_id")
+    list_select_related = ("prospect", "action")
+    ordering = ("-sent_at", "-pk")
+    list_per_page = 100
+    fields = ("sent", "prospect", "kind", "text", "action_link", "telegram_message_id")
+    readonly_fields = fields
+    sent = zoned_time("sent_at", "sent")
+
+    @admin.display(description="what")
+    def kind(self, obj):
+        if obj.direction == Message.Direction.INBOUND:
+            return "client"
+        return obj.action.get_action_type_display() if obj.action else "agent reply"
+
+    @admin.display(description="text")
+    def short_text(self, obj):
+        return obj.text[:200] + ("…" if len(obj.text) > 200 else "")
+
+    @admin.display(description="scheduled action")
+    def action_link(self, obj):
+        if obj.action_id is None:
+            return "—"
+        url = reverse("admin:followups_scheduledaction_change", args=[obj.action_id])
+        return format_html('<a href="{}">{}</a>', url, str(obj.action_id)[:8])
 
 
 @admin.register(Prospect)
@@ -573,7 +772,7 @@ class ProspectAdmin(ShownFieldLookupsOnly, SaveOnlyWhatCanBeSaved, RecordTimes, 
     )
     # Staff may correct a name, a time zone or a language; the rest comes from Telegram.
     readonly_fields = tuple(f for f in fields if f not in ("display_name", "time_zone", "language"))
-    inlines = (ActionInline, MeetingInline)
+    inlines = (ActionInline, MeetingInline, OptOutChangeInline)
     actions = ("opt_out_selected",)
     opted_out = zoned_time("opted_out_at", "opted out")
     unreachable = zoned_time("unreachable_since", "unreachable since")
@@ -591,7 +790,61 @@ class ProspectAdmin(ShownFieldLookupsOnly, SaveOnlyWhatCanBeSaved, RecordTimes, 
         description="Opt out: cancel everything, never write first", permissions=["change"]
     )
     def opt_out_selected(self, request, queryset):
-        cancelled = sum(services.opt_out(p) for p in queryset.filter(opted_out_at__isnull=True))
+        by = f"staff ({request.user.get_username()})"
+        cancelled = sum(
+            services.opt_out(p, by=by) for p in queryset.filter(opted_out_at__isnull=True)
+        )
         self.message_user(
             request, f"Opted out; {cancelled} pending actions cancelled.", messages.SUCCESS
         )
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/lift-opt-out/",
+                self.admin_site.admin_view(self.lift_opt_out_view),
+                name="followups_prospect_lift_opt_out",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        prospect = self.get_object(request, object_id)
+        extra = {}
+        if prospect is not None:
+            extra = {
+                "conversation": conversation(prospect),
+                "can_lift": prospect.opted_out_at is not None
+                and self.has_change_permission(request, prospect),
+            }
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
+    def lift_opt_out_view(self, request: HttpRequest, object_id: str):
+        """GET asks for the reason; POST lifts the opt-out with it (required, recorded)."""
+        prospect = self.get_object(request, object_id)
+        if prospect is None:
+            raise Http404("No such prospect.")
+        if not self.has_change_permission(request, prospect):
+            raise PermissionDenied
+        back = HttpResponseRedirect(reverse("admin:followups_prospect_change", args=[prospect.pk]))
+        if prospect.opted_out_at is None:
+            self.message_user(request, "This prospect is not opted out.", messages.WARNING)
+            return back
+        form = LiftOptOutForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            by = f"staff ({request.user.get_username()})"
+            if services.lift_opt_out(prospect, by=by, words=form.cleaned_data["reason"]):
+                self.message_user(request, "Opt-out lifted.", messages.SUCCESS)
+            else:
+                self.message_user(request, "This prospect is not opted out.", messages.WARNING)
+            return back
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Lift the opt-out?",
+            "opts": self.model._meta,
+            "prospect": prospect,
+            "obj": prospect,
+            "opted_out": client_and_utc(prospect.opted_out_at, prospect.zone),
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/followups/prospect/lift_opt_out.html", context)

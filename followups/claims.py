@@ -15,7 +15,7 @@ directly or through session pooling.
 
 import select
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from django.db import Error, connection
@@ -79,13 +79,23 @@ def orphaned(tokens: set[uuid.UUID]) -> set[uuid.UUID]:
 def session_lost() -> bool:
     """True when the server has ended this connection's session (terminated, restarted): its
     row locks are gone, so a client's message may be recorded at any moment, and the batch must
-    not send on its earlier re-check. No round trip: a session idle in a transaction receives
-    nothing unless it is being ended, so anything readable on the socket (a FATAL notice, or
-    the end of the stream) means it is."""
+    not send on its earlier re-check. See session_watch."""
+    return session_watch()()
+
+
+def session_watch() -> Callable[[], bool]:
+    """session_lost for the current connection, cheap enough to ask before every send of a
+    batch (the connection is looked up once). No round trip: a session idle in a transaction
+    receives nothing unless it is being ended, so anything readable on the socket (a FATAL
+    notice, or the end of the stream) means it is."""
     if not supported() or connection.connection is None:
-        return False
+        return lambda: False
     pgconn = connection.connection.pgconn
-    if pgconn.status != ConnStatus.OK:
-        return True
-    readable, _, _ = select.select([pgconn.socket], [], [], 0)
-    return bool(readable)
+
+    def lost() -> bool:
+        if pgconn.status != ConnStatus.OK:
+            return True
+        readable, _, _ = select.select([pgconn.socket], [], [], 0)
+        return bool(readable)
+
+    return lost

@@ -1,8 +1,11 @@
 """Delivering due actions: claim, re-check, send, record.
 
-A broker message names up to dispatcher.BATCH_SIZE actions due in the same second. They are
-claimed in one statement and recorded in a handful (DESIGN, "Precision and capacity"); each is still
-re-checked and sent on its own, idempotently (invariants 2-4):
+A broker message names up to dispatcher.MAX_BATCH actions due in the same second, and arrives
+dispatcher.prepare_lead before they are due (up to 2 s, for a large burst). They are claimed in
+one statement, their texts written and their send marks committed ahead of the due instant; the
+batch then waits for it, and is locked, re-checked, sent and recorded in a handful of statements
+(DESIGN, "Precision and capacity"). Each action is still re-checked at its send and sent on its
+own, idempotently (invariants 2-4):
 
 - the claim is a compare-and-set from `pending` with a fresh token; only the token's holder
   records a result, so a redelivered message, a second worker or a released claim cannot
@@ -29,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -128,8 +131,16 @@ def deliver(action_ids: Iterable[uuid.UUID]) -> DeliveryReport:
         sends = _take_send_slots(sends, token, report)
         if sends:
             _mark_started(sends)
+            _sleep_until(sends[0].action.scheduled_for)
             _send_batch(sends, token, report)
     return report
+
+
+def _sleep_until(moment: datetime) -> None:
+    """Wait for a due instant (a batch is claimed up to PREPARE_LEAD early)."""
+    delay = (moment - timezone.now()).total_seconds()
+    if delay > 0:
+        time.sleep(delay)
 
 
 def _prepare(action: ScheduledAction) -> _Send:
@@ -152,12 +163,14 @@ def _mark_started(sends: list[_Send]) -> None:
 def _claim(
     ids: list[uuid.UUID], token: uuid.UUID, now: datetime, report: DeliveryReport
 ) -> list[ScheduledAction]:
-    """Apply the missed-run policy, then claim what is pending and due, in two statements."""
-    pending = ScheduledAction.objects.filter(pk__in=ids, status=ActionStatus.PENDING)
+    """Apply the missed-run policy, then claim what is pending and due within PREPARE_LEAD, in
+    two statements."""
+    pending = ScheduledAction.objects.filter(pk__any=ids, status=ActionStatus.PENDING)
     report.missed = len(
         dispatcher.missed_now(pending.filter(scheduled_for__lt=now - dispatcher.grace()))
     )
-    pending.filter(scheduled_for__lte=now + EARLY_TOLERANCE).update(
+    window = now + dispatcher.PREPARE_LEAD + EARLY_TOLERANCE
+    pending.filter(scheduled_for__lte=window).update(
         status=SENDING,
         claim_token=token,
         claimed_at=now,
@@ -179,7 +192,7 @@ def _republish_early(ids: list[uuid.UUID], now: datetime) -> None:
     differ) is sent again for them, if they are still within the horizon."""
     early = list(
         ScheduledAction.objects.filter(
-            pk__in=ids,
+            pk__any=ids,
             status=ActionStatus.PENDING,
             scheduled_for__gt=now,
             scheduled_for__lte=now + dispatcher.horizon(),
@@ -207,11 +220,13 @@ def _take_send_slots(sends: list[_Send], token: uuid.UUID, report: DeliveryRepor
     for send in sends:
         held = send.action.rate_slot_at
         send.slot = held if held is not None and held >= stale else None
-    fresh = iter(ratelimit.reserve_slots(sum(1 for s in sends if s.slot is None), now))
+    # The batch was claimed ahead of its due time: its slots start from there.
+    start = max(now, min(s.action.scheduled_for for s in sends))
+    fresh = iter(ratelimit.reserve_slots(sum(1 for s in sends if s.slot is None), start))
     ready = []
     for send in sends:
         send.slot = send.slot or next(fresh)
-        if send.slot - now <= MAX_SLOT_WAIT:
+        if send.slot - start <= MAX_SLOT_WAIT:
             ready.append(send)
         else:
             _defer(send, token, report)
@@ -251,21 +266,18 @@ def _send_batch(sends: list[_Send], token: uuid.UUID, report: DeliveryReport) ->
     """Lock, re-check, send and record a batch of claimed actions in one transaction."""
     executed: list[tuple[_Send, SentMessage, datetime]] = []
     with transaction.atomic():
-        prospects = {
-            p.pk: p
-            for p in Prospect.objects.select_for_update()
-            .filter(pk__in={s.action.prospect_id for s in sends})
-            .order_by("pk")
-        }
+        prospects = _lock_prospects(sends)
         ours = set(
             ScheduledAction.objects.select_for_update()
-            .filter(pk__in=[s.action.pk for s in sends], status=SENDING, claim_token=token)
+            .filter(pk__any=[s.action.pk for s in sends], status=SENDING, claim_token=token)
             .values_list("pk", flat=True)
         )
-        meetings = {
-            m.pk: m for m in Meeting.objects.filter(pk__in={s.action.meeting_id for s in sends})
-        }
+        meeting_ids = {s.action.meeting_id for s in sends} - {None}
+        meetings = (
+            {m.pk: m for m in Meeting.objects.filter(pk__any=meeting_ids)} if meeting_ids else {}
+        )
         messenger = get_messenger()
+        session_lost = claims.session_watch()
         for send in sends:
             action = send.action
             if action.pk not in ours:
@@ -288,6 +300,7 @@ def _send_batch(sends: list[_Send], token: uuid.UUID, report: DeliveryReport) ->
                 if _overdue(action):
                     _miss(action, token, report)
                     continue
+            _sleep_until(action.scheduled_for)
             now = timezone.now()
             reason = why_not_send(action, prospect, meetings.get(action.meeting_id), now)
             if reason:
@@ -298,7 +311,7 @@ def _send_batch(sends: list[_Send], token: uuid.UUID, report: DeliveryReport) ->
                 continue
             if send.slot is not None and send.slot > now:
                 time.sleep((send.slot - now).total_seconds())
-            if claims.session_lost():
+            if session_lost():
                 # The locks went with the session: the rest of the batch is released and found
                 # out later (send marks), never sent on a re-check a reply may have overtaken.
                 raise DatabaseError("database session lost in the middle of a batch")
@@ -325,6 +338,36 @@ def _send_batch(sends: list[_Send], token: uuid.UUID, report: DeliveryReport) ->
         )
 
 
+# What the re-check and the send read of a prospect, under its lock.
+_LOCKED_PROSPECT_FIELDS = (
+    "telegram_id",
+    "access_hash",
+    "username",
+    "opted_out_at",
+    "last_reply_at",
+    "unreachable_since",
+    "unreachable_reason",
+)
+
+
+def _lock_prospects(sends: list[_Send]) -> dict[int, Prospect]:
+    """Lock the batch's prospects (in id order: two batches never wait on each other in a
+    cycle) and refresh, on the instances the claim loaded, what the re-check reads."""
+    loaded = {s.action.prospect_id: s.action.prospect for s in sends}
+    rows = (
+        Prospect.objects.select_for_update()
+        .filter(pk__any=list(loaded))
+        .order_by("pk")
+        .values_list("pk", *_LOCKED_PROSPECT_FIELDS)
+    )
+    prospects = {}
+    for pk, *values in rows:
+        prospect = prospects[pk] = loaded[pk]
+        for name, value in zip(_LOCKED_PROSPECT_FIELDS, values, strict=True):
+            setattr(prospect, name, value)
+    return prospects
+
+
 def _overdue(action: ScheduledAction) -> bool:
     return action.scheduled_for < timezone.now() - dispatcher.grace()
 
@@ -339,35 +382,76 @@ def _miss(action: ScheduledAction, token: uuid.UUID, report: DeliveryReport) -> 
 
 def _record_executed(executed: list, prospects: dict[int, Prospect]) -> None:
     """Record the sends of a batch: the rows (locked, so still ours), the conversation log,
-    each prospect's last outbound time. Three statements, whatever the batch size."""
+    each prospect's last outbound time. One statement on PostgreSQL, three elsewhere."""
     if not executed:
         return
-    actions, messages, touched = [], [], {}
     for send, sent, sent_at in executed:
         action = send.action
         action.status, action.claim_token, action.last_error = ActionStatus.EXECUTED, None, ""
         action.executed_at = action.updated_at = sent_at
         action.telegram_message_id = sent.message_id
-        actions.append(action)
-        messages.append(
-            Message(
-                prospect_id=action.prospect_id,
-                direction=Message.Direction.OUTBOUND,
-                text=send.text,
-                sent_at=sent_at,
-                telegram_message_id=sent.message_id,
-                action=action,
-            )
-        )
-        prospect = prospects[action.prospect_id]
-        prospect.last_outbound_at = sent_at
-        touched[prospect.pk] = prospect
+        prospects[action.prospect_id].last_outbound_at = sent_at
+    if connection.vendor == "postgresql":
+        _record_in_one_statement(executed)
+        return
     bulk.update_rows(
-        actions,
+        [send.action for send, _, _ in executed],
         ["status", "claim_token", "last_error", "executed_at", "updated_at", "telegram_message_id"],
     )
-    Message.objects.bulk_create(messages)
-    bulk.update_rows(list(touched.values()), ["last_outbound_at"])
+    Message.objects.bulk_create(
+        Message(
+            prospect_id=send.action.prospect_id,
+            direction=Message.Direction.OUTBOUND,
+            text=send.text,
+            sent_at=sent_at,
+            telegram_message_id=sent.message_id,
+            action=send.action,
+        )
+        for send, sent, sent_at in executed
+    )
+    touched = {send.action.prospect_id for send, _, _ in executed}
+    bulk.update_rows([prospects[pk] for pk in touched], ["last_outbound_at"])
+
+
+# Three arrays in, whatever the batch size: the text logged is the row's send mark, which is
+# the text sent (delivery._mark_started), so it need not travel again.
+_RECORD_SQL = f"""
+WITH sent AS (
+    SELECT * FROM unnest(%s::uuid[], %s::timestamptz[], %s::bigint[]) AS s(id, at, message_id)
+), done AS (
+    UPDATE {ScheduledAction._meta.db_table} AS a
+    SET status = %s, claim_token = NULL, last_error = '', executed_at = sent.at,
+        updated_at = sent.at, telegram_message_id = sent.message_id
+    FROM sent WHERE a.id = sent.id
+    RETURNING a.id, a.prospect_id, a.send_text, sent.at, sent.message_id
+), logged AS (
+    INSERT INTO {Message._meta.db_table}
+        (prospect_id, direction, text, sent_at, telegram_message_id, action_id)
+    SELECT prospect_id, %s, send_text, at, message_id, id FROM done
+)
+UPDATE {Prospect._meta.db_table} AS p SET last_outbound_at = last.at
+FROM (SELECT prospect_id, max(at) AS at FROM done GROUP BY prospect_id) AS last
+WHERE p.id = last.prospect_id
+"""
+
+
+def _record_in_one_statement(executed: list) -> None:
+    ids, times, message_ids = [], [], []
+    for send, sent, sent_at in executed:
+        ids.append(send.action.pk)
+        times.append(sent_at)
+        message_ids.append(sent.message_id)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _RECORD_SQL,
+            [
+                ids,
+                times,
+                message_ids,
+                ActionStatus.EXECUTED.value,
+                Message.Direction.OUTBOUND.value,
+            ],
+        )
 
 
 def why_not_send(
@@ -413,12 +497,10 @@ def render_text(action: ScheduledAction) -> str:
     if action.action_type == ActionType.FOLLOW_UP:
         return template or import_string(settings.FOLLOWUPS_FOLLOWUP_WRITER)(action)
     if action.action_type == ActionType.PRE_MEETING_REMINDER and action.meeting is not None:
-        if action.payload.get("reminder_type") == "1h":
-            return texts.pick(texts.REMINDER_1H, prospect.language)
-        day, at = texts.meeting_day_words(
-            action.meeting.starts_at, timezone.now(), prospect.zone, prospect.language
+        kind = "1h" if action.payload.get("reminder_type") == "1h" else "24h"
+        return texts.meeting_reminder(
+            kind, action.meeting, timezone.now(), prospect.zone, prospect.language
         )
-        return texts.pick(texts.REMINDER_24H, prospect.language).format(day=day, time=at)
     return template or texts.pick(texts.GENERIC_REMINDER, prospect.language)
 
 

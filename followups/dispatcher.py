@@ -2,11 +2,17 @@
 
 A broker message is a hint that names rows; the rows are the truth (DESIGN, invariant 1).
 Only actions due within the horizon are published, with their remaining delay, so no worker
-holds long-delayed messages (invariant 5). Actions due in the same second travel as one
-message: a burst pays one broker round trip per second of due time, not one per action.
+holds long-delayed messages (invariant 5). Actions due in the same second travel together: a
+burst pays a few broker round trips per second of due time, not one per action.
+
+A message fires a little before its rows are due (prepare_lead: more for a larger due second, at
+most PREPARE_LEAD). Its worker claims and writes them in that time and sends at the due instant,
+after the re-check under the client's lock (followups.delivery): a burst's lateness then pays for
+the sends only, not for the work before them.
 """
 
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,10 +30,26 @@ from followups.transitions import transition
 
 log = logging.getLogger(__name__)
 
-# Ids per broker message: small enough that a burst spreads over all worker threads.
-BATCH_SIZE = 50
-# Rows locked and published (or deleted) per transaction by the dispatcher.
+# How long before their rows' due time messages fire, for the claims and the texts to be done by
+# then: MIN_LEAD plus LEAD_PER_ACTION for each action due in the same second, at most
+# PREPARE_LEAD (about what a 5,000-action burst's claims take on 2 cores, with room for a busy
+# machine). A claimed row is `sending`: staff can no longer cancel it, so a lone action is
+# claimed only a moment ahead.
+MIN_LEAD = timedelta(milliseconds=100)
+LEAD_PER_ACTION = timedelta(milliseconds=1)
+PREPARE_LEAD = timedelta(seconds=2)
+# A due second's ids are spread over at least FAN_OUT messages (the workers' threads: -p 2 -t 8)
+# of at least MIN_BATCH ids and at most MAX_BATCH. A worker thread waits with its claimed batch
+# until the due instant, so a burst cut into many small messages would leave most of them to be
+# claimed only after it; cut into one per thread, every thread holds its share, claimed.
+FAN_OUT = 16
+MIN_BATCH = 50
+MAX_BATCH = 1000
+# Rows deleted per transaction by the cleanup.
 CHUNK = 1000
+# Rows locked and published per transaction: a due second of up to this many is published in
+# one call, so that batch_size sees all of it.
+PUBLISH_CHUNK = FAN_OUT * MAX_BATCH
 
 # Told how far a long pass has got: (what, count so far). The command draws a progress line.
 Progress = Callable[[str, int], None]
@@ -46,9 +68,20 @@ def missed_reason() -> str:
     return f"overdue by more than {settings.FOLLOWUPS_MISSED_GRACE_S} s; not sent"
 
 
+def prepare_lead(n: int) -> timedelta:
+    """How long before a due second of `n` actions its messages fire."""
+    return min(PREPARE_LEAD, MIN_LEAD + LEAD_PER_ACTION * n)
+
+
+def batch_size(n: int) -> int:
+    """Ids per message for a due second of `n` ids (see FAN_OUT)."""
+    messages = max(min(math.ceil(n / MIN_BATCH), FAN_OUT), math.ceil(n / MAX_BATCH))
+    return math.ceil(n / messages)
+
+
 def publish(rows: list[tuple[UUID, datetime]], now: datetime) -> int:
-    """Send delivery messages for (id, due) pairs: one per due second, at most BATCH_SIZE ids
-    each, delayed until the latest due time in it. Returns the number of messages."""
+    """Send delivery messages for (id, due) pairs, grouped by due second (batch_size ids each),
+    each firing prepare_lead before the latest due time in it. Returns the number of messages."""
     from followups.actors import deliver_actions  # the actor module imports the broker
 
     by_second: dict[datetime, list[tuple[UUID, datetime]]] = defaultdict(list)
@@ -56,9 +89,10 @@ def publish(rows: list[tuple[UUID, datetime]], now: datetime) -> int:
         by_second[due.replace(microsecond=0)].append((action_id, due))
     messages = 0
     for group in by_second.values():
-        for start in range(0, len(group), BATCH_SIZE):
-            batch = group[start : start + BATCH_SIZE]
-            eta = max(due for _, due in batch)
+        size, lead = batch_size(len(group)), prepare_lead(len(group))
+        for start in range(0, len(group), size):
+            batch = group[start : start + size]
+            eta = max(due for _, due in batch) - lead
             delay_ms = max(0, int((eta - now).total_seconds() * 1000) + 1)
             deliver_actions.send_with_options(
                 args=([str(action_id) for action_id, _ in batch],),
@@ -117,7 +151,7 @@ def enqueue_due(
             rows = list(
                 qs.select_for_update(skip_locked=True).values(
                     "pk", "prospect_id", "action_type", "scheduled_for"
-                )[:CHUNK]
+                )[:PUBLISH_CHUNK]
             )
             if not rows:
                 return total

@@ -37,6 +37,19 @@ class Snapshot:
         return self.heartbeat_age_s is not None and self.heartbeat_age_s <= limit
 
 
+def clock_speed() -> float:
+    """Seconds of `timezone.now` per real second: 1, except under the demo's fast clock, which
+    says how fast it runs (bot.demo.install_clock)."""
+    return float(getattr(timezone.now, "speed", 1.0))
+
+
+def real_seconds(age: timedelta) -> float:
+    """An age on `timezone.now`'s clock in real seconds, never negative: the freshness limit
+    is about real time, whatever the clock's speed (a heartbeat written by a faster clock than
+    this process's reads as just now, not from the future)."""
+    return max(0.0, age.total_seconds() / clock_speed())
+
+
 def queue_depths() -> dict[str, int]:
     """Messages waiting in the delivery queue, its delay queue and its dead-letter queue.
     (Delayed messages a worker already holds are not counted by RabbitMQ.)"""
@@ -73,7 +86,7 @@ def snapshot() -> Snapshot:
         .values_list("late", flat=True)
     ]
     beat = Heartbeat.objects.filter(name="dispatcher").first()
-    snap.heartbeat_age_s = (now - beat.beat_at).total_seconds() if beat else None
+    snap.heartbeat_age_s = real_seconds(now - beat.beat_at) if beat else None
     try:
         snap.queues = queue_depths()
     except Exception as exc:  # the broker is down: report it, don't fail the whole snapshot

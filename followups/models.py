@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -21,10 +22,55 @@ def default_time_zone() -> str:
     return settings.FOLLOWUPS_DEFAULT_TZ
 
 
-class Prospect(models.Model):
-    """A client the agent talks to in Telegram."""
+DEFAULT_ACCOUNT = "default"
 
-    telegram_id = models.BigIntegerField(unique=True)
+
+class Account(models.Model):
+    """A Telegram user account the agency sends from. A deployment configured only through the
+    environment (TELEGRAM_SESSION) has one, named `default`; every client belongs to one.
+    Empty overrides fall back to the global settings."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active"
+        PAUSED = "paused"
+        NEEDS_LOGIN = "needs_login", "needs login"  # its session was revoked
+
+    name = models.SlugField(max_length=64, unique=True)
+    telegram_user_id = models.BigIntegerField(null=True, blank=True)  # who it logged in as
+    telegram_username = models.CharField(max_length=64, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
+    state_reason = models.CharField(max_length=255, blank=True)
+    send_rate_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    quiet_hours = models.CharField(max_length=11, blank=True)  # "21:00-09:00"
+    default_time_zone = models.CharField(
+        max_length=64, blank=True, validators=[validate_time_zone]
+    )
+    # The Telethon string session, encrypted at rest (never shown, never logged); empty when
+    # the session comes from the environment.
+    session = models.BinaryField(null=True, blank=True, editable=False)
+    # The managers who see and act on this account's clients (the head of sales sees all).
+    staff = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="followup_accounts"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def default_account_id() -> int:
+    return Account.objects.get_or_create(name=DEFAULT_ACCOUNT)[0].pk
+
+
+class Prospect(models.Model):
+    """A client the agent talks to in Telegram, through one account: the same Telegram user
+    talking to two accounts is two prospects."""
+
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, default=default_account_id, related_name="prospects"
+    )
+    telegram_id = models.BigIntegerField()
     # Telegram needs it to address a user the account has not cached; not a secret, but
     # of no use to staff, so the admin does not show it.
     access_hash = models.BigIntegerField(null=True, blank=True)
@@ -49,6 +95,11 @@ class Prospect(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["username"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "telegram_id"], name="prospect_account_telegram_id_uniq"
+            )
+        ]
 
     def __str__(self) -> str:
         label = self.display_name or (f"@{self.username}" if self.username else "")
@@ -57,6 +108,10 @@ class Prospect(models.Model):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)
+
+
+MAX_LINK_LENGTH = 500
+MAX_PLACE_LENGTH = 200
 
 
 class Meeting(models.Model):
@@ -69,6 +124,11 @@ class Meeting(models.Model):
     starts_at = models.DateTimeField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.BOOKED)
     title = models.CharField(max_length=255, blank=True)
+    # Where it happens, as the reminders tell the client: a video call's link, or a place.
+    link = models.URLField(
+        max_length=MAX_LINK_LENGTH, blank=True, validators=[URLValidator(schemes=["http", "https"])]
+    )
+    place = models.CharField(max_length=MAX_PLACE_LENGTH, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -140,6 +200,13 @@ class ScheduledAction(models.Model):
     send_text = models.TextField(blank=True)
     # A send slot this action holds under the per-account rate cap (see followups.ratelimit).
     rate_slot_at = models.DateTimeField(null=True, blank=True)
+    # The client's first message within 24 h after this send, set as it is recorded: the
+    # outcomes page counts answers from it, with no per-send search of the messages.
+    answered_at = models.DateTimeField(null=True, blank=True)
+    # Staff's "send now" moves `scheduled_for` to that moment; the time promised before it is
+    # kept here when it was later than that; `sent_now_by` says who (services.send_now).
+    promised_for = models.DateTimeField(null=True, blank=True)
+    sent_now_by = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["scheduled_for"]
@@ -153,6 +220,26 @@ class ScheduledAction(models.Model):
             # Finds a worker's claimed rows, and the stale claims to release.
             models.Index(
                 fields=["claim_token"], condition=Q(status="sending"), name="action_claim_idx"
+            ),
+            # The outcomes page (followups.outcomes): sends, and missed or failed rows, by day.
+            # Every column its queries read is in the key, so they scan this index only.
+            models.Index(
+                fields=[
+                    "executed_at",
+                    "action_type",
+                    "answered_at",
+                    "scheduled_for",
+                    "created_at",
+                    "prospect",
+                    "status",  # without it, PostgreSQL reads the table too (it is the condition)
+                ],
+                condition=Q(status="executed"),
+                name="action_sent_idx",
+            ),
+            models.Index(
+                fields=["scheduled_for"],
+                condition=Q(status__in=["missed", "failed"]),
+                name="action_lost_idx",
             ),
         ]
 
@@ -211,3 +298,51 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.beat_at:%H:%M:%S}"
+
+
+class AlertState(models.Model):
+    """The alerts' memory between checks (followups.alerts), one row per key.
+
+    A condition's row ("send_failures:telegram") says whether it is firing, since when, and
+    what staff were told; a channel's row ("channel:webhook") counts its notices this hour.
+    `value`/`value_at` hold what a condition compares from one check to the next (the
+    dead-letter queue's depth and when it last grew)."""
+
+    key = models.CharField(max_length=128, unique=True)
+    firing = models.BooleanField(default=False)
+    since = models.DateTimeField(null=True, blank=True)  # start of the current/last episode
+    text = models.CharField(max_length=500, blank=True)  # the latest firing text
+    notified_at = models.DateTimeField(null=True, blank=True)  # last notice of this episode
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    clear_owed = models.BooleanField(default=False)  # cleared, and staff not yet told
+    value = models.BigIntegerField(null=True, blank=True)
+    value_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {'firing' if self.firing else 'ok'}"
+
+
+class OptOutChange(models.Model):
+    """One change of a prospect's opt-out: when it was set or lifted, by whom, and why (the
+    client's own words, or staff's reason). `Prospect.opted_out_at` is the current state; these
+    rows are its history (followups.optout)."""
+
+    class Kind(models.TextChoices):
+        OPTED_OUT = "opted_out", "opted out"
+        LIFTED = "lifted", "opt-out lifted"
+
+    prospect = models.ForeignKey(Prospect, on_delete=models.CASCADE, related_name="opt_out_changes")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    at = models.DateTimeField()
+    # "client" (their own message), "agent", or "staff (username)".
+    by = models.CharField(max_length=200)
+    # The client's words, or the reason staff gave.
+    words = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        indexes = [models.Index(fields=["prospect", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.prospect_id} {self.at:%Y-%m-%d %H:%M}"

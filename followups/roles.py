@@ -4,12 +4,12 @@ from django.contrib.auth.models import Group, Permission
 
 VIEWERS = "Follow-up viewers"
 OPERATORS = "Follow-up operators"
-MODELS = ("prospect", "meeting", "scheduledaction", "message", "toolcall")
+MODELS = ("prospect", "meeting", "scheduledaction", "message", "toolcall", "optoutchange")
 
 
 def ensure_staff_groups(**kwargs) -> None:
     """Viewers may look at everything; operators may also cancel, reschedule, send now, book
-    and move meetings (the "change" permission). Nobody deletes through the admin."""
+    and move meetings, lift an opt-out (the "change" permission). Nobody deletes here."""
     perms = Permission.objects.filter(content_type__app_label__in=["followups", "bot"])
     view = perms.filter(codename__in=[f"view_{m}" for m in MODELS])
     change = perms.filter(

@@ -8,18 +8,32 @@ touched again. Rows due soon are put on the broker after the transaction commits
 
 import json
 import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from uuid import UUID
+from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Case, Count, F, QuerySet, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from followups import dispatcher, events
+from followups import bulk, dispatcher, events, outcomes
+from followups.cleaning import clean_text
 from followups.messenger import MAX_TEXT_LENGTH
-from followups.models import ActionStatus, ActionType, Meeting, Message, Prospect, ScheduledAction
+from followups.models import (
+    ActionStatus,
+    ActionType,
+    Meeting,
+    Message,
+    OptOutChange,
+    Prospect,
+    ScheduledAction,
+)
 from followups.quiet_hours import QuietHours
 from followups.transitions import transition
 
@@ -161,6 +175,154 @@ def schedule_action(
     return action
 
 
+# --- bulk scheduling -------------------------------------------------------------------------
+
+# Actions per schedule_actions call: one INSERT, and a bounded transaction. An import of more
+# sends them in calls of at most this many.
+MAX_BULK = 10_000
+BULK_TYPES = (ActionType.FOLLOW_UP, ActionType.REMINDER)
+
+
+@dataclass(frozen=True)
+class NewAction:
+    """One action for schedule_actions: a prospect (by primary key) and a time, as for
+    schedule_action. Meeting reminders are not scheduled in bulk (book_meeting makes them)."""
+
+    prospect_id: int
+    scheduled_for: datetime
+    action_type: str = ActionType.FOLLOW_UP
+    payload: dict | None = None
+    client_requested_time: bool = False
+
+
+def schedule_actions(new: Sequence[NewAction], *, now: datetime | None = None) -> list[UUID]:
+    """Store many actions in one INSERT (imports, campaigns); returns their ids, in order.
+
+    Every item is checked first, as schedule_action checks one (its time through
+    validate_when, its payload, its prospect known and not opted out, the pending follow-up
+    limit); a bad one raises SchedulingError naming it, and nothing is written. Rows due within
+    the horizon are published after commit, grouped by due second, so a campaign's rows due
+    together cost a few broker messages, not one confirmed publish each; if the broker is away
+    the dispatcher's next pass publishes them.
+    """
+    now = now or timezone.now()
+    items = list(new)
+    if len(items) > MAX_BULK:
+        raise SchedulingError(f"{len(items)} actions in one call; at most {MAX_BULK}")
+    cleaned = [_check_new(i, item, now) for i, item in enumerate(items)]
+    if not cleaned:
+        return []
+    zones = _bulk_prospects(items)
+    window = quiet_hours()
+    actions = []
+    for item, payload in zip(items, cleaned, strict=True):
+        when = item.scheduled_for
+        if window and not item.client_requested_time:
+            when = window.defer(when, ZoneInfo(zones[item.prospect_id]))
+        actions.append(
+            ScheduledAction(
+                id=uuid4(),
+                prospect_id=item.prospect_id,
+                action_type=item.action_type,
+                scheduled_for=when,
+                client_requested_time=item.client_requested_time,
+                payload=payload,
+                promised_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    with transaction.atomic():
+        bulk.copy_new(actions)
+        for action in actions:
+            events.of(action, "created", client_requested_time=action.client_requested_time)
+        transaction.on_commit(lambda: _publish_soon(actions))
+    return [action.pk for action in actions]
+
+
+def _check_new(index: int, item: object, now: datetime) -> dict:
+    """The item's cleaned payload; SchedulingError, naming the item, on anything wrong."""
+    try:
+        if not isinstance(item, NewAction):
+            raise SchedulingError(f"expected a NewAction, got {type(item).__name__}")
+        if type(item.prospect_id) is not int:
+            raise SchedulingError(f"prospect_id must be an integer, got {item.prospect_id!r:.64}")
+        if item.action_type not in BULK_TYPES:
+            raise SchedulingError(
+                f"action type {item.action_type!r:.64} cannot be scheduled in bulk; expected "
+                f"one of {', '.join(BULK_TYPES)}"
+            )
+        if not isinstance(item.client_requested_time, bool):
+            raise SchedulingError("client_requested_time must be true or false")
+        validate_when(item.scheduled_for, now, "scheduled_for")
+        return _clean_payload(item.payload)
+    except SchedulingError as exc:
+        raise SchedulingError(f"action {index}: {exc}") from None
+
+
+def _bulk_prospects(items: list[NewAction]) -> dict[int, str]:
+    """The time zone of each of the items' prospects, each known, not opted out, and kept
+    within the pending follow-up limit counting this call's rows; else SchedulingError."""
+    wanted = {item.prospect_id for item in items}
+    rows = Prospect.objects.filter(pk__any=list(wanted)).values_list(
+        "pk", "telegram_id", "time_zone", "opted_out_at"
+    )
+    prospects = {pk: (telegram_id, zone, opted_out) for pk, telegram_id, zone, opted_out in rows}
+    unknown = sorted(wanted - prospects.keys())
+    if unknown:
+        shown = ", ".join(map(str, unknown[:10])) + (" …" if len(unknown) > 10 else "")
+        raise SchedulingError(f"unknown prospect id(s): {shown}; nothing was scheduled")
+    opted_out = sorted(telegram_id for telegram_id, _, opted_out in prospects.values() if opted_out)
+    if opted_out:
+        raise SchedulingError(
+            f"prospect(s) {', '.join(map(str, opted_out[:10]))} opted out; nothing was scheduled"
+        )
+    adding = Counter(i.prospect_id for i in items if i.action_type == ActionType.FOLLOW_UP)
+    if adding:
+        limit = settings.FOLLOWUPS_MAX_PENDING_PER_PROSPECT
+        pending = Counter(
+            dict(
+                ScheduledAction.objects.filter(
+                    prospect_id__in=list(adding), status=PENDING, action_type=ActionType.FOLLOW_UP
+                )
+                .values("prospect_id")
+                .annotate(n=Count("pk"))
+                .values_list("prospect_id", "n")
+            )
+        )
+        over = sorted(prospects[pk][0] for pk in adding if adding[pk] + pending[pk] > limit)
+        if over:
+            raise SchedulingError(
+                f"prospect(s) {', '.join(map(str, over[:10]))} would have more than {limit} "
+                "pending follow-ups; nothing was scheduled"
+            )
+    return {pk: zone for pk, (_, zone, _) in prospects.items()}
+
+
+def _publish_soon(actions: list[ScheduledAction]) -> None:
+    """Publish the new rows due within the horizon, in one go; the dispatcher's next pass
+    publishes them instead if the broker is away."""
+    now = timezone.now()
+    soon = [
+        (a.pk, a.scheduled_for) for a in actions if a.scheduled_for <= now + dispatcher.horizon()
+    ]
+    if not soon:
+        return
+    try:
+        dispatcher.publish(soon, now)
+    except Exception:
+        log.warning(
+            "publishing %d new actions failed; the dispatcher will", len(soon), exc_info=True
+        )
+        return
+    ScheduledAction.objects.filter(pk__any=[pk for pk, _ in soon], status=PENDING).update(
+        enqueued_at=now
+    )
+    for action in actions:
+        if action.scheduled_for <= now + dispatcher.horizon():
+            events.of(action, "enqueued")
+
+
 def get_action(action_id: UUID | str) -> ScheduledAction:
     try:
         return ScheduledAction.objects.select_related("prospect").get(pk=action_id)
@@ -239,8 +401,13 @@ def reschedule(
     """Move a pending action to `when`. False when it is no longer pending, or carries a send
     mark (it may have reached the client; its worker is finding out).
 
-    A reschedule re-arms the promise: a client reply before it no longer makes it stale.
+    A reschedule re-arms the promise: a client reply before it no longer makes it stale, and
+    the new time is the one promised (a "send now" before it is forgotten).
     """
+    return _move(action, when, client_requested_time, now, promised_for=None, sent_now_by="")
+
+
+def _move(action, when, client_requested_time, now, **fields) -> bool:
     now = now or timezone.now()
     validate_when(when, now)
     explicit = (
@@ -257,18 +424,68 @@ def reschedule(
             enqueued_at=None,
             rate_slot_at=None,
             updated_at=now,
+            **fields,
         )
         if changed:
-            action.scheduled_for = when
+            action.refresh_from_db(fields=["scheduled_for", *fields])
             dispatcher.enqueue_on_commit(action)
     if changed:
         events.of(action, "rescheduled")
     return bool(changed)
 
 
-def send_now(action: ScheduledAction) -> bool:
-    """Staff's "send now": due immediately, quiet hours or not."""
-    return reschedule(action, timezone.now(), client_requested_time=True)
+def send_now(action: ScheduledAction, by: str) -> bool:
+    """Staff's "send now": due immediately, quiet hours or not. The time it was due stays
+    recorded in `promised_for` when that was later (the first one, if sent now twice), with
+    who sent it (`by`): the promise made to the client is not overwritten."""
+    now = timezone.now()
+    early = When(scheduled_for__gt=now, then=Coalesce(F("promised_for"), F("scheduled_for")))
+    return _move(
+        action,
+        now,
+        True,
+        now,
+        promised_for=Case(early, default=F("promised_for")),
+        sent_now_by=by[:200],
+    )
+
+
+# Words by which a text speaks of the time agreed with the client: sent before that time, they
+# are not true (compared case-insensitively).
+PROMISE_WORDS = (
+    "как и договаривались",
+    "как договаривались",
+    "как и договорились",
+    "как договорились",
+    "как и обещал",
+    "как обещал",
+    "в назначенное время",
+    "as agreed",
+    "as promised",
+    "as discussed",
+    "as we agreed",
+    "as we discussed",
+)
+
+
+def early_send_warnings(action: ScheduledAction, now: datetime | None = None) -> list[str]:
+    """Why sending `action` now, before its due time, would break what the client was told;
+    [] when it is due anyway or nothing in it depends on the time."""
+    if action.scheduled_for <= (now or timezone.now()) + PAST_TOLERANCE:
+        return []
+    warnings = []
+    template = (action.payload.get("message_template") or "").casefold()
+    if action.action_type == ActionType.FOLLOW_UP:
+        if action.client_requested_time:
+            warnings.append("the client asked to be written at that time")
+        if words := [w for w in PROMISE_WORDS if w in template]:
+            warnings.append(f"its text speaks of the agreement («{words[0]}»)")
+        if not template:
+            warnings.append("its text is written at send time as the follow-up agreed for then")
+    elif action.action_type == ActionType.PRE_MEETING_REMINDER:
+        kind = action.payload.get("reminder_type", "")
+        warnings.append(f"it is the {kind} reminder: its text is written for that time")
+    return warnings
 
 
 # --- the client's side ------------------------------------------------------------------------
@@ -320,20 +537,57 @@ def _log_message(
         sent_at=at,
         telegram_message_id=telegram_message_id,
     )
+    if direction == Message.Direction.INBOUND:
+        outcomes.mark_answered(prospect, at)
 
 
-def opt_out(prospect: Prospect, at: datetime | None = None) -> int:
+def opt_out(
+    prospect: Prospect, at: datetime | None = None, *, by: str = "client", words: str = ""
+) -> int:
     """The client asked not to be contacted: cancel everything pending and never write first
-    again. Returns how many actions were cancelled."""
+    again, until lift_opt_out. Recorded as an OptOutChange (who, `words`: theirs or a reason).
+    Returns how many actions were cancelled."""
     at = at or timezone.now()
     with transaction.atomic():
         Prospect.objects.filter(pk=prospect.pk).update(opted_out_at=at, updated_at=at)
+        OptOutChange.objects.create(
+            prospect=prospect, kind=OptOutChange.Kind.OPTED_OUT, at=at, by=by, words=words
+        )
         cancelled = len(
             _cancel_pending(ScheduledAction.objects.filter(prospect=prospect), "opted_out")
         )
     prospect.opted_out_at = at
-    log.info("prospect opted out id=%s cancelled=%d", prospect.pk, cancelled)
+    log.info("prospect opted out id=%s by=%s cancelled=%d", prospect.pk, by, cancelled)
     return cancelled
+
+
+# The longest reason or quote kept with a lifted opt-out.
+LIFT_WORDS_LIMIT = 2000
+
+
+def lift_opt_out(prospect: Prospect, *, by: str, words: str, at: datetime | None = None) -> bool:
+    """Lift an opt-out: the client asked in their own `words` to be written to (by="client"),
+    or staff gave `words` as the reason (by="staff (name)"). Nothing else lifts one. False
+    when the prospect was not opted out (nothing is written); SchedulingError without words.
+    Cancelled actions stay cancelled: only what is scheduled from now on is sent."""
+    words = clean_text(words or "").strip()
+    if not words:
+        raise SchedulingError("an opt-out is lifted only with the client's words or a reason")
+    if len(words) > LIFT_WORDS_LIMIT:
+        raise SchedulingError(f"the reason is {len(words)} characters; at most {LIFT_WORDS_LIMIT}")
+    at = at or timezone.now()
+    with transaction.atomic():
+        lifted = Prospect.objects.filter(pk=prospect.pk, opted_out_at__isnull=False).update(
+            opted_out_at=None, updated_at=at
+        )
+        if lifted:
+            OptOutChange.objects.create(
+                prospect=prospect, kind=OptOutChange.Kind.LIFTED, at=at, by=by, words=words
+            )
+    if lifted:
+        prospect.opted_out_at = None
+        log.info("prospect opt-out lifted id=%s by=%s", prospect.pk, by)
+    return bool(lifted)
 
 
 # --- meetings ------------------------------------------------------------------------------
@@ -378,12 +632,34 @@ def upcoming_meetings(prospect: Prospect, now: datetime | None = None) -> QueryS
     )
 
 
-def book_meeting(prospect: Prospect, starts_at: datetime, *, title: str = "") -> Meeting:
+def meeting_details(title: str = "", link: str = "", place: str = "") -> dict[str, str]:
+    """A meeting's title, link and place, checked: the reminders send them to the client.
+    A link is http(s) only (no javascript:, file: or tg: links), each part bounded."""
+    details = {"title": title, "link": link, "place": place}
+    limits = {name: Meeting._meta.get_field(name).max_length for name in details}
+    for name, value in details.items():
+        if not isinstance(value, str):
+            raise SchedulingError(f"{name} must be text")
+        value = details[name] = " ".join(value.split())
+        if len(value) > limits[name]:
+            raise SchedulingError(f"{name} is {len(value)} characters; at most {limits[name]}")
+    try:
+        if details["link"]:
+            Meeting._meta.get_field("link").run_validators(details["link"])
+    except ValidationError:
+        raise SchedulingError("link must be an http:// or https:// address") from None
+    return details
+
+
+def book_meeting(
+    prospect: Prospect, starts_at: datetime, *, title: str = "", link: str = "", place: str = ""
+) -> Meeting:
     now = timezone.now()
     prospect = _require_saved_prospect(prospect)
     validate_when(starts_at, now, "starts_at")
+    details = meeting_details(title, link, place)
     with transaction.atomic():
-        meeting = Meeting.objects.create(prospect=prospect, starts_at=starts_at, title=title)
+        meeting = Meeting.objects.create(prospect=prospect, starts_at=starts_at, **details)
         if not prospect.opted_out_at:
             _schedule_reminders(meeting, now)
     log.info("meeting booked id=%s prospect=%s", meeting.pk, prospect.pk)

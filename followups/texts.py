@@ -3,15 +3,23 @@
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+# A meeting reminder says only what is so: its title when it has one, and its link or place
+# when they are known (nothing is promised for later: no other message will bring them).
 REMINDER_24H = {
-    "ru": "Напоминаем: {day} в {time} у нас запланирована встреча в Zoom. "
-    "Ссылку пришлём за час до встречи!",
-    "en": "A reminder: our Zoom meeting is {day} at {time}. We will send the link an hour before!",
-}
+    "ru": {"titled": "Напоминаем: {day} в {time} — «{title}».",
+           "plain": "Напоминаем: {day} в {time} у нас запланирована встреча."},
+    "en": {"titled": "A reminder: {day} at {time} — “{title}”.",
+           "plain": "A reminder: our meeting is {day} at {time}."},
+}  # fmt: skip
 REMINDER_1H = {
-    "ru": "Встреча через час! Подготовьте вопросы, будем рады обсудить все детали.",
-    "en": "Our meeting starts in an hour! Bring your questions, we'll be glad to go through "
-    "every detail.",
+    "ru": {"titled": "Через час — «{title}»!", "plain": "Встреча через час!",
+           "end": "Подготовьте вопросы, будем рады обсудить все детали."},
+    "en": {"titled": "“{title}” starts in an hour!", "plain": "Our meeting starts in an hour!",
+           "end": "Bring your questions, we'll be glad to go through every detail."},
+}  # fmt: skip
+MEETING_WHERE = {
+    "ru": {"link": "Ссылка: {link}", "place": "Место: {place}."},
+    "en": {"link": "Link: {link}", "place": "Where: {place}."},
 }
 GENERIC_REMINDER = {
     "ru": "Напоминаем о нашей договорённости. Если остались вопросы, напишите нам!",
@@ -49,6 +57,22 @@ def meeting_day_words(
     else:
         day = start.strftime("%d.%m")
     return day, start.strftime("%H:%M")
+
+
+def meeting_reminder(kind: str, meeting, sent_at: datetime, zone: ZoneInfo, language: str) -> str:
+    """The "24h" or "1h" reminder of `meeting` as the client reads it at `sent_at`."""
+    parts = pick(REMINDER_24H if kind == "24h" else REMINDER_1H, language)
+    day, at = meeting_day_words(meeting.starts_at, sent_at, zone, language)
+    title = " ".join(meeting.title.split())
+    lines = [parts["titled" if title else "plain"].format(day=day, time=at, title=title)]
+    if "end" in parts:
+        lines.append(parts["end"])
+    where = pick(MEETING_WHERE, language)
+    if meeting.link:  # last, so that nothing runs into it
+        lines.append(where["link"].format(link=meeting.link))
+    elif meeting.place:
+        lines.append(where["place"].format(place=meeting.place))
+    return " ".join(lines)
 
 
 # Why an action was cancelled, as staff read it; the code stays in the data and the filters.

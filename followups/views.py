@@ -1,9 +1,16 @@
-"""/healthz and /metrics: for load balancers, compose health checks and Prometheus."""
+"""/healthz and /metrics: for load balancers, compose health checks and Prometheus; and the
+admin's outcomes page."""
 
+from django import forms
+from django.conf import settings
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from followups import health
+from followups import charts, health, outcomes
 from followups.models import ActionStatus, ActionType
 
 
@@ -71,3 +78,128 @@ def metrics(request: HttpRequest) -> HttpResponse:
         f"followups_dispatcher_heartbeat_age_seconds {snap.heartbeat_age_s or -1:.1f}",
     ]
     return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; version=0.0.4")
+
+
+class PeriodForm(forms.Form):
+    """The outcomes page's period: the last 7, 30 or 90 days, or whole days from – to."""
+
+    period = forms.ChoiceField(
+        choices=[("7", "last 7 days"), ("30", "last 30 days"), ("90", "last 90 days"),
+                 ("custom", "from – to")],
+        required=False,
+    )  # fmt: skip
+    start = forms.DateField(required=False, label="From", widget=forms.DateInput({"type": "date"}))
+    end = forms.DateField(required=False, label="To", widget=forms.DateInput({"type": "date"}))
+
+    def clean(self) -> dict:
+        data = super().clean()
+        choice = data.get("period") or ("custom" if data.get("start") else "30")
+        if choice != "custom":
+            data["span"] = outcomes.Period.last_days(int(choice))
+            return data
+        start, end = data.get("start"), data.get("end") or timezone.localdate()
+        if start is None:
+            if not self.has_error("start"):
+                self.add_error("start", "Give the first day of the period (YYYY-MM-DD).")
+            return data
+        if start > end:
+            raise ValidationError("The first day is after the last.")
+        if end > timezone.localdate():
+            raise ValidationError("The period cannot end after today: nothing is sent yet.")
+        if (end - start).days + 1 > outcomes.MAX_DAYS:
+            raise ValidationError(f"A period is at most {outcomes.MAX_DAYS} days.")
+        data["span"] = outcomes.Period(start, end)
+        return data
+
+
+def _percent(share: outcomes.Share) -> str:
+    return "–" if share.percent is None else f"{share.percent:.0f} %"
+
+
+def _share_chart(chart_id: str, title: str, key: str, shares: dict[str, outcomes.Share]) -> dict:
+    svg = charts.bar_chart(
+        chart_id,
+        title,
+        f"Share of sends the client answered within 24 hours, by {key}: "
+        + "; ".join(f"{k}: {_percent(s)} of {s.settled}" for k, s in shares.items()),
+        list(shares),
+        [charts.Series("answered within 24 h", [s.percent for s in shares.values()])],
+        unit=" %",
+        top=100,
+    )
+    return {
+        "id": chart_id, "title": title, "svg": svg,
+        "head": [key, "sends (24 h over)", "answered", "share"],
+        "rows": [[k, s.settled, s.answered, _percent(s)] for k, s in shares.items()],
+    }  # fmt: skip
+
+
+def _count_chart(chart_id: str, title: str, key: str, labels: list[str], series: dict) -> dict:
+    """Stacked counts; `series` maps a name to one count per label."""
+    names = list(series)
+    columns = list(zip(*series.values(), strict=True))
+    svg = charts.bar_chart(
+        chart_id,
+        title,
+        f"{title}: {sum(map(sum, columns))} in all"
+        + "".join(f"; {name}: {sum(values)}" for name, values in series.items()),
+        labels,
+        [charts.Series(name, values) for name, values in series.items()],
+    ) if any(map(any, columns)) else None  # fmt: skip
+    total = ["total"] if len(names) > 1 else []
+    return {
+        "id": chart_id, "title": title, "svg": svg,
+        "head": [key, *names, *total],
+        "rows": [[label, *column, *([sum(column)] if total else [])]
+                 for label, column in zip(labels, columns, strict=True)],
+    }  # fmt: skip
+
+
+def _charts(out: outcomes.Outcomes) -> list[dict]:
+    days = [f"{day:%d %b}" for day in out.period.days]
+    kinds = dict(ActionType.choices)
+    return [
+        _count_chart(
+            "sent", "Sent per day", "day", days,
+            {f"{kinds[k]}s": v for k, v in out.sent_per_day.items()},
+        ),
+        _share_chart(
+            "by-type", "Answered within 24 h, by type", "type",
+            {kinds[k]: v for k, v in out.answered_by_type.items()},
+        ),
+        _share_chart(
+            "by-delay", "Follow-ups answered within 24 h, by the delay asked", "delay asked",
+            out.answered_by_delay,
+        ),
+        _share_chart(
+            "by-hour", "Answered within 24 h, by the client's hour of sending", "client's hour",
+            {f"{h:02}": v for h, v in out.answered_by_hour.items()},
+        ),
+        _count_chart(
+            "lateness", "Lateness of the sends (sent − due)", "lateness",
+            list(out.lateness), {"sends": list(out.lateness.values())},
+        ),
+        _count_chart(
+            "lost", "Missed and failed per day (by due day)", "day", days,
+            {str(k): v for k, v in out.missed_failed_per_day.items()},
+        ),
+    ]  # fmt: skip
+
+
+def outcomes_view(request: HttpRequest) -> HttpResponse:
+    """/admin/outcomes/: for any staff who may view scheduled actions (viewers too)."""
+    if not request.user.has_perm("followups.view_scheduledaction"):
+        raise PermissionDenied
+    form = PeriodForm(request.GET or None)
+    context = {
+        **admin.site.each_context(request),
+        "title": "Outcomes",
+        "form": form,
+        "zone": settings.TIME_ZONE,
+    }
+    if request.GET and not form.is_valid():
+        return TemplateResponse(request, "admin/followups/outcomes.html", context, status=400)
+    period = form.cleaned_data["span"] if request.GET else outcomes.Period.last_days(30)
+    out = outcomes.compute(period)
+    context.update(outcomes=out, period=period, charts=_charts(out))
+    return TemplateResponse(request, "admin/followups/outcomes.html", context)

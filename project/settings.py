@@ -231,6 +231,31 @@ FOLLOWUPS_FOLLOWUP_WRITER = env_str(
 # out in due order instead of getting the account limited. 0 disables the cap.
 FOLLOWUPS_SEND_RATE_PER_MINUTE = env_int("FOLLOWUPS_SEND_RATE_PER_MINUTE", 20, minimum=0)
 
+# --- Alerts (followups/alerts.py, `manage.py alerts --watch`) -------------------------------
+# Off unless a channel is set. The webhook URL is a secret (its path is the credential): never
+# logged in full, never shown in the admin. The Telegram chat is a staff member's user id (the
+# messenger addresses users only), with their username: a fresh session knows no one by id.
+FOLLOWUPS_ALERT_WEBHOOK_URL = env_str("FOLLOWUPS_ALERT_WEBHOOK_URL", "").strip()
+if FOLLOWUPS_ALERT_WEBHOOK_URL and not FOLLOWUPS_ALERT_WEBHOOK_URL.startswith(
+    ("https://", "http://")
+):
+    raise ImproperlyConfigured("FOLLOWUPS_ALERT_WEBHOOK_URL must start with https:// or http://")
+FOLLOWUPS_ALERT_WEBHOOK_TIMEOUT_S = env_int("FOLLOWUPS_ALERT_WEBHOOK_TIMEOUT_S", 5, minimum=1)
+FOLLOWUPS_ALERT_TELEGRAM_CHAT = env_int("FOLLOWUPS_ALERT_TELEGRAM_CHAT", 0, minimum=0)
+FOLLOWUPS_ALERT_TELEGRAM_USERNAME = env_str("FOLLOWUPS_ALERT_TELEGRAM_USERNAME", "").strip(" @")
+FOLLOWUPS_ALERT_INTERVAL_S = env_int("FOLLOWUPS_ALERT_INTERVAL_S", 60, minimum=1)
+# A condition still firing is told again this often; each channel sends at most this many
+# notices an hour (the rest wait, one per condition, for the next hour).
+FOLLOWUPS_ALERT_RENOTIFY_MIN = env_int("FOLLOWUPS_ALERT_RENOTIFY_MIN", 60, minimum=1)
+FOLLOWUPS_ALERT_MAX_PER_HOUR = env_int("FOLLOWUPS_ALERT_MAX_PER_HOUR", 20, minimum=1)
+# The conditions' thresholds: failed sends (or missed actions, or new dead letters) within the
+# window; a flood wait longer than this; a dispatcher heartbeat older than this.
+FOLLOWUPS_ALERT_WINDOW_MIN = env_int("FOLLOWUPS_ALERT_WINDOW_MIN", 15, minimum=1)
+FOLLOWUPS_ALERT_SEND_FAILURES = env_int("FOLLOWUPS_ALERT_SEND_FAILURES", 5, minimum=1)
+FOLLOWUPS_ALERT_MISSED = env_int("FOLLOWUPS_ALERT_MISSED", 1, minimum=1)
+FOLLOWUPS_ALERT_FLOOD_WAIT_MIN = env_int("FOLLOWUPS_ALERT_FLOOD_WAIT_MIN", 10, minimum=1)
+FOLLOWUPS_ALERT_HEARTBEAT_STALE_S = env_int("FOLLOWUPS_ALERT_HEARTBEAT_STALE_S", 120, minimum=10)
+
 # --- The bot: Telegram (Telethon) and the agent (Claude) ----------------------------------
 # Secrets: read here, never logged, never shown in the admin.
 TELEGRAM_API_ID = env_int("TELEGRAM_API_ID", 0, minimum=0)

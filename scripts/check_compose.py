@@ -17,7 +17,16 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-REQUIRED_SERVICES = {"postgres", "rabbitmq", "migrate", "web", "worker", "bot", "dispatcher"}
+REQUIRED_SERVICES = {
+    "postgres",
+    "rabbitmq",
+    "migrate",
+    "web",
+    "worker",
+    "bot",
+    "dispatcher",
+    "alerts",
+}
 HEALTHCHECKED = {"postgres", "rabbitmq", "web"}
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 

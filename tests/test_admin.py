@@ -109,10 +109,19 @@ def test_operator_cancels(operator, action):
 
 
 def test_operator_sends_now(operator, action, transactional_db):
-    run_action(operator, "send_selected_now", action)
+    promised = action.scheduled_for
+    response = run_action(operator, "send_selected_now", action)
+    assert "Send now anyway" in response.content.decode()  # asked first: the client named it
+    action.refresh_from_db()
+    assert action.scheduled_for == promised
+    response = operator.post(
+        reverse("admin:followups_scheduledaction_send_now_many"), {"ids": str(action.pk)}
+    )
+    assert response.status_code == 302
     action.refresh_from_db()
     assert action.scheduled_for <= timezone.now()
     assert action.enqueued_at is not None  # on the broker, due immediately
+    assert (action.promised_for, action.sent_now_by) == (promised, "staff (operator)")
 
 
 def test_operator_reschedules_in_the_clients_zone(operator, action):

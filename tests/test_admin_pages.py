@@ -110,15 +110,81 @@ def test_cancel_does_not_ask_about_an_action_already_sent(operator, pending):
     assert pending.status == ActionStatus.EXECUTED
 
 
-def test_send_now_is_post_only(operator, pending, transactional_db):
-    assert operator.get(send_now_url(pending)).status_code == 405
+def test_send_now_asks_first_then_keeps_the_promised_time(operator, pending, transactional_db):
+    promised = pending.scheduled_for
+    body = operator.get(send_now_url(pending)).content.decode()
+    assert "20 Nov 2026 12:00 (Europe/Moscow), 09:00 UTC" in body
+    assert "2 days 6 h early" in body  # 18 Nov 06:00 to 20 Nov 12:00 in Moscow
     pending.refresh_from_db()
-    assert pending.scheduled_for > timezone.now()
+    assert (pending.scheduled_for, pending.enqueued_at) == (promised, None)  # asking: nothing
     response = operator.post(send_now_url(pending), follow=True)
     assert "Queued to send now." in response.content.decode()
     pending.refresh_from_db()
     assert pending.scheduled_for <= timezone.now()
     assert pending.enqueued_at is not None
+    assert pending.promised_for == promised  # the promise is kept in the data
+    assert pending.sent_now_by == "staff (operator)"
+    page_body = operator.get(page(pending)).content.decode()
+    assert "promised for 20 Nov 2026 12:00 (Europe/Moscow), 09:00 UTC; sent now by staff" in (
+        page_body
+    )
+
+
+def test_send_now_warns_when_the_text_speaks_of_the_agreement(operator, pending):
+    body = operator.get(send_now_url(pending)).content.decode()
+    assert 'id="early-warning"' in body
+    assert "its text speaks of the agreement («как и договаривались»)" in body
+    assert "Send now anyway" in body
+
+
+def test_send_now_of_a_plain_text_does_not_warn(operator, moscow_client):
+    action = services.schedule_action(
+        moscow_client,
+        ActionType.FOLLOW_UP,
+        timezone.now() + timedelta(hours=5),
+        payload={"message_template": "Вышла новая версия прайса."},
+    )
+    body = operator.get(send_now_url(action)).content.decode()
+    assert "early-warning" not in body
+    assert "Yes, send now" in body
+
+
+def test_send_now_of_a_due_action_records_no_promise(operator, moscow_client, transactional_db):
+    action = services.schedule_action(
+        moscow_client, ActionType.FOLLOW_UP, timezone.now(), payload={"message_template": "x"}
+    )
+    operator.post(send_now_url(action))
+    action.refresh_from_db()
+    assert action.promised_for is None  # not early: nothing was promised for later
+    assert action.sent_now_by == "staff (operator)"
+
+
+def test_a_reschedule_after_send_now_makes_a_new_promise(pending, transactional_db):
+    services.send_now(pending, "staff (anna)")
+    services.send_now(pending, "staff (boris)")  # the first promised time stays
+    pending.refresh_from_db()
+    assert pending.promised_for == datetime(2026, 11, 20, 12, 0, tzinfo=MOSCOW)
+    services.reschedule(pending, timezone.now() + timedelta(days=1))
+    pending.refresh_from_db()
+    assert (pending.promised_for, pending.sent_now_by) == (None, "")
+
+
+def test_early_send_warnings(make_prospect):
+    prospect = make_prospect()
+    later = timezone.now() + timedelta(hours=3)
+    asked = services.schedule_action(
+        prospect, ActionType.FOLLOW_UP, later, client_requested_time=True,
+        payload={"message_template": "As agreed, here is the price."},
+    )  # fmt: skip
+    assert services.early_send_warnings(asked) == [
+        "the client asked to be written at that time",
+        "its text speaks of the agreement («as agreed»)",
+    ]
+    assert services.early_send_warnings(asked, now=later) == []  # due: not early
+    empty = services.schedule_action(prospect, ActionType.FOLLOW_UP, later)
+    assert services.early_send_warnings(empty) == [
+        "its text is written at send time as the follow-up agreed for then"
+    ]
 
 
 @pytest.mark.parametrize("url", [cancel_url, send_now_url])
@@ -339,3 +405,20 @@ def test_no_view_site_link_and_no_dramatiq_tasks(viewer, admin_client):
         assert "View site" not in body
         assert "django_dramatiq" not in body
         assert "Tasks" not in body
+
+
+def test_a_meeting_gets_a_link_or_place_and_a_bad_link_is_refused(operator, moscow_client):
+    add = reverse("admin:followups_meeting_add")
+    form = meeting_form("2026-12-08 15:00:00", prospect=moscow_client.pk)
+    refused = operator.post(add, {**form, "link": "javascript:alert(1)"})
+    assert refused.status_code == 200 and "Enter a valid URL." in refused.content.decode()
+    assert not Meeting.objects.exists()
+    operator.post(add, {**form, "link": "https://meet.example/a", "place": "Офис"})
+    meeting = Meeting.objects.get()
+    assert (meeting.link, meeting.place) == ("https://meet.example/a", "Офис")
+    page = reverse("admin:followups_meeting_change", args=[meeting.pk])
+    operator.post(page, {**form, "link": "https://meet.example/b", "place": ""})
+    meeting.refresh_from_db()
+    assert (meeting.link, meeting.place, meeting.starts_at) == (
+        "https://meet.example/b", "", datetime(2026, 12, 8, 12, 0, tzinfo=UTC)
+    )  # fmt: skip

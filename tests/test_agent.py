@@ -11,6 +11,7 @@ from bot import claude
 from bot.conversation import Incoming, handle_incoming, record_outgoing, write_follow_up
 from bot.humanize import describe_when
 from bot.models import ToolCall
+from bot.tools import Turn, run_tool
 from followups import services
 from followups.models import ActionStatus, Meeting, Message, Prospect, ScheduledAction
 from tests.anthropic_fakes import FakeClaude, end_turn, last_tool_results, tool_use, tool_uses
@@ -619,3 +620,82 @@ class TestClaudeByTimeOfDay:
         assert converse("напиши через 2 часа") == "Отлично, напишу вам завтра в 01:30!"
         action = pending_follow_ups().get()
         assert action.scheduled_for == client_time("2026-11-19 01:30")
+
+
+@pytest.mark.django_db(transaction=True)
+class TestFallbackMeetings:
+    """Without Claude, a call or meeting proposed at a time is booked as a meeting, and
+    confirmed as one; «напишите мне завтра» stays a follow-up."""
+
+    @pytest.fixture(autouse=True)
+    def no_claude(self, settings):
+        settings.ANTHROPIC_API_KEY = ""
+
+    @pytest.mark.parametrize(
+        ("text", "lang"),
+        [
+            ("Давайте созвонимся завтра в 15:00", "ru"),
+            ("давайте созвон завтра в 15:00", "ru"),
+            ("Встретимся завтра в 15:00?", "ru"),
+            ("жду звонка завтра в 15:00", "ru"),
+            ("can we have a call tomorrow at 15:00", "en"),
+            ("Let's meet tomorrow at 3pm", "en"),
+        ],
+    )
+    def test_a_call_at_a_time_is_a_meeting(self, text, lang):
+        reply = converse(text, lang=lang)
+        meeting = Meeting.objects.get()
+        local = meeting.starts_at.astimezone(meeting.prospect.zone)
+        assert (local.day, local.hour, local.minute) == (19, 15, 0)
+        assert not pending_follow_ups().exists()
+        assert meeting.reminders.count() == 1  # the 24 h one (the 1 h one is off)
+        confirmed = {
+            "ru": "Отлично, встреча назначена: завтра в 15:00! Перед встречей пришлю напоминание.",
+            "en": "Great, our meeting is booked: tomorrow at 15:00! I'll send a reminder "
+            "before it.",
+        }
+        assert reply == confirmed[lang]
+
+    def test_no_reminder_promised_when_none_will_come(self, settings):
+        settings.FOLLOWUPS_REMINDER_24H = False
+        reply = converse("созвонимся завтра в 15:00")
+        assert Meeting.objects.get().reminders.count() == 0
+        assert reply == "Отлично, встреча назначена: завтра в 15:00!"
+
+    def test_write_to_me_tomorrow_stays_a_follow_up(self):
+        reply = converse("напишите мне завтра в 15:00")
+        assert not Meeting.objects.exists()
+        assert pending_follow_ups().count() == 1
+        assert reply == "Отлично, напишу вам завтра в 15:00!"
+
+    def test_words_that_only_contain_a_meeting_word_stay_a_follow_up(self):
+        converse("напишите завтра в 15:00, recall the price please")
+        assert not Meeting.objects.exists()
+        assert pending_follow_ups().count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("extra", "error"),
+    [
+        ({"link": "javascript:alert(1)"}, "http:// or https://"),
+        ({"link": "https://x.example/" + "a" * 600}, "at most 500"),
+        ({"place": "x" * 300}, "at most 200"),
+        ({"link": 5}, "must be a string"),
+    ],
+)
+def test_book_meeting_refuses_a_bad_link_or_place(extra, error):
+    prospect = Prospect.objects.create(telegram_id=CLIENT_ID)
+    turn = Turn(prospect=prospect, now=timezone.now(), agent="claude")
+    result = run_tool("book_meeting", {"when_text": "завтра в 15:00", **extra}, turn)
+    assert result.is_error and error in result.content["error"]
+    assert not Meeting.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_book_meeting_keeps_a_link_and_place():
+    prospect = Prospect.objects.create(telegram_id=CLIENT_ID)
+    turn = Turn(prospect=prospect, now=timezone.now(), agent="claude")
+    tool_input = {"when_text": "завтра в 15:00", "link": "https://meet.example/x", "place": ""}
+    assert run_tool("book_meeting", tool_input, turn).content["status"] == "booked"
+    assert Meeting.objects.get().link == "https://meet.example/x"

@@ -1,10 +1,12 @@
 """Delivery through a real Dramatiq worker on the real broker (RabbitMQ when it answers)."""
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from itertools import pairwise
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from followups import delivery, dispatcher, services
@@ -190,10 +192,61 @@ def test_pre_meeting_reminder_text(transactional_db, prospect, messenger):
     make_due(reminder)
     delivery.deliver([reminder.pk])
     # Sent on Wednesday at 11:00 (the pinned clock) for Thursday 11:05.
+    # Nothing promised that nothing will bring: no link is known, none is mentioned.
     assert messenger.to(prospect.telegram_id) == [
-        "Напоминаем: завтра в 11:05 у нас запланирована встреча в Zoom. "
-        "Ссылку пришлём за час до встречи!"
+        "Напоминаем: завтра в 11:05 у нас запланирована встреча."
     ]
+
+
+def send_reminders(meeting, messenger) -> list[str]:
+    for reminder in meeting.reminders.order_by("scheduled_for"):
+        make_due(reminder)
+        delivery.deliver([reminder.pk])
+    return messenger.to(meeting.prospect.telegram_id)
+
+
+def test_a_reminder_has_the_meetings_title_and_link(transactional_db, prospect, messenger):
+    start = timezone.now() + timedelta(days=1, hours=4)  # Thursday 15:00
+    meeting = services.book_meeting(
+        prospect, start, title="Демо виллы в Чангу", link="https://zoom.us/j/123?pwd=x"
+    )
+    assert send_reminders(meeting, messenger) == [
+        "Напоминаем: завтра в 15:00 — «Демо виллы в Чангу». Ссылка: https://zoom.us/j/123?pwd=x"
+    ]
+
+
+def test_both_reminders_in_english_with_a_place(
+    transactional_db, make_prospect, messenger, settings
+):
+    settings.FOLLOWUPS_REMINDER_1H = True
+    prospect = make_prospect(language="en")
+    start = timezone.now() + timedelta(days=1, hours=4)
+    meeting = services.book_meeting(prospect, start, place="Our office, Jl. Batu Bolong 5")
+    assert send_reminders(meeting, messenger) == [
+        "A reminder: our meeting is tomorrow at 15:00. Where: Our office, Jl. Batu Bolong 5.",
+        "Our meeting starts in an hour! Bring your questions, we'll be glad to go through "
+        "every detail. Where: Our office, Jl. Batu Bolong 5.",
+    ]
+
+
+def test_the_hour_before_reminder_carries_the_title_and_link(
+    transactional_db, prospect, messenger, settings
+):
+    settings.FOLLOWUPS_REMINDER_24H = False
+    settings.FOLLOWUPS_REMINDER_1H = True
+    meeting = services.book_meeting(
+        prospect, timezone.now() + timedelta(hours=3), title="Демо", link="https://meet.example/a"
+    )
+    assert send_reminders(meeting, messenger) == [
+        "Через час — «Демо»! Подготовьте вопросы, будем рады обсудить все детали. "
+        "Ссылка: https://meet.example/a"
+    ]
+
+
+def test_a_link_changed_after_booking_is_the_one_sent(transactional_db, prospect, messenger):
+    meeting = services.book_meeting(prospect, timezone.now() + timedelta(days=1, hours=4))
+    type(meeting).objects.filter(pk=meeting.pk).update(link="https://meet.example/new")
+    assert send_reminders(meeting, messenger)[0].endswith("Ссылка: https://meet.example/new")
 
 
 def test_reminder_for_a_cancelled_meeting_is_not_sent(transactional_db, prospect, messenger):
@@ -294,3 +347,49 @@ def test_forged_message_with_too_many_ids_is_cut(caplog):
     assert "only the first 1000 read" in caplog.text
     assert delivery.parse_ids(["x", 5, str(ids[0])]) == [uuid.UUID(ids[0])]
     assert delivery.parse_ids({"not": "a list"}) == []
+
+
+def test_claimed_ahead_but_sent_at_its_due_instant(transactional_db, prospect, messenger):
+    """A message fires ahead of its rows (dispatcher.prepare_lead): the batch is claimed and
+    written then, and waits for the due instant to send."""
+    action = follow_up(prospect, soon(1.0))
+    report = delivery.deliver([action.pk])
+    assert report.sent == [action.pk]
+    action.refresh_from_db()
+    assert action.send_started_at < action.scheduled_for <= messenger.delivered[0].at
+    assert action.executed_at - action.scheduled_for < timedelta(milliseconds=300)
+
+
+def test_a_reply_after_the_early_claim_still_cancels(transactional_db, prospect, messenger):
+    """The re-check happens at the send, under the client's lock: a reply recorded while the
+    claimed batch waits for its instant cancels it."""
+    action = follow_up(prospect, soon(1.5))
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(_deliver_in_thread, action.pk)
+        wait_until(lambda: status_of(action) == ActionStatus.SENDING, timeout=5)
+        services.record_client_message(prospect, "я подумаю и напишу")
+        report = running.result(timeout=10)
+    assert report.skipped == [action.pk]
+    action.refresh_from_db()
+    assert (action.status, action.cancel_reason) == (ActionStatus.CANCELLED, "client_responded")
+    assert messenger.delivered == []
+
+
+def _deliver_in_thread(action_id):
+    try:
+        return delivery.deliver([action_id])
+    finally:
+        connection.close()  # this thread's own connection
+
+
+@pytest.mark.parametrize(
+    ("due_together", "size"),
+    [(1, 1), (50, 50), (51, 26), (800, 50), (5_000, 313), (20_000, 1000), (40_000, 1000)],
+)
+def test_a_due_second_is_spread_over_the_worker_threads(due_together, size):
+    assert dispatcher.batch_size(due_together) == size
+
+
+@pytest.mark.parametrize(("due_together", "lead_ms"), [(1, 101), (100, 200), (5_000, 2000)])
+def test_a_lone_action_is_claimed_only_a_moment_ahead(due_together, lead_ms):
+    assert dispatcher.prepare_lead(due_together) == timedelta(milliseconds=lead_ms)

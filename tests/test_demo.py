@@ -336,3 +336,22 @@ def test_demo_state_lives_beside_its_database_and_out_of_git(tmp_path):
         text=True,
     )
     assert ignored.stdout.split() == ["demo.clock.json", "demo.log", "demo.sqlite3"]
+
+
+def test_healthz_in_the_fast_demo_is_truthful(tmp_path):
+    """Demo time runs 600× faster; the heartbeat's age is in real seconds (a pass every 0.2 s
+    read 120 demo seconds old, past the limit), never negative, and the demo is healthy."""
+    port = free_port()
+    demo = start_demo(tmp_path, "--speed", "600", "--port", str(port))
+    read_until(demo, "Type as the client")
+    time.sleep(1)  # a few dispatcher passes
+    ages = []
+    for _ in range(5):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
+            assert response.status == 200
+            body = json.loads(response.read())
+        assert body["ok"] is True, body
+        ages.append(body["dispatcher_heartbeat_age_s"])
+        time.sleep(0.3)
+    demo.communicate("", timeout=60)
+    assert all(0 <= age < 3 * 1 + 10 for age in ages), ages

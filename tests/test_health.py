@@ -74,3 +74,23 @@ def test_metrics(client, broker, transactional_db, make_prospect):
     assert "followups_lateness_seconds_count 1" in body
     assert "followups_broker_up 1" in body
     assert client.post("/metrics").status_code == 405
+
+
+def test_heartbeat_age_is_in_real_seconds_under_a_fast_clock(
+    transactional_db, monkeypatch, tmp_path
+):
+    """The demo's clock runs 60× faster: a beat half a real second ago is 0.5 s old, not 30;
+    one from a clock ahead of this process's (a restarted demo) is 0, not negative."""
+    from bot import demo
+    from followups import health
+
+    real = [timezone.now()]
+    clock = demo.DemoClock(60, tmp_path / "clock.json", real_now=lambda: real[0])
+    monkeypatch.setattr(demo, "_clock", clock)
+    monkeypatch.setattr(timezone, "now", demo._now)
+    assert health.clock_speed() == 60
+    Heartbeat.objects.create(name="dispatcher", beat_at=timezone.now())
+    real[0] += timedelta(seconds=0.5)
+    assert health.snapshot().heartbeat_age_s == 0.5
+    Heartbeat.objects.update(beat_at=timezone.now() + timedelta(minutes=5))
+    assert health.snapshot().heartbeat_age_s == 0

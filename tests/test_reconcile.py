@@ -151,7 +151,7 @@ def test_cleanup_by_age(transactional_db, prospect, settings):
 
 
 def test_progress_of_a_long_pass(broker, transactional_db, make_prospect, monkeypatch):
-    monkeypatch.setattr(dispatcher, "CHUNK", 2)
+    monkeypatch.setattr(dispatcher, "PUBLISH_CHUNK", 2)
     prospect = make_prospect()
     for i in range(5):
         follow_up(prospect, soon(1 + i))

@@ -10,6 +10,7 @@ from followups import services
 from followups.models import ActionStatus, ActionType, Meeting, Message, ScheduledAction
 from followups.quiet_hours import QuietHours
 from followups.services import SchedulingError
+from tests.conftest import wait_until
 
 MAKASSAR = ZoneInfo("Asia/Makassar")
 
@@ -270,3 +271,157 @@ class TestMeetings:
         with pytest.raises(SchedulingError, match="no time zone"):
             services.book_meeting(prospect, datetime(2031, 1, 1, 10))
         assert not Meeting.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("details", "error"),
+    [
+        ({"link": "javascript:alert(1)"}, "http:// or https://"),
+        ({"link": "ftp://files.example/x"}, "http:// or https://"),
+        ({"link": "tg://resolve?domain=x"}, "http:// or https://"),
+        ({"link": "https://"}, "http:// or https://"),
+        ({"link": "https://ex.com/" + "a" * 500}, "at most 500"),
+        ({"place": "x" * 201}, "at most 200"),
+        ({"title": "x" * 256}, "at most 255"),
+        ({"place": 5}, "must be text"),
+    ],
+)
+def test_a_meetings_link_and_place_are_checked(prospect, details, error):
+    with pytest.raises(SchedulingError, match=error):
+        services.book_meeting(prospect, timezone.now() + timedelta(days=2), **details)
+    assert not Meeting.objects.exists()
+
+
+def test_a_meetings_details_are_kept_in_one_line(prospect):
+    meeting = services.book_meeting(
+        prospect, timezone.now() + timedelta(days=2),
+        title=" Демо\nвиллы ", link="https://meet.example/a", place="офис\t 5",
+    )  # fmt: skip
+    meeting.refresh_from_db()
+    assert (meeting.title, meeting.link, meeting.place) == (
+        "Демо виллы", "https://meet.example/a", "офис 5",
+    )  # fmt: skip
+
+
+def new(prospect, when, **fields):
+    return services.NewAction(prospect_id=prospect.pk, scheduled_for=when, **fields)
+
+
+@pytest.mark.django_db
+class TestScheduleActions:
+    """Bulk scheduling: every item checked as schedule_action checks one, all or nothing."""
+
+    def test_stores_all_in_order_with_payloads(self, make_prospect):
+        prospects = [make_prospect() for _ in range(3)]
+        when = timezone.now() + timedelta(days=2)
+        ids = services.schedule_actions(
+            [
+                new(p, when + timedelta(minutes=i), payload={"message_template": f"t{i}"})
+                for i, p in enumerate(prospects)
+            ]
+        )
+        rows = {a.pk: a for a in ScheduledAction.objects.all()}
+        assert list(rows) != [] and sorted(rows) == sorted(ids)
+        for i, (action_id, prospect) in enumerate(zip(ids, prospects, strict=True)):
+            row = rows[action_id]
+            assert row.prospect_id == prospect.pk
+            assert row.status == ActionStatus.PENDING
+            assert row.scheduled_for == when + timedelta(minutes=i)
+            assert row.payload == {"message_template": f"t{i}"}
+            assert row.enqueued_at is None  # far out: the dispatcher publishes it in time
+
+    @pytest.mark.parametrize(
+        ("bad", "match"),
+        [
+            ({"scheduled_for": datetime(2030, 1, 1, 10, 0)}, r"action 1: .*no time zone"),
+            ({"scheduled_for": "tomorrow"}, r"action 1: .*must be a datetime"),
+            ({"action_type": "sms"}, "action 1: action type 'sms' cannot be scheduled in bulk"),
+            ({"action_type": ActionType.PRE_MEETING_REMINDER}, "cannot be scheduled in bulk"),
+            ({"payload": {"message_template": "x" * 5000}}, r"action 1: .*Telegram allows"),
+            ({"payload": ["not", "a", "dict"]}, "action 1: payload must be an object"),
+            ({"client_requested_time": "yes"}, "action 1: client_requested_time"),
+            ({"prospect_id": "7"}, "action 1: prospect_id must be an integer"),
+            ({"prospect_id": True}, "action 1: prospect_id must be an integer"),
+        ],
+    )
+    def test_one_bad_item_writes_nothing(self, prospect, bad, match):
+        good = new(prospect, timezone.now() + timedelta(hours=1))
+        fields = {
+            "prospect_id": prospect.pk,
+            "scheduled_for": timezone.now() + timedelta(hours=2),
+        } | bad
+        with pytest.raises(SchedulingError, match=match):
+            services.schedule_actions([good, services.NewAction(**fields), good])
+        assert not ScheduledAction.objects.exists()
+
+    def test_past_time_is_refused_through_validate_when(self, prospect):
+        with pytest.raises(SchedulingError, match=r"action 0: scheduled_for .* is in the past"):
+            services.schedule_actions([new(prospect, timezone.now() - timedelta(hours=1))])
+        assert not ScheduledAction.objects.exists()
+
+    def test_not_an_action_is_refused(self):
+        with pytest.raises(SchedulingError, match="action 0: expected a NewAction, got dict"):
+            services.schedule_actions([{"prospect_id": 1}])
+
+    def test_unknown_prospects_are_named_and_nothing_is_written(self, prospect):
+        when = timezone.now() + timedelta(hours=1)
+        items = [
+            new(prospect, when),
+            services.NewAction(prospect_id=987654321, scheduled_for=when),
+        ]
+        with pytest.raises(SchedulingError, match=r"unknown prospect id\(s\): 987654321"):
+            services.schedule_actions(items)
+        assert not ScheduledAction.objects.exists()
+
+    def test_opted_out_prospect_is_refused(self, make_prospect):
+        ok, gone = make_prospect(), make_prospect(opted_out_at=timezone.now())
+        when = timezone.now() + timedelta(hours=1)
+        with pytest.raises(SchedulingError, match=f"{gone.telegram_id} opted out"):
+            services.schedule_actions([new(ok, when), new(gone, when)])
+        assert not ScheduledAction.objects.exists()
+
+    def test_pending_limit_counts_this_call(self, prospect, settings):
+        settings.FOLLOWUPS_MAX_PENDING_PER_PROSPECT = 3
+        when = timezone.now() + timedelta(hours=1)
+        follow_up(prospect, when)
+        with pytest.raises(SchedulingError, match="more than 3 pending follow-ups"):
+            services.schedule_actions([new(prospect, when)] * 3)
+        assert ScheduledAction.objects.count() == 1
+        assert len(services.schedule_actions([new(prospect, when)] * 2)) == 2
+
+    def test_too_many_in_one_call(self, prospect, monkeypatch):
+        monkeypatch.setattr(services, "MAX_BULK", 2)
+        with pytest.raises(SchedulingError, match="3 actions in one call; at most 2"):
+            services.schedule_actions([new(prospect, timezone.now() + timedelta(hours=1))] * 3)
+        assert not ScheduledAction.objects.exists()
+
+    def test_empty_call_is_a_no_op(self):
+        assert services.schedule_actions([]) == []
+
+    @pytest.mark.clock("22:30")
+    def test_quiet_hours_move_unless_the_client_named_the_time(self, make_prospect, settings):
+        settings.FOLLOWUPS_QUIET_HOURS = "22:00-08:00"
+        a, b = make_prospect(), make_prospect()
+        when = timezone.now() + timedelta(minutes=10)
+        moved, kept = services.schedule_actions(
+            [new(a, when), new(b, when, client_requested_time=True)]
+        )
+        assert ScheduledAction.objects.get(pk=kept).scheduled_for == when
+        assert ScheduledAction.objects.get(pk=moved).scheduled_for.astimezone(MAKASSAR).hour == 8
+
+
+def test_near_due_bulk_actions_are_published_and_delivered(worker, make_prospect, messenger):
+    prospects = [make_prospect() for _ in range(60)]
+    when = timezone.now() + timedelta(seconds=1)
+    ids = services.schedule_actions([new(p, when) for p in prospects])
+    # Published after commit in one go, not left to a dispatcher (none runs here).
+    assert ScheduledAction.objects.filter(pk__in=ids, enqueued_at__isnull=False).count() == 60
+    wait_until(
+        lambda: (
+            ScheduledAction.objects.filter(pk__in=ids, status=ActionStatus.EXECUTED).count() == 60
+        ),
+        timeout=20,
+    )
+    assert sorted(d.recipient_id for d in messenger.delivered) == sorted(
+        p.telegram_id for p in prospects
+    )
