@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.peers:
         from bench.peers import runner
 
-        return runner.main(quick=args.quick)
+        return runner.main(quick=args.quick, n_backlog=args.backlog, n_burst=args.burst)
 
     from bench import burst, report, table
 
