@@ -70,7 +70,9 @@ def main(quick: bool, n_backlog: int | None = None, n_burst: int | None = None) 
     results["table"] = table(results)
     for figures in results["engines"].values():
         figures.pop("lateness_s", None)  # summarised in the table and lateness_ms
-    stem = "peers-quick" if quick else "peers"
+    # Other sizes than the standard ones do not overwrite the standard reports.
+    standard = n_backlog is None and n_burst is None
+    stem = ("peers-quick" if quick else "peers") if standard else "peers-partial"
     (config.RESULTS / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
     markdown = to_markdown(results)
     (config.RESULTS / f"{stem}.md").write_text(markdown)
