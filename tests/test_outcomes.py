@@ -179,7 +179,7 @@ def test_the_migration_fills_in_the_answers_of_earlier_sends(make_prospect):
 
     from followups.models import Message
 
-    migration = importlib.import_module("followups.migrations.0005_meeting_place")
+    migration = importlib.import_module("followups.migrations.0006_meeting_place")
     client = make_prospect()
     first = sent(client, "2026-11-16 02:00")
     second = sent(client, "2026-11-16 06:00")

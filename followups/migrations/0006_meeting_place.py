@@ -23,7 +23,7 @@ def answered_before(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('followups', '0004_send_mark'),
+        ('followups', '0005_alert_state'),
     ]
 
     operations = [
