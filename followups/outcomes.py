@@ -277,7 +277,7 @@ def roll_up(now: datetime | None = None, *, period: Period | None = None,
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ROLL_UP_LOCK])
                 cursor.execute("SET LOCAL jit = off")
         done = _summarized(days)
-        todo = sorted(day for day in days if day not in done)[-limit:]
+        todo = sorted(day for day in days if day not in done)[::-1][:limit][::-1]
         if todo:
             _summarize(todo, now)
     return len(todo)
