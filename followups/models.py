@@ -344,3 +344,48 @@ class OptOutChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.prospect_id} {self.at:%Y-%m-%d %H:%M}"
+
+
+class OutcomeDay(models.Model):
+    """A closed day (on the admin's clock, in `time_zone`) summarized in OutcomeCount rows:
+    the outcomes page sums those instead of reading the day's actions (followups.outcomes)."""
+
+    time_zone = models.CharField(max_length=64)
+    day = models.DateField()
+    summarized_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["time_zone", "day"], name="outcome_day_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} ({self.time_zone})"
+
+
+class OutcomeCount(models.Model):
+    """How many actions of one day ended one way: sends (status executed) by type, delay
+    asked, lateness and the client's hour, with how many were answered within 24 h; missed
+    and failed by type. −1 in delay/late/hour: the row is summed over it (a send is counted
+    once with hour −1, for the per-day, delay and lateness charts, and once with its hour)."""
+
+    time_zone = models.CharField(max_length=64)
+    day = models.DateField()
+    status = models.CharField(max_length=16)
+    action_type = models.CharField(max_length=32)
+    delay = models.SmallIntegerField()  # index in followups.outcomes.DELAY_BUCKETS
+    late = models.SmallIntegerField()  # index in followups.outcomes.LATENESS_BUCKETS
+    hour = models.SmallIntegerField()  # the client's local hour of the send
+    actions = models.IntegerField()
+    answers = models.IntegerField()  # sends answered within 24 h
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["time_zone", "day", "status", "action_type", "delay", "late", "hour"],
+                name="outcome_count_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.status} {self.action_type}: {self.actions}"

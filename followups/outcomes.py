@@ -1,31 +1,55 @@
 """Do follow-ups work? What was sent, how soon clients answered, how late the sends were, what
-was missed or failed, over a period: three aggregate queries (GROUP BY in the database, never
-a loop over rows), for the admin's outcomes page."""
+was missed or failed, over a period, for the admin's outcomes page.
 
+Counted by the database (GROUP BY, never a loop over rows). A closed day (its figures can no
+longer change) is summarized once into OutcomeCount rows (`roll_up`: the dispatcher's
+housekeeping, and the page for the days it lacks); a period sums those, and counts the open
+days (the last two or three) from the actions. The summary outlives the actions the
+dispatcher's cleanup deletes."""
+
+import functools
+import operator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.db import connection, transaction
 from django.db.models import (
     Case,
-    CharField,
     Count,
     DurationField,
     ExpressionWrapper,
     F,
     Func,
     IntegerField,
+    Min,
     Q,
+    QuerySet,
+    Sum,
     Value,
     When,
 )
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from followups.models import ActionStatus, ActionType, ScheduledAction
+from followups.models import (
+    ActionStatus,
+    ActionType,
+    OutcomeCount,
+    OutcomeDay,
+    ScheduledAction,
+)
 
 ANSWER_WINDOW = timedelta(hours=24)
 MAX_DAYS = 366  # the longest period a page covers
+ONE_DAY = timedelta(days=1)
+# A day is closed (summarized) once it ended this long ago: the 24 h for an answer to its last
+# send, and a day for late status changes (retries failing, a missed run marked late).
+CLOSED_AFTER = ANSWER_WINDOW + ONE_DAY
+ROLL_UP_DAYS = 31  # the most days one roll_up summarizes (bounded work per call)
+PAGE_ROLL_UP_DAYS = 31  # … when a page asks for days not summarized yet
+ROLL_UP_LOCK = 0x6F7574636F6D65  # pg_advisory_xact_lock key: "outcome"
+ALL = -1  # OutcomeCount's delay/late/hour of a row summed over it
+LOST = (ActionStatus.MISSED, ActionStatus.FAILED)
 
 # How far ahead a follow-up was asked for (created → due): no category is stored, only the
 # words, so the delay itself is bucketed. Upper bounds, the last open.
@@ -122,8 +146,10 @@ class Outcomes:
 
 
 def _buckets(expression, buckets) -> Case:
-    whens = [When(**{f"{expression}__lt": bound}, then=Value(label)) for label, bound in buckets]
-    return Case(*whens[:-1], default=Value(buckets[-1][0]), output_field=CharField())
+    """The index of the bucket a duration falls in."""
+    whens = [When(**{f"{expression}__lt": bound}, then=Value(n)) for n, (_, bound) in
+             enumerate(buckets[:-1])]  # fmt: skip
+    return Case(*whens, default=Value(len(buckets) - 1), output_field=IntegerField())
 
 
 def mark_answered(prospect, at: datetime) -> int:
@@ -137,94 +163,199 @@ def mark_answered(prospect, at: datetime) -> int:
     ).update(answered_at=at)
 
 
-def _executed(period: Period):
-    return ScheduledAction.objects.filter(
-        status=ActionStatus.EXECUTED, executed_at__gte=period.start, executed_at__lt=period.end
+def _start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _between(field: str, days: list[date]) -> Q:
+    """`field` within the given days (sorted): one range per run of consecutive days."""
+    ranges = (
+        Q(**{f"{field}__gte": _start(first), f"{field}__lt": _start(last + ONE_DAY)})
+        for first, last in _runs(days)
+    )
+    return functools.reduce(operator.or_, ranges)
+
+
+def _runs(days: list[date]) -> list[tuple[date, date]]:
+    runs: list[tuple[date, date]] = []
+    for day in days:
+        if runs and runs[-1][1] + ONE_DAY == day:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
+
+
+def _grouped(days: list[date], now: datetime) -> list[QuerySet]:
+    """The actions of these days at the summary's grain (OutcomeCount's columns, and
+    `settled`: sends whose 24 h are over): sends by type, delay and lateness; sends by type
+    and the client's hour; missed and failed by type. GROUP BY in the database."""
+    sent = ScheduledAction.objects.filter(
+        _between("executed_at", days), status=ActionStatus.EXECUTED
+    )
+    # Counted on a column of action_sent_idx (never null in a send): the index alone answers.
+    settled = Q(executed_at__lte=now - ANSWER_WINDOW)
+    counts = {
+        "n": Count("*"),
+        "settled": Count("executed_at", filter=settled),
+        "answered": Count("executed_at", filter=settled & Q(answered_at__isnull=False)),
+    }
+    by_bucket = (
+        sent.annotate(
+            day=TruncDate("executed_at"),
+            delay_span=ExpressionWrapper(F("scheduled_for") - F("created_at"), DurationField()),
+            delay=_buckets("delay_span", DELAY_BUCKETS),
+            late_span=ExpressionWrapper(F("executed_at") - F("scheduled_for"), DurationField()),
+            late=_buckets("late_span", LATENESS_BUCKETS),
+            hour=Value(ALL),
+        )
+        .values("day", "status", "action_type", "delay", "late", "hour")
+        .annotate(**counts)
+    )
+    by_hour = (
+        sent.annotate(
+            day=TruncDate("executed_at"),
+            delay=Value(ALL),
+            late=Value(ALL),
+            hour=LocalHour("executed_at", "prospect__time_zone"),
+        )
+        .values("day", "status", "action_type", "delay", "late", "hour")
+        .annotate(**counts)
+    )
+    lost = (
+        ScheduledAction.objects.filter(
+            _between("scheduled_for", days),
+            status__in=LOST,
+        )
+        .annotate(
+            day=TruncDate("scheduled_for"), delay=Value(ALL), late=Value(ALL), hour=Value(ALL)
+        )
+        .values("day", "status", "action_type", "delay", "late", "hour")
+        .annotate(n=Count("*"), settled=Value(0), answered=Value(0))
+    )
+    return [rows.order_by() for rows in (by_bucket, by_hour, lost)]
+
+
+def last_closed_day(now: datetime) -> date:
+    """The last day whose figures can no longer change: its sends' 24 h for an answer are
+    over, and a margin for late status changes (a failed retry, a missed run)."""
+    return timezone.localdate(now - CLOSED_AFTER) - ONE_DAY
+
+
+def _summarized(days: list[date]) -> set[date]:
+    return set(
+        OutcomeDay.objects.filter(
+            time_zone=timezone.get_current_timezone_name(), day__gte=days[0], day__lte=days[-1]
+        ).values_list("day", flat=True)
     )
 
 
-def _share_counts(now: datetime) -> dict:
-    settled = Q(executed_at__lte=now - ANSWER_WINDOW)
-    # Counted on a column of action_sent_idx (never null in a send): the index alone answers.
-    return {
-        "settled": Count("executed_at", filter=settled),
-        "answered_n": Count("executed_at", filter=settled & Q(answered_at__isnull=False)),
-    }
+def roll_up(now: datetime | None = None, *, period: Period | None = None,
+            limit: int = ROLL_UP_DAYS) -> int:  # fmt: skip
+    """Summarize up to `limit` closed days not yet summarized, the latest first: those of
+    `period`, or any since the first action kept. One INSERT … SELECT … GROUP BY per chart
+    grain for all of them, in one transaction; idempotent (a day is summarized once, and
+    summarizing it again replaces its rows). Returns how many days it summarized."""
+    now = now or timezone.now()
+    last = last_closed_day(now)
+    if period is not None:
+        first, last = period.first, min(period.last, last)
+    else:
+        earliest = ScheduledAction.objects.filter(
+            status__in=[ActionStatus.EXECUTED, ActionStatus.MISSED, ActionStatus.FAILED]
+        ).aggregate(sent=Min("executed_at"), due=Min("scheduled_for"))
+        moments = [m for m in earliest.values() if m is not None]
+        if not moments:
+            return 0
+        first = timezone.localdate(min(moments))
+    if first > last:
+        return 0
+    days = Period(first, last).days
+    with transaction.atomic():
+        if connection.vendor == "postgresql":  # one summarizer at a time (dispatcher, pages)
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ROLL_UP_LOCK])
+                cursor.execute("SET LOCAL jit = off")
+        done = _summarized(days)
+        todo = sorted(day for day in days if day not in done)[::-1][:limit][::-1]
+        if todo:
+            _summarize(todo, now)
+    return len(todo)
 
 
-def _per_day(rows, period: Period, key: str, names) -> dict[str, list[int]]:
-    """{name: [count for each day]} from grouped rows of (day, key, n)."""
-    index = {day: n for n, day in enumerate(period.days)}
-    series = {name: [0] * len(index) for name in names}
-    for row in rows:
-        series[row[key]][index[row["day"]]] += row["n"]
-    return series
+def _summarize(days: list[date], now: datetime) -> None:
+    zone = timezone.get_current_timezone_name()
+    OutcomeCount.objects.filter(time_zone=zone, day__in=days).delete()
+    key = "day, status, action_type, delay, late, hour"
+    table = connection.ops.quote_name(OutcomeCount._meta.db_table)
+    with connection.cursor() as cursor:
+        for rows in _grouped(days, now):
+            sql, params = rows.query.sql_with_params()
+            cursor.execute(
+                f"INSERT INTO {table} (time_zone, {key}, actions, answers) "
+                f"SELECT %s, {key}, n, answered FROM ({sql}) AS grouped",
+                [zone, *params],
+            )
+    OutcomeDay.objects.bulk_create(OutcomeDay(time_zone=zone, day=day) for day in days)
 
 
-def compute(period: Period) -> Outcomes:
+def compute(period: Period, now: datetime | None = None) -> Outcomes:
+    """The period's figures: summed from the summary for its closed days (summarizing first,
+    within a bound, those not yet done), counted from the actions for the others."""
+    now = now or timezone.now()
+    roll_up(now, period=period, limit=PAGE_ROLL_UP_DAYS)
     with transaction.atomic():
         if connection.vendor == "postgresql":  # JIT compiling these costs seconds, each
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL jit = off")
-        return _compute(period)
-
-
-def _compute(period: Period) -> Outcomes:
-    now = timezone.now()
-    out = Outcomes(period=period)
-    sent = _executed(period)
-    shares = _share_counts(now)
-
-    # One pass over the sends for three figures: grouped by day, type, delay asked and
-    # lateness, at most days × 3 × 4 × 6 rows come back, and are summed up here.
-    delay = ExpressionWrapper(F("scheduled_for") - F("created_at"), DurationField())
-    late = ExpressionWrapper(F("executed_at") - F("scheduled_for"), DurationField())
-    groups = (
-        sent.annotate(
-            day=TruncDate("executed_at"),
-            delay=delay,
-            delay_bucket=_buckets("delay", DELAY_BUCKETS),
-            late=late,
-            late_bucket=_buckets("late", LATENESS_BUCKETS),
+        days = period.days
+        summarized = _summarized(days)
+        live = [day for day in days if day not in summarized]
+        # Rows exist for summarized days only (written with their OutcomeDay).
+        summary = OutcomeCount.objects.filter(
+            time_zone=timezone.get_current_timezone_name(),
+            day__gte=period.first,
+            day__lte=period.last,
         )
-        .values("day", "action_type", "delay_bucket", "late_bucket")
-        .annotate(n=Count("*"), **shares)
-        .order_by()
-    )
-    out.sent_per_day = _per_day(groups, period, "action_type", ActionType.values)
+        per_day = summary.filter(hour=ALL).values("day", "status", "action_type", "hour")
+        per_day = per_day.annotate(n=Sum("actions"))
+        totals = summary.values("status", "action_type", "delay", "late", "hour").annotate(
+            n=Sum("actions"), settled=Sum("actions"), answered=Sum("answers")
+        )  # fmt: skip
+        live_rows = [row for rows in _grouped(live, now) for row in rows] if live else []
+        out = Outcomes(period=period)
+        _add_per_day(out, [*per_day.order_by(), *live_rows])
+        _add_totals(out, [*totals.order_by(), *live_rows])
+        return out
+
+
+def _add_per_day(out: Outcomes, rows) -> None:
+    index = {day: n for n, day in enumerate(out.period.days)}
+    out.sent_per_day = {t: [0] * len(index) for t in ActionType.values}
+    out.missed_failed_per_day = {s: [0] * len(index) for s in LOST}
+    for row in rows:
+        if row["status"] == ActionStatus.EXECUTED:
+            if row["hour"] == ALL:
+                out.sent_per_day[row["action_type"]][index[row["day"]]] += row["n"]
+        else:
+            out.missed_failed_per_day[row["status"]][index[row["day"]]] += row["n"]
+
+
+def _add_totals(out: Outcomes, rows) -> None:
     out.answered_by_type = {t: Share() for t in ActionType.values}
     out.answered_by_delay = {label: Share() for label, _ in DELAY_BUCKETS}
+    out.answered_by_hour = {hour: Share() for hour in range(24)}
     out.lateness = dict.fromkeys((label for label, _ in LATENESS_BUCKETS), 0)
-    for row in groups:
-        shares_of = [out.answered_by_type[row["action_type"]]]
-        if row["action_type"] == ActionType.FOLLOW_UP:
-            shares_of.append(out.answered_by_delay[row["delay_bucket"]])
-        for share in shares_of:
+    for row in rows:
+        if row["status"] != ActionStatus.EXECUTED:
+            continue
+        if row["hour"] != ALL:
+            shares = [out.answered_by_hour[row["hour"]]]
+        else:
+            shares = [out.answered_by_type[row["action_type"]]]
+            if row["action_type"] == ActionType.FOLLOW_UP:
+                shares.append(out.answered_by_delay[DELAY_BUCKETS[row["delay"]][0]])
+            out.lateness[LATENESS_BUCKETS[row["late"]][0]] += row["n"]
+        for share in shares:
             share.settled += row["settled"]
-            share.answered += row["answered_n"]
-        out.lateness[row["late_bucket"]] += row["n"]
-
-    by_hour = (
-        sent.annotate(hour=LocalHour("executed_at", "prospect__time_zone"))
-        .values("hour")
-        .annotate(**shares)
-        .order_by()
-    )
-    found = {row["hour"]: Share(row["settled"], row["answered_n"]) for row in by_hour}
-    out.answered_by_hour = {hour: found.get(hour, Share()) for hour in range(24)}
-
-    lost = (
-        ScheduledAction.objects.filter(
-            status__in=[ActionStatus.MISSED, ActionStatus.FAILED],
-            scheduled_for__gte=period.start,
-            scheduled_for__lt=period.end,
-        )
-        .annotate(day=TruncDate("scheduled_for"))
-        .values("day", "status")
-        .annotate(n=Count("*"))
-        .order_by()
-    )
-    out.missed_failed_per_day = _per_day(
-        lost, period, "status", [ActionStatus.MISSED, ActionStatus.FAILED]
-    )
-    return out
+            share.answered += row["answered"]

@@ -1,17 +1,22 @@
-"""The outcomes page: the numbers on a small known data set, who may see it, bad periods,
-no data, and charts that are well-formed SVG."""
+"""The outcomes page: the numbers on a small known data set (summarized closed days and live
+open ones alike), the summary's filling, who may see it, bad periods, no data, and charts that
+are well-formed SVG."""
 
 import importlib
+import io
 import re
+import threading
 import xml.etree.ElementTree as ET
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 
-from followups import charts, outcomes, services
-from followups.models import ActionStatus, ActionType, ScheduledAction
+from followups import charts, dispatcher, outcomes, services
+from followups.management.commands.reconcile import Command as Reconcile
+from followups.models import ActionStatus, ActionType, OutcomeCount, OutcomeDay, ScheduledAction
 from tests import test_admin
 
 operator, viewer = test_admin.operator, test_admin.viewer
@@ -67,8 +72,20 @@ def known(make_prospect):
         )
 
 
+def summarized() -> list[date]:
+    return sorted(OutcomeDay.objects.values_list("day", flat=True))
+
+
+def counts() -> list[tuple]:
+    return sorted(OutcomeCount.objects.values_list(
+        "day", "status", "action_type", "delay", "late", "hour", "actions", "answers"
+    ))  # fmt: skip
+
+
 def test_the_numbers_on_a_known_data_set(known):
+    """12–15 Nov are closed (summarized by the page), 16–18 Nov open (counted live)."""
     out = outcomes.compute(LAST_WEEK)
+    assert summarized() == [date(2026, 11, d) for d in (12, 13, 14, 15)]
     assert out.sent == 5
     follow_ups = out.answered_by_type[ActionType.FOLLOW_UP]
     assert (follow_ups.settled, follow_ups.answered) == (3, 2)
@@ -90,6 +107,96 @@ def test_the_numbers_on_a_known_data_set(known):
     assert sum(out.missed_failed_per_day[ActionStatus.MISSED]) == 1
     assert out.missed_failed_per_day[ActionStatus.MISSED][days.index(date(2026, 11, 17))] == 1
     assert out.missed_failed_per_day[ActionStatus.FAILED][days.index(date(2026, 11, 13))] == 1
+
+
+def test_the_summary_gives_what_counting_the_actions_gives(known, monkeypatch):
+    period = outcomes.Period(date(2026, 9, 1), date(2026, 11, 18))
+    monkeypatch.setattr(outcomes, "PAGE_ROLL_UP_DAYS", 0)
+    live = outcomes.compute(period)
+    assert summarized() == []
+    monkeypatch.setattr(outcomes, "PAGE_ROLL_UP_DAYS", 20)  # bounded: the rest counted live
+    partly = outcomes.compute(period)
+    assert len(summarized()) == 20
+    assert outcomes.roll_up() + outcomes.roll_up() == 46 - 20  # 1 Oct – 15 Nov
+    whole = outcomes.compute(period)
+    assert live == partly == whole
+    assert whole.sent == 6 and sum(whole.missed_failed_per_day[ActionStatus.MISSED]) == 2
+
+
+def test_roll_up_is_bounded_and_idempotent(known):
+    """From the first action kept (1 Oct) to the last closed day (15 Nov): 46 days."""
+    assert outcomes.roll_up() == outcomes.ROLL_UP_DAYS == 31  # the latest first
+    assert summarized()[0] == date(2026, 10, 16) and summarized()[-1] == date(2026, 11, 15)
+    assert outcomes.roll_up() == 15
+    rows = counts()
+    assert outcomes.roll_up() == 0 and counts() == rows
+    # A day summarized again (its mark gone) replaces its rows, never adds to them.
+    OutcomeDay.objects.filter(day=date(2026, 11, 15)).delete()
+    assert outcomes.roll_up() == 1
+    assert counts() == rows
+    reminder = [r for r in rows if r[0] == date(2026, 11, 15) and r[5] == outcomes.ALL]
+    assert reminder == [(date(2026, 11, 15), "executed", "reminder", 0, 5, -1, 1, 0)]
+
+
+def test_an_answer_after_the_day_ended_is_counted(make_prospect, clock):
+    """A send late on 16 Nov (client's and admin's clock), answered on the 17th: the 16th stays
+    open until its sends' 24 h and the margin are over, then is summarized with the answer."""
+    client = make_prospect(time_zone="Asia/Makassar")
+    clock.move_to(datetime(2026, 11, 17, 9, tzinfo=ZoneInfo("Asia/Makassar")))
+    sent(client, "2026-11-16 14:00")  # 22:00 on the 16th for both
+    day = outcomes.Period(date(2026, 11, 16), date(2026, 11, 16))
+    assert outcomes.compute(day).answered.settled == 0  # its 24 h are not over
+    answer(client, "2026-11-17 12:00")  # 20:00 on the 17th
+    clock.move_to(datetime(2026, 11, 18, 23, tzinfo=ZoneInfo("Asia/Makassar")))
+    assert (outcomes.compute(day).answered.answered, summarized()) == (1, [])  # still open
+    clock.move_to(datetime(2026, 11, 19, 0, 1, tzinfo=ZoneInfo("Asia/Makassar")))
+    out = outcomes.compute(day)
+    assert summarized() == [date(2026, 11, 16)]
+    assert (out.answered.settled, out.answered.answered) == (1, 1)
+    assert out.answered_by_hour[22] == outcomes.Share(1, 1)
+
+
+def test_the_page_summarizes_the_days_it_lacks(viewer, known):
+    assert viewer.get(URL, {"period": "30"}).status_code == 200
+    assert summarized() == outcomes.Period(date(2026, 10, 20), date(2026, 11, 15)).days
+
+
+def test_the_summary_outlives_the_actions_cleanup_deletes(known, settings):
+    outcomes.roll_up()
+    settings.FOLLOWUPS_KEEP_EXECUTED_DAYS = 30
+    assert dispatcher.cleanup(now=datetime.now(UTC) + timedelta(days=31)) == 9
+    out = outcomes.compute(LAST_WEEK)
+    days = LAST_WEEK.days
+    assert out.sent == 1  # the reminder of the 15th; the open days' sends are gone
+    assert out.sent_per_day[ActionType.REMINDER][days.index(date(2026, 11, 15))] == 1
+    assert out.missed_failed_per_day[ActionStatus.FAILED][days.index(date(2026, 11, 13))] == 1
+    assert out.answered_by_type[ActionType.REMINDER] == outcomes.Share(1, 0)
+    assert out.lateness["> 30 min"] == 1
+
+
+def test_another_zone_has_its_own_days(known):
+    """The day axis is the admin's clock (DJANGO_TIME_ZONE): after a change, the kept actions
+    are summarized again in the new zone's days, the old zone's rows are not summed."""
+    outcomes.roll_up()
+    with timezone.override("Europe/Moscow"):  # UTC+3: the 16th's 02:00 UTC sends stay there
+        out = outcomes.compute(LAST_WEEK)
+        assert OutcomeDay.objects.filter(time_zone="Europe/Moscow").count() == 4
+    assert out == outcomes.compute(LAST_WEEK)
+
+
+def test_the_dispatcher_loop_summarizes_closed_days(known, broker, monkeypatch):
+    stop = threading.Event()
+    roll_up = outcomes.roll_up
+
+    def roll_up_once(*args, **kwargs):
+        stop.set()  # the loop ends after this pass
+        return roll_up(*args, **kwargs)
+
+    monkeypatch.setattr(outcomes, "roll_up", roll_up_once)
+    out = io.StringIO()
+    Reconcile(stdout=out)._watch(stop, interval=0.5, cleanup_every=1)
+    assert "summarized the outcomes of 31 days" in out.getvalue()
+    assert len(summarized()) == 31
 
 
 def svgs(html: str) -> list[ET.Element]:

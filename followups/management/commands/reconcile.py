@@ -7,7 +7,7 @@ import threading
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
-from followups import dispatcher
+from followups import dispatcher, outcomes
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,8 @@ class Command(BaseCommand):
             "--cleanup-every",
             type=int,
             default=300,
-            help="With --watch, delete old rows every N seconds (default 300).",
+            help="With --watch, delete old rows and summarize closed days for the outcomes "
+            "page every N seconds (default 300).",
         )
 
     def handle(self, *args, watch: bool, interval: float | None, cleanup_every: int, **opts):
@@ -82,11 +83,16 @@ class Command(BaseCommand):
         while not stop.wait(interval):
             passes += 1
             close_old_connections()
+            housekeeping = passes % passes_per_cleanup == 0
             try:
-                report = dispatcher.reconcile(force=False, clean=passes % passes_per_cleanup == 0)
+                report = dispatcher.reconcile(force=False, clean=housekeeping)
+                # The outcomes page's summary of closed days, a month at most per pass.
+                summarized = outcomes.roll_up() if housekeeping else 0
             except Exception:  # the database or broker is away: say so, try again next pass
                 log.exception("dispatcher pass failed; retrying in %s s", interval)
                 continue
             if report.released or report.missed or report.enqueued or report.deleted:
                 self.stdout.write(f"reconcile: {report}")
+            if summarized:
+                self.stdout.write(f"reconcile: summarized the outcomes of {summarized} days")
         self.stdout.write("reconcile --watch: stopped")
