@@ -271,6 +271,8 @@ def roll_up(now: datetime | None = None, *, period: Period | None = None,
     if first > last:
         return 0
     days = Period(first, last).days
+    if not set(days) - _summarized(days):
+        return 0  # the usual case: no lock taken, a page never waits on the dispatcher's
     with transaction.atomic():
         if connection.vendor == "postgresql":  # one summarizer at a time (dispatcher, pages)
             with connection.cursor() as cursor:

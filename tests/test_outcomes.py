@@ -184,8 +184,11 @@ def test_another_zone_has_its_own_days(known):
     assert out == outcomes.compute(LAST_WEEK)
 
 
-def test_the_dispatcher_loop_summarizes_closed_days(known, broker, monkeypatch):
+def test_the_dispatcher_loop_summarizes_closed_days(transactional_db, known, broker, monkeypatch):
+    """The loop closes the connection between passes: a real transaction per pass."""
     stop = threading.Event()
+    deadline = threading.Timer(30, stop.set)  # a loop that never summarizes fails, not hangs
+    deadline.start()
     roll_up = outcomes.roll_up
 
     def roll_up_once(*args, **kwargs):
@@ -195,6 +198,7 @@ def test_the_dispatcher_loop_summarizes_closed_days(known, broker, monkeypatch):
     monkeypatch.setattr(outcomes, "roll_up", roll_up_once)
     out = io.StringIO()
     Reconcile(stdout=out)._watch(stop, interval=0.5, cleanup_every=1)
+    deadline.cancel()
     assert "summarized the outcomes of 31 days" in out.getvalue()
     assert len(summarized()) == 31
 
