@@ -42,9 +42,7 @@ class Account(models.Model):
     state_reason = models.CharField(max_length=255, blank=True)
     send_rate_per_minute = models.PositiveIntegerField(null=True, blank=True)
     quiet_hours = models.CharField(max_length=11, blank=True)  # "21:00-09:00"
-    default_time_zone = models.CharField(
-        max_length=64, blank=True, validators=[validate_time_zone]
-    )
+    default_time_zone = models.CharField(max_length=64, blank=True, validators=[validate_time_zone])
     # The Telethon string session, encrypted at rest (never shown, never logged); empty when
     # the session comes from the environment.
     session = models.BinaryField(null=True, blank=True, editable=False)

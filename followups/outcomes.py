@@ -137,9 +137,18 @@ def mark_answered(prospect, at: datetime) -> int:
     ).update(answered_at=at)
 
 
-def _executed(period: Period):
-    return ScheduledAction.objects.filter(
-        status=ActionStatus.EXECUTED, executed_at__gte=period.start, executed_at__lt=period.end
+def _of(accounts, **conditions):
+    """The actions matching `conditions`, of those accounts' clients (None: every account's)."""
+    rows = ScheduledAction.objects.filter(**conditions)
+    return rows if accounts is None else rows.filter(prospect__account__in=accounts)
+
+
+def _executed(period: Period, accounts=None):
+    return _of(
+        accounts,
+        status=ActionStatus.EXECUTED,
+        executed_at__gte=period.start,
+        executed_at__lt=period.end,
     )
 
 
@@ -161,18 +170,20 @@ def _per_day(rows, period: Period, key: str, names) -> dict[str, list[int]]:
     return series
 
 
-def compute(period: Period) -> Outcomes:
+def compute(period: Period, accounts=None) -> Outcomes:
+    """The outcomes of the sends to the clients of `accounts` (ids or a queryset of them;
+    None: every account, which the index alone answers)."""
     with transaction.atomic():
         if connection.vendor == "postgresql":  # JIT compiling these costs seconds, each
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL jit = off")
-        return _compute(period)
+        return _compute(period, accounts)
 
 
-def _compute(period: Period) -> Outcomes:
+def _compute(period: Period, accounts) -> Outcomes:
     now = timezone.now()
     out = Outcomes(period=period)
-    sent = _executed(period)
+    sent = _executed(period, accounts)
     shares = _share_counts(now)
 
     # One pass over the sends for three figures: grouped by day, type, delay asked and
@@ -214,7 +225,8 @@ def _compute(period: Period) -> Outcomes:
     out.answered_by_hour = {hour: found.get(hour, Share()) for hour in range(24)}
 
     lost = (
-        ScheduledAction.objects.filter(
+        _of(
+            accounts,
             status__in=[ActionStatus.MISSED, ActionStatus.FAILED],
             scheduled_for__gte=period.start,
             scheduled_for__lt=period.end,
