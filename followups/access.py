@@ -14,23 +14,16 @@ _CACHE = "_followups_sees_all"
 
 
 def sees_all(user) -> bool:
-    """Superuser or head of sales: every account. Cached on the user object (one request)."""
+    """Superuser or head of sales: every account. Cached on the user object, as Django caches
+    its permissions there (one request's user)."""
     if not hasattr(user, _CACHE):
-        setattr(
-            user,
-            _CACHE,
-            user.is_active
-            and (user.is_superuser or user.groups.filter(name=HEAD_OF_SALES).exists()),
-        )
+        head = user.is_superuser or user.groups.filter(name=HEAD_OF_SALES).exists()
+        setattr(user, _CACHE, head)
     return getattr(user, _CACHE)
 
 
 def visible_accounts(user) -> QuerySet[Account]:
-    if sees_all(user):
-        return Account.objects.all()
-    if not user.is_active:
-        return Account.objects.none()
-    return Account.objects.filter(staff=user)
+    return Account.objects.all() if sees_all(user) else Account.objects.filter(staff=user)
 
 
 def scope(queryset: QuerySet, user, to_account: str) -> QuerySet:

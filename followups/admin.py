@@ -133,11 +133,6 @@ class ShownFieldLookupsOnly:
         )
 
 
-@admin.display(description="account", ordering="prospect__account__name")
-def account_of(obj) -> Account:
-    return obj.prospect.account
-
-
 class ScopedToAccounts:
     """Only the rows of the Telegram accounts the user sees (followups.access): lists, bulk
     actions (Django's admin selects through get_queryset, so a forged id is dropped) and object
@@ -153,12 +148,22 @@ class ScopedToAccounts:
             self.message_user(request, access.NO_ACCOUNT, messages.WARNING)
         return super().changelist_view(request, extra_context)
 
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        """Django's change, history and delete pages redirect to the index, saying "doesn't
+        exist", for an object get_queryset does not have: here it is a plain 404, the same for
+        another account's object as for one that never existed."""
+        raise Http404(f"No such {opts.verbose_name}.")
+
 
 class AccountScoped(ScopedToAccounts):
     """A client's rows: also the prospect choices of a form, and an account column and filter
     for those who see more than one account."""
 
-    account_column = account_of
+    account_column = "account_of"
+
+    @admin.display(description="account", ordering="prospect__account__name")
+    def account_of(self, obj) -> Account:
+        return obj.prospect.account
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.related_model is Prospect:
