@@ -283,6 +283,9 @@ def test_access_scope_is_the_one_rule(villas, rows):
     head_user = staff("h", HEAD_OF_SALES, [])
     assert list(access.visible_accounts(manager)) == [a]
     assert set(access.visible_accounts(head_user)) == set(Account.objects.all()) > {a, b}
+    root = User.objects.create_superuser("root", password="pw")
+    assert access.sees_all(root) and not access.sees_all(manager)
+    assert access.scope(Account.objects.all(), manager, "").get() == a
     for model, path in ((Prospect, "account"), (OptOutChange, "prospect__account")):
         seen = access.scope(model.objects.all(), manager, path)
         assert {row.pk for row in seen} == {
