@@ -798,6 +798,7 @@ class ProspectAdmin(
     account_path = "account"
     account_column = "account"
     list_select_related = ("account",)
+    ordering = ("-pk",)  # the list's own default, now also the prospect lookups' (paginated)
     list_display = (
         "telegram_id",
         "display_name",
