@@ -1,14 +1,19 @@
 """Compare the contact-time resolver with dateparser on tests/resolver_corpus.jsonl.
 
-    uv run python bench/resolver_bench.py
+    uv run python bench/resolver_bench.py [--baseline main]
 
-A case passes when the status matches and, for `ok`, the resolved minute matches. dateparser
-has no notion of "ambiguous", of opt-outs or of a default contact hour, so it is also scored
-leniently (status right and, for `ok`, the right calendar day). It is called the way its users
-would: `dateparser.parse` on the whole message and `dateparser.search.search_dates` (first
-date found), languages ru+en, RELATIVE_BASE = the client's local now, PREFER_DATES_FROM future,
-TIMEZONE = the client's zone, RETURN_AS_TIMEZONE_AWARE. A date at or before now counts as
-`past`, no date as `none`, anything else as `ok`.
+`--baseline REF` also times the resolver as it was at git REF, in the same process, so that
+the throughput of the two can be compared as a ratio on a machine whose load varies.
+
+A case passes when the status matches and, for `ok`, the resolved minute matches. A silent
+wrong answer is an `ok` that is wrong: the client would be promised a time they did not ask
+for, and nobody asks. dateparser has no notion of "ambiguous", of opt-outs or of a default
+contact hour, so it is also scored leniently (status right and, for `ok`, the right calendar
+day). It is called the way its users would: `dateparser.parse` on the whole message and
+`dateparser.search.search_dates` (first date found), languages ru+en, RELATIVE_BASE = the
+client's local now, PREFER_DATES_FROM future, TIMEZONE = the client's zone,
+RETURN_AS_TIMEZONE_AWARE. A date at or before now counts as `past`, no date as `none`,
+anything else as `ok`.
 
 It also measures the resolver's worst case: hostile messages (see `adversarial`) as long as
 the listener lets through, and as long as the resolver reads.
@@ -18,10 +23,16 @@ Writes bench/results/resolver.md and bench/results/resolver.json.
 
 from __future__ import annotations
 
+import argparse
+import importlib
+import io
 import json
 import platform
 import random
+import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 import tracemalloc
 import warnings
@@ -58,6 +69,28 @@ Answer = tuple[str, datetime | None]
 def ours(case: dict) -> Answer:
     result = resolve_text(case["text"], case["now"], case["tz"])
     return result.status.value, result.when
+
+
+def baseline(ref: str) -> Callable[[dict], Answer]:
+    """The resolver as it was at git `ref`, imported from a copy under another name."""
+    archive = subprocess.run(
+        ["git", "archive", ref, "followups/timeresolver"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout
+    folder = Path(tempfile.mkdtemp(prefix="resolver-baseline-"))
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    (folder / "followups" / "timeresolver").rename(folder / "baseline_timeresolver")
+    sys.path.insert(0, str(folder))
+    old = importlib.import_module("baseline_timeresolver")
+
+    def resolve(case: dict) -> Answer:
+        result = old.resolve_text(case["text"], case["now"], case["tz"])
+        return result.status.value, result.when
+
+    return resolve
 
 
 def _dateparser_answer(found: datetime | None, now: datetime) -> Answer:
@@ -114,11 +147,15 @@ def evaluate(name: str, resolver: Callable[[dict], Answer], cases: list[dict], r
             resolver(case)
         fastest = min(fastest, time.perf_counter() - start)
     by_category: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
+    silent = 0
     for case, answer in zip(cases, answers, strict=True):
-        by_category[case["category"]].append(score(case, answer))
+        marks = score(case, answer)
+        by_category[case["category"]].append(marks)
+        silent += answer[0] == "ok" and not marks[0]
     return {
         "name": name,
         "per_second": round(len(cases) / fastest),
+        "silent_wrong": silent / len(cases),
         "strict": sum(s for marks in by_category.values() for s, _ in marks) / len(cases),
         "lenient": sum(lenient for marks in by_category.values() for _, lenient in marks)
         / len(cases),
@@ -243,11 +280,12 @@ def markdown(runs: list[dict], cases: list[dict], worst: list[dict]) -> str:
         "`ok`, the calendar day right (dateparser has no default contact hour). "
         f"Resolutions per second: the fastest of {ROUNDS} passes, same process.",
         "",
-        "| resolver | strict | lenient | resolutions/s |",
-        "|---|---|---|---|",
+        "| resolver | strict | lenient | silent wrong | resolutions/s |",
+        "|---|---|---|---|---|",
     ]
     lines += [
-        f"| {r['name']} | {r['strict']:.1%} | {r['lenient']:.1%} | {r['per_second']:,} |"
+        f"| {r['name']} | {r['strict']:.1%} | {r['lenient']:.1%} | {r['silent_wrong']:.1%} "
+        f"| {r['per_second']:,} |"
         for r in runs
     ]
     lines += [
@@ -273,10 +311,17 @@ def markdown(runs: list[dict], cases: list[dict], worst: list[dict]) -> str:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", metavar="REF", help="also time the resolver at git REF")
+    args = parser.parse_args()
     warnings.filterwarnings("ignore")  # dateparser's deprecation noise
     cases = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines()]
-    runs = [
-        evaluate("timeresolver", ours, cases, ROUNDS),
+    runs = [evaluate("timeresolver", ours, cases, ROUNDS)]
+    if args.baseline:
+        runs.append(
+            evaluate(f"timeresolver at {args.baseline}", baseline(args.baseline), cases, ROUNDS)
+        )
+    runs += [
         evaluate("dateparser.parse", dateparser_parse, cases, ROUNDS),
         evaluate("dateparser search_dates", dateparser_search, cases, ROUNDS),
     ]

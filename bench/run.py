@@ -38,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     config.setup_django()
     _send_django_logs_to_file()
     logging.getLogger("pika").setLevel(logging.ERROR)  # purging a queue not yet declared
+    if args.peers:
+        from bench.peers import runner
+
+        return runner.main(quick=args.quick, n_backlog=args.backlog, n_burst=args.burst)
 
     from bench import burst, report, table
 
@@ -84,6 +88,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes; under a minute")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument(
+        "--peers",
+        action="store_true",
+        help="the burst on the product and on peer engines (needs `uv sync --group peers`)",
+    )
     parser.add_argument(
         "--only",
         type=lambda s: [x.strip() for x in s.split(",") if x.strip()],

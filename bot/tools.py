@@ -352,6 +352,13 @@ def _resolve(tool_input: dict, turn: Turn):
     content: dict[str, Any] = {"status": resolution.status, "scheduled": False}
     if resolution.status == "ambiguous":
         content["instruction"] = "The time is ambiguous: ask the client to name a day and time."
+        if resolution.unused:
+            # words the resolver could not fit into the time: the client meant more than it read
+            content["unused_words"] = list(resolution.unused)
+            content["instruction"] = (
+                "Only part of the client's time could be read (see unused_words): ask the "
+                "client to confirm the day and time."
+            )
         if resolution.fallback is not None:
             content["possible_reading"] = describe_when(
                 resolution.fallback, turn.now, prospect.zone, prospect.language

@@ -177,6 +177,25 @@ class TestClaudeSchedules:
         assert result["scheduled"] is False
         assert ToolCall.objects.get().outcome == ToolCall.Outcome.NEEDS_CLIENT
 
+    def test_a_time_read_only_in_part_is_asked_about(self, claude_api):
+        """A time-bearing word the resolver could not read ("13" beside "пятницы") reaches
+        the model as `unused_words`, with nothing scheduled and the best reading offered."""
+        fake = claude_api(
+            tool_use(
+                "schedule_followup",
+                {"when_text": "в пятницу 13", "message_template": "", "reason": "asked"},
+            ),
+            end_turn("Уточните, пожалуйста: в пятницу в 13:00?"),
+        )
+        converse("напишите в пятницу 13")
+        assert not pending_follow_ups().exists()
+        result = last_tool_results(fake.requests[1])[0]["content"]
+        assert (result["status"], result["scheduled"]) == ("ambiguous", False)
+        assert result["unused_words"] == ["13"]
+        assert "unused_words" in result["instruction"]
+        assert result["possible_reading"]
+        assert ToolCall.objects.get().outcome == ToolCall.Outcome.NEEDS_CLIENT
+
     @pytest.mark.parametrize(
         ("tool_input", "error"),
         [

@@ -374,10 +374,37 @@ def test_resolution_shape():
         "span": list(result.span),
         "reason": result.reason,
         "opt_out": False,
+        "unused": [],
     }
     assert "завтра после 3" in result.reason
     with pytest.raises(FrozenInstanceError):
         result.status = Status.NONE  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("text", "unused", "fallback"),
+    [
+        ("как насчет пятницы 13", ["13"], "2026-11-20 10:00"),  # Friday the 13th, or at 13?
+        ("через 6 пятниц", ["6"], "2026-11-20 10:00"),  # no sixth Friday is counted
+        ("давайте в пятницу, 3 и 4", ["3"], "2026-11-20 10:00"),
+    ],
+)
+def test_a_time_bearing_word_left_unread_is_never_ok(text, unused, fallback):
+    """Accounting: a number, a weekday, a month, an ordinal or a zone beside the time that no
+    reading used makes the answer a guess: `ambiguous`, the best reading as fallback, and
+    the words listed (the agent asks the client)."""
+    result = resolve_text(text, "2026-11-18T11:00", MAKASSAR)
+    assert (result.status, iso(result.fallback)) == (Status.AMBIGUOUS, iso(local(fallback)))
+    assert list(result.unused) == unused
+    assert result.to_json()["unused"] == unused
+    assert f"not read: '{unused[0]}'" in result.reason
+
+
+def test_words_read_by_a_time_set_aside_are_accounted_for():
+    """A time ruled out or replaced was read: "не в пятницу, а в субботу" leaves nothing."""
+    result = resolve_text("не в пятницу, а в субботу в 5", "2026-11-18T11:00", MAKASSAR)
+    assert (result.status, result.unused) == (Status.OK, ())
+    assert result.when == local("2026-11-21 17:00")
 
 
 def test_opt_out_is_flagged_not_resolved():

@@ -55,6 +55,7 @@ _BEFORE_PART = {
 _BY_PART = {"evening": "towards_evening"}
 BEFORE_NOON = (11, 12, 13)  # "до 12", "before 1pm": the morning, like "до обеда"
 TOMORROW_NIGHT_END = time(4)  # "завтра" said before this may mean "after I sleep"
+AFTER_MIDNIGHT = "'tomorrow' said after midnight may mean after they sleep"
 END_OF_WEEK_CUTOFF = time(12)  # "к концу недели" is ambiguous from Friday afternoon on
 RECENT_PAST_DAYS = 14  # a date without a year this recent is "past", not next year's
 WEEK_OFFSET = {"this": 0, "next": 1, "last": -1, "after_next": 2}  # the `week` field, in weeks
@@ -146,6 +147,9 @@ def compute(spec: Spec, now: datetime) -> Outcome:
 def _on_other_clock(spec: Spec, now: datetime) -> Outcome:
     """ "в 15 по мск": do the calendar work on that zone's clock, answer in the client's."""
     inner = compute(replace(spec, time_zone=None), now.astimezone(ZoneInfo(spec.time_zone)))
+    if inner.reason == AFTER_MIDNIGHT and now.time() >= TOMORROW_NIGHT_END:
+        # past midnight on that clock, but not on the client's: their "tomorrow" is plain
+        inner = Outcome(Status.OK, inner.fallback, reason="+1 day(s)")
 
     def back(moment: datetime | None) -> datetime | None:
         return moment.astimezone(now.tzinfo) if moment else None
@@ -182,6 +186,8 @@ def _duration(spec: Spec, now: datetime) -> Outcome:
 
 
 def _calendar(spec: Spec, now: datetime) -> Outcome:
+    if isinstance(spec.year, str):  # "в следующем году в марте"
+        spec = replace(spec, year=now.year + (spec.year == "next"))
     clock = _clock(spec, now)
     if clock is None:
         return Outcome(Status.AMBIGUOUS, reason="'at night' is not a contact time")
@@ -193,6 +199,8 @@ def _calendar(spec: Spec, now: datetime) -> Outcome:
         return _weekend(spec, now, clock)
     if spec.week_part:
         return _week_part(spec, now, clock)
+    if spec.weekday_ordinal is not None:
+        return _nth_weekday(spec, now, clock)
     if spec.day is not None:
         return _date(spec, now, clock)
     if spec.month_part:
@@ -251,15 +259,14 @@ def _relative(spec: Spec, now: datetime, clock: _Clock) -> Outcome:
         day, what = today + timedelta(days=spec.days_ahead), f"{spec.days_ahead:+d} day(s)"
     outcome = _on(day, now, clock, spec, what)
     if spec.days_ahead == 1 and now.time() < TOMORROW_NIGHT_END and outcome.when:
-        why = "'tomorrow' said after midnight may mean after they sleep"
-        return Outcome(Status.AMBIGUOUS, fallback=outcome.when, reason=why)
+        return Outcome(Status.AMBIGUOUS, fallback=outcome.when, reason=AFTER_MIDNIGHT)
     return _check_weekday(spec, now, clock, day, outcome)
 
 
 def _check_weekday(spec: Spec, now: datetime, clock: _Clock, day: date, outcome: Outcome):
     """A date and a weekday named together must agree, else both readings stand."""
-    if spec.weekday is None or day.weekday() == spec.weekday:
-        return outcome
+    if spec.weekday is None or day.weekday() == spec.weekday or outcome.status == Status.PAST:
+        return outcome  # "Sunday, 10 Feb 2019" has gone, whatever its weekday
     by_weekday = _weekday(
         replace(spec, day=None, month=None, year=None, days_ahead=None), now, clock
     )
@@ -289,6 +296,48 @@ def _weekday(spec: Spec, now: datetime, clock: _Clock) -> Outcome:
         why = f"{name} is today; said early in the morning it may mean today"
         return Outcome(Status.AMBIGUOUS, fallback=outcome.when, reason=why)
     return outcome
+
+
+def _nth_in_month(weekday: int, nth: int):
+    """pick(year, month) for the N-th (or, if -1, the last) weekday of a month; a day past
+    the month's end when there is no such one (no fifth Monday)."""
+
+    def pick(year: int, month: int) -> int:
+        if nth > 0:
+            return 1 + (weekday - date(year, month, 1).weekday()) % 7 + 7 * (nth - 1)
+        last = calendar.monthrange(year, month)[1]
+        return last - (date(year, month, last).weekday() - weekday) % 7 + 7 * (nth + 1)
+
+    return pick
+
+
+def _nth_weekday(spec: Spec, now: datetime, clock: _Clock) -> Outcome:
+    """ "third tuesday of september", "в последнюю пятницу декабря"; without a month, the N-th
+    such weekday from now ("через 3 пятницы", "2 thursdays ago")."""
+    today, nth = now.date(), spec.weekday_ordinal
+    name = WEEKDAYS[spec.weekday].capitalize()
+    what = f"{name} #{nth}" + (" of the month" if spec.month is not None else " from now")
+    if spec.month is None:
+        if nth > 0:
+            ahead = (spec.weekday - today.weekday()) % 7 or 7
+            day = today + timedelta(days=ahead + 7 * (nth - 1))
+        else:
+            back = (today.weekday() - spec.weekday) % 7 or 7
+            day = today - timedelta(days=back - 7 * (nth + 1))
+        return _on(day, now, clock, spec, what)
+    pick = _nth_in_month(spec.weekday, nth)
+    if isinstance(spec.month, str):
+        found = _valid_date(*_month_ref(spec.month, today), 1)
+        found = _valid_date(found.year, found.month, pick(found.year, found.month))
+    elif spec.year:
+        found = _valid_date(spec.year, spec.month, pick(spec.year, spec.month))
+    else:
+        found = _yearless(spec.month, pick, now)
+    if isinstance(found, Outcome):
+        return found
+    if found is None:
+        return Outcome(Status.NONE, reason=f"{what}: no such day")
+    return _on(found, now, clock, spec, what)
 
 
 def _weekend(spec: Spec, now: datetime, clock: _Clock) -> Outcome:
@@ -343,7 +392,7 @@ def _week_part(spec: Spec, now: datetime, clock: _Clock) -> Outcome:
 
 
 def _valid_date(year: int, month: int, day: int) -> date | None:
-    return date(year, month, day) if day <= calendar.monthrange(year, month)[1] else None
+    return date(year, month, day) if 1 <= day <= calendar.monthrange(year, month)[1] else None
 
 
 def _first_valid(month: int, pick, years: range) -> date | None:

@@ -66,16 +66,29 @@ FIELDS: dict[str, dict[str, Any]] = {
     },
     "days_ahead": _int(-366, 366, "0 today, 1 tomorrow, 2 the day after, N 'in N days'"),
     "weeks_ahead": _int(-52, 52, "'in N weeks'"),
-    "months_ahead": _int(-24, 24, "'in N months'"),
+    "months_ahead": _int(-120, 120, "'in N months' ('in 4 years' is 48)"),
     "weekday": _enum(WEEKDAYS, "a named day of the week"),
     "weekday_modifier": _enum(_RELATIONS, "the word right before the weekday: this/next/last"),
+    "weekday_ordinal": {
+        "type": "integer",
+        "minimum": -5,
+        "maximum": 5,
+        "description": "with a month: the N-th weekday of it ('third tuesday of september' 3, "
+        "'последняя пятница декабря' -1); without: the N-th one from now ('через 3 пятницы' 3, "
+        "'2 thursdays ago' -2); never 0",
+    },
     "week": _enum(
         WEEK_RELATIONS,
         "a week named on its own: 'next week', 'Friday next week', 'the week after next'",
     ),
     "week_part": _enum(_PARTS, "start/middle/end of the week"),
     "weekend": {"type": "boolean", "description": "the weekend"},
-    "year": _int(2000, 2100, "a year the client wrote"),
+    "year": {
+        "anyOf": [
+            _int(2000, 2100, "a year the client wrote"),
+            _enum(("this", "next"), "this/next year, with a month"),
+        ]
+    },
     "month": {
         "anyOf": [
             _int(1, 12, "a calendar month the client named"),
@@ -131,10 +144,11 @@ class Spec:
     months_ahead: int | None = None
     weekday: int | None = None
     weekday_modifier: str | None = None
+    weekday_ordinal: int | None = None
     week: str | None = None
     week_part: str | None = None
     weekend: bool = False
-    year: int | None = None
+    year: int | str | None = None
     month: int | str | None = None
     day: int | None = None
     month_part: str | None = None
@@ -270,7 +284,12 @@ def _check_combination(values: dict[str, Any], path: str) -> None:
     conflict("week", {"weekday_modifier", "day", "month", "month_part"})
     conflict("day", {"month_part"})
     conflict("same_time", {"hour", "part_of_day"})
-    if {"weekday", "month"} <= present and "day" not in present:
+    if values.get("weekday_ordinal") == 0:
+        raise ResolverInputError(f"field {_q(path, 'weekday_ordinal')} must not be 0")
+    needs("weekday_ordinal", "weekday")
+    conflict("weekday_ordinal", {"weekday_modifier", "week", "day", *_RELATIVE, "month_part"})
+    ordinal = "weekday_ordinal" in present
+    if {"weekday", "month"} <= present and "day" not in present and not ordinal:
         raise _fail(path, "fields 'weekday' and 'month' need a 'day' to be combined")
     needs("weekday_modifier", "weekday")
     needs("minute", "hour")

@@ -44,7 +44,7 @@ _VOCAB: dict[str, str] = {
     "around": "около примерно приблизительно где-то где-нибудь ориентировочно around about "
     "approximately approx",
     "toward": "ближе под towards toward",
-    "laterpost": "спустя",
+    "laterpost": "спустя hence",
     "ago": "назад ago",
     "or": "или либо or either otherwise",
     "if": "если if",
@@ -324,6 +324,10 @@ _PHRASES: dict[str, str] = {
     "на следующей неделе": "on next week",
     "на следующей": "on next week",  # "не на этой неделе, а на следующей"
     "на той неделе": "on next week",  # colloquial; said of the past, the verb is a report
+    "ноль ноль": "",  # "в пятнадцать ноль ноль" is 15:00
+    "zero zero": "",
+    "в первых числах": "at start",  # "в феврале, в первых числах"
+    "в последних числах": "at end",
     "в это же время": "sametime",
     "во столько же": "sametime",
     "в то же время": "sametime",
@@ -490,12 +494,18 @@ _CITY_ZONES = {
     "Asia/Bangkok": ("бангкоку", "bangkok"),
     "Asia/Singapore": ("сингапуру", "singapore sgt"),
     "Asia/Shanghai": ("пекину китаю", "beijing"),
-    "Europe/Berlin": ("берлину", "berlin cet cest"),
+    "Europe/Berlin": ("берлину", "berlin"),
+    "Europe/Kyiv": ("", "kiev kyiv"),
     "Europe/Paris": ("парижу", "paris"),
     "Europe/Warsaw": ("варшаве", ""),
-    "America/New_York": ("нью-йорку", "edt"),
-    "America/Los_Angeles": ("", "pst pdt"),
-    "Australia/Sydney": ("сиднею", "sydney aest aedt"),
+    "America/New_York": ("нью-йорку", ""),
+    "America/Chicago": ("чикаго", "chicago"),
+    "America/Denver": ("денверу", "denver"),
+    "America/Los_Angeles": ("лос-анджелесу", ""),
+    "Asia/Kolkata": ("индии дели", "ist india"),
+    "Asia/Tokyo": ("токио", "jst tokyo"),
+    "Asia/Hong_Kong": ("гонконгу", "hkt"),
+    "Australia/Sydney": ("сиднею", "sydney"),
     "Australia/Perth": ("перту", "perth awst"),
 }
 for _zone, (_ru, _en) in _CITY_ZONES.items():
@@ -503,6 +513,30 @@ for _zone, (_ru, _en) in _CITY_ZONES.items():
         _PHRASES[f"по {_name.replace('-', ' - ')}"] = f"zone={_zone}"  # "нью - йорку" as split
     for _name in _en.split():
         _PHRASES[_name if len(_name) <= 4 else f"{_name} time"] = f"zone={_zone}"
+
+# An abbreviation names a fixed offset, summer or winter ("5pm CET" in July is UTC+1); the
+# Etc zones count the other way round (Etc/GMT-1 is UTC+1).
+_FIXED_OFFSETS = {
+    **{"cet": 1, "cest": 2, "bst": 1, "eet": 2, "eest": 3, "wet": 0, "west": 1, "aest": 10},
+    **{"aedt": 11, "est": -5, "edt": -4, "cst": -6, "cdt": -5, "mst": -7, "mdt": -6},
+    **{"pst": -8, "pdt": -7},
+}
+for _name, _hours in _FIXED_OFFSETS.items():
+    _PHRASES[_name] = f"zone=Etc/GMT{-_hours:+d}" if _hours else "zone=UTC"
+_PHRASES["new york time"] = _PHRASES["ny time"] = "zone=America/New_York"
+# the US zones by name follow their summer time
+_PHRASES["et"] = _PHRASES["eastern time"] = "zone=America/New_York"
+_PHRASES["central time"] = "zone=America/Chicago"
+_PHRASES["mountain time"] = "zone=America/Denver"
+_PHRASES["pacific time"] = "zone=America/Los_Angeles"
+_PHRASES["uk time"] = "zone=Europe/London"
+_PHRASES["sg time"] = "zone=Asia/Singapore"
+_PHRASES["по нашему времени"] = _PHRASES["по нашему"] = _PHRASES["our time"] = ""  # their own
+for _city, _zone in (("москвы", "Moscow"), ("киева", "Kyiv"), ("лондона", "London")):
+    _PHRASES[f"по времени {_city}"] = f"zone=Europe/{_zone}"
+_PHRASES["по киевскому"] = "zone=Europe/Kyiv"
+_PHRASES["по лондонскому"] = _PHRASES["по лондонскому времени"] = "zone=Europe/London"
+_PHRASES["los angeles time"] = _PHRASES["la time"] = "zone=America/Los_Angeles"
 
 # "завтра суббота, давайте в понедельник": saying what day it is names no contact time.
 for _day in ("сегодня", "завтра", "вчера", "today is", "tomorrow is"):
@@ -726,10 +760,13 @@ _EN_ORDINALS = {
     if word != "second"  # far more often the unit of time
 }
 
+ORDINAL_WORDS = frozenset(_EN_ORDINALS) | {"second"}
+
 # Words that only count as time words when the context supports them ("the sun", "may I").
 _WEAK = {"may", "march", "mar", "sat", "sun", "wed", "mon", "jan", "a", "an", *_EN_ORDINALS}
 _WEAK_PREV_WORDS = {"maybe", "perhaps", "probably", "say"}  # "next week, maybe wed"
 _WEAK_PREV = {"on", "at", "by", "before", "after", "from", "to", "this", "next", "last", "or"}
+_WEAK_PREV |= {"am", "pm"}  # "845 a.m. wed"
 _NUMBER_TAG = re.compile(r"\d+(?:th)?")
 _WEAK_NEXT = re.compile(r"\d.*|mo\d+|am|pm|morning|afternoon|evening|night|at|hour|min|or")
 
@@ -1136,12 +1173,14 @@ def _is_translit(words: list[str]) -> bool:
 _TOKEN_RE = re.compile(
     r"""
     (?P<iso>\d{4}-\d{1,2}-\d{1,2})(?!\d)
-  | (?P<big>\+?\d(?:[\s\-()]{0,2}\d){6,})
+  | (?P<big>\+?\d(?:[\s\-()]{0,2}\d){6,})(?![\d:])
   | (?P<dmy>\d{1,2}[./]\d{1,2}[./](?:\d{4}|\d{2}))(?!\d|[./]\d)
   | (?P<hm>\d{1,2}:\d{2})(?::\d{2})?(?!\d)
   | (?P<pair>\d{1,2}[./,]\d{1,2})(?!\d|[./,:]\d)
   | (?P<card>\d{1,2}-?(?:х|ти|ми|ех|ух))(?![a-zа-я\d])
-  | (?P<ord>\d{1,2}(?:\s?-\s?)?(?:ого|го|ому|му|ом|ое|е|ье|ий|ый|ой|й|st|nd|rd|th))(?![a-zа-я\d])
+  | (?P<ord>\d{1,2}(?:\s?-\s?)?(?:ого|его|го|ому|му|ом|ое|е|ье|ий|ый|ой|й|st|nd|rd|th))
+    (?![a-zа-я\d])
+  | (?P<yy>'\d{2})(?![\d:])
   | (?P<slang>(?:2moro|2morow|2morrow|2mrw|2day|2nite|2night|4erez|4as[a-z]*)(?![a-z]))
   | (?P<num>\d+)
   | (?P<word>[a-zа-я]+(?:'[a-z]+)?(?:-[a-zа-я]+)*)
@@ -1216,6 +1255,8 @@ def _number_tag(raw: _Raw) -> str:
         return f"{int(_LEADING_DIGITS.match(text).group())}th"
     if raw.kind == "card":
         return _LEADING_DIGITS.match(text).group()
+    if raw.kind == "yy":
+        return str(2000 + int(text[1:]))  # "dec 5 '27": a year
     return text
 
 
@@ -1266,11 +1307,14 @@ def _paired(toks: list[Tok], i: int) -> bool:
 
 
 _WEEK_MOD = {"this", "next", "last"}  # "wed next week"
+_MONTH_PREV = {"day", "date", "dayg", "start", "middle", "end"}
 
 
 def _weak_checked(toks: list[Tok]) -> list[Tok]:
     out = []
     for i, tok in enumerate(toks):
+        if tok.text == "second" and i + 1 < len(toks) and toks[i + 1].tag.startswith("wd"):
+            tok = Tok("2th", tok.start, tok.end, tok.text)  # "second monday": not the unit
         if tok.text in _WEAK and tok.tag != "_":
             prev = toks[i - 1].tag if i else ""
             nxt = toks[i + 1].tag if i + 1 < len(toks) else ""
@@ -1282,6 +1326,10 @@ def _weak_checked(toks: list[Tok]) -> list[Tok]:
                 or bool(_NUMBER_TAG.fullmatch(prev))
                 or bool(_WEAK_NEXT.fullmatch(nxt))
             )
+            if tok.text in _EN_ORDINALS and nxt.startswith("wd"):
+                supported = True  # "third tuesday of september"
+            if tok.tag.startswith("mo") and (prev.startswith("wd") or prev in _MONTH_PREV):
+                supported = True  # "first monday of may", "last day of march", "end of may"
             if tok.text in ("a", "an"):
                 supported = nxt in _UNIT_TAGS or nxt in ("half", "several")
             after_next = toks[i + 2].tag if i + 2 < len(toks) else ""

@@ -23,7 +23,7 @@ from itertools import pairwise
 from typing import Any
 
 from .fields import WEEKDAYS, ResolverInputError, Spec, validate
-from .lexicon import Tok, tokenize
+from .lexicon import ORDINAL_WORDS, Tok, tokenize
 
 SEVERAL = 3  # "несколько дней": the fallback reading of "several"
 # A message naming more times than this is read from shortly before the last of them (see
@@ -57,6 +57,7 @@ class Candidate:
     span: tuple[int, int]
     score: int
     drop: str | None
+    unused: tuple[tuple[int, str], ...] = ()  # (offset, word): time-bearing, beside it, unread
 
 
 DROP_REASONS = {
@@ -80,6 +81,8 @@ class Parsed:
 
 NUM = r"\d+(?:\.\d+)?"
 D12 = r"\d{1,2}"
+HOUR = rf"(?:{D12}|noon|midnight)"
+PARTS = r"(?:morning|afternoon|evening|night)"  # an hour a minute phrase counts from
 UNIT_TAGS = ("min", "hour", "day", "dayg", "week", "month", "year")
 UNIT = f"(?:{'|'.join(UNIT_TAGS)})"
 # At most four ("где-то около после 5"): a longer run would cost quadratic time to scan.
@@ -89,7 +92,7 @@ DAYPRE = r"(?:(?P<pre>on|at|by|before|after|from|to|toward) )?"
 # A number followed by one of these counts something else ("в 5 минутах", "в 2 раза").
 NOT_COUNTED = (
     r"(?! (?:cnt|cur|nights|night|min|hour|day|dayg|week|month|year|date|times|big|sec|mo\d+"
-    r"|\d+th))"
+    r"|\d+th)(?![^ ]))"  # a whole tag: "в 10 утра послезавтра" counts no days
 )
 
 
@@ -142,14 +145,15 @@ class _Ctx:
     toks: list[Tok]
     tags: _Tags
     tag_index: dict[int, int]
+    month_first: bool = False  # "01/05" is 5 January where the client lives (the US)
 
     @classmethod
-    def of(cls, toks: list[Tok]) -> _Ctx:
+    def of(cls, toks: list[Tok], month_first: bool = False) -> _Ctx:
         tag_index, offset = {}, 0
         for i, tok in enumerate(toks):
             tag_index[offset] = i
             offset += len(tok.tag) + 1
-        return cls(toks, _Tags([tok.tag for tok in toks]), tag_index)
+        return cls(toks, _Tags([tok.tag for tok in toks]), tag_index, month_first)
 
     def tokens(self, m: re.Match[str], group: str | int = 0) -> tuple[int, int]:
         """The [first, last + 1) token indices a match (or one of its groups) covers."""
@@ -327,6 +331,20 @@ def _moved_to(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     return _clock(m, ctx)
 
 
+_NAMED_HOURS = {"noon": 12, "midnight": 24}
+
+
+def _spelt_minutes_to(m: re.Match[str], ctx: _Ctx) -> bool:
+    """ "twenty to six": minutes spelt out before an English "to", with no "from" before them
+    ("from five to six" is a range); or minutes counted ("20 min to 6")."""
+    first, end = ctx.tokens(m)
+    words = ctx.toks[first:end]
+    if any(tok.tag == "min" for tok in words):
+        return True
+    spelt = words[0].text.isalpha() and words[1].text == "to"
+    return spelt and (first == 0 or ctx.toks[first - 1].tag not in ("from", "between"))
+
+
 def _clock_fraction(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     """ "половина десятого" 9:30, "четверть пятого" 4:15, "в начале шестого" and "в шестом
     часу" 5:00 (of the hour that is running), "без пятнадцати три" 2:45, "half past 3",
@@ -334,14 +352,124 @@ def _clock_fraction(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     g = m.groupdict()
     if g.get("running") and ctx.texts(m, "running") != ["часу"]:
         return None  # "25-го часа в 4" is no hour of the clock
-    hour, op, amount = int(g["h"]), g.get("op"), g.get("q")
+    hour, op, amount = _NAMED_HOURS.get(g["h"]) or int(g["h"]), g.get("op"), g.get("q")
+    if op == "to" and amount.isdigit() and not _spelt_minutes_to(m, ctx):
+        return None  # "5 to 6", "с 5 по 6" are ranges
     if g.get("q") and ctx.texts(m, "q") == ["half"]:
         op = "past"
+    op = {"after": "past", "from": "past", "and": "past", "before": "to"}.get(op, op)
     minutes = int(amount) if amount and amount.isdigit() else _FRACTION_MINUTES.get(amount, 0)
     if op == "past":
-        return _clock_fields(hour, minutes, g.get("mer"), g.get("pre"))
+        return _clock_fields(hour % 24, minutes, g.get("mer"), g.get("pre"))
     previous = hour - 1 or 12
     return _clock_fields(previous, 60 - minutes if op else minutes, g.get("mer"), g.get("pre"))
+
+
+def _from_day(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+    """ "a week from tomorrow", "3 days from tomorrow": days counted from a named day."""
+    days = float(m.group("n")) * (7 if m.group("u") == "week" else 1)
+    if not days.is_integer():
+        return None
+    return {"days_ahead": int(days) + {"today": 0, "tomorrow": 1, "dayafter": 2}[m.group("d")]}
+
+
+def _nth_weekday(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+    """ "third tuesday of september 2014", "в последнюю пятницу декабря", "first monday of next
+    month"; "через 3 пятницы", "3 fridays from now", "2 thursdays ago"."""
+    g = m.groupdict()
+    fields: dict[str, Any] = {"weekday": _weekday_fields(g["wd"])}
+    if g.get("count"):
+        count = int(g["count"])
+        if not 1 <= count <= 5 or not (g.get("pre") or g.get("dir")):
+            return None
+        fields["weekday_ordinal"] = -count if g.get("dir") == "ago" else count
+        return fields
+    nth = -1 if g["n"] in ("end", "last") else int(g["n"].rstrip("thord"))
+    if not 1 <= abs(nth) <= 5:
+        return None
+    fields["weekday_ordinal"] = nth
+    fields["month"] = int(g["mo"][2:]) if g.get("mo") else g.get("mod") or "this"
+    if g.get("y"):
+        fields["year"] = int(g["y"])
+    return fields
+
+
+def _glued_clock(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+    """ "15h30", "17ч10": an hour and its minutes written as one word; "8h" alone only beside
+    a day or a zone ("Thursday 8h GMT"), else it may be a wait."""
+    first, end = ctx.tokens(m, "hm")
+    toks = ctx.toks
+    if any(toks[i].end != toks[i + 1].start for i in range(first, end - 1)):
+        return None  # "2 часа 30" is no clock time
+    if not m.group("m") and int(m.group("h")) < 13:  # "17h" is a clock time, "2h" a wait
+        _, after = ctx.tokens(m)
+        zoned = after < len(toks) and toks[after].tag.startswith("zone=")
+        if not (zoned or _day_beside(m, ctx, after=False)):
+            return None
+    minute = int(m.group("m") or 0)
+    return _clock_fields(int(m.group("h")), minute, m.group("mer"), m.group("pre"))
+
+
+_YEARS = range(1900, 2100)
+
+
+def _compact_clock(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+    """ "at 730 in the evening", "330 p.m.", "at 1530": hours and minutes without a colon,
+    after "at" or before am/pm (a year such as "after 2015" is none)."""
+    digits, mer, pre = m.group("hhmm"), m.group("mer"), m.group("pre")
+    if not (mer or pre) or (int(digits) in _YEARS and not mer):
+        return None
+    hour, minute = int(digits[:-2]), int(digits[-2:])
+    if hour > 23 or minute > 59:
+        return None
+    return _clock_fields(hour, minute, mer, pre, zero=digits.startswith("0"))
+
+
+_PLURAL_DAYS = ("days", "ы", "и", "ц", "ов")
+
+
+def _hour_before_day(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+    """ "8 tonight", "9 tomorrow evening", "call me 9 tomorrow": a bare hour right before a
+    named day is its clock time."""
+    start, end = ctx.tokens(m)
+    before = ctx.tags[start - 1] if start else ""
+    if before[:1].isdigit() or before.startswith("mo") or before in ("in", "within"):
+        return None  # "5 9 tomorrow", "dec 9 tomorrow", "через 6 пятниц" (a count)
+    day = ctx.toks[end + (ctx.toks[end].tag == "on")].text
+    if day.endswith(_PLURAL_DAYS):
+        return None  # "3 fridays", "2 пятницы": a count
+    return _clock_fields(int(m.group("h")), 0, None, None) if 1 <= int(m.group("h")) <= 12 else None
+
+
+def _part_then_hour(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+    """ "tonight 9", "tomorrow morning 9": a bare hour closing the clause after a part of
+    the day is its clock time."""
+    fields = _clock_fields(int(m.group("h")), 0, None, None)
+    return fields and {**fields, "part_of_day": m.group("p")}
+
+
+def _utc_offset(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+    """ "UTC+3", "GMT-5", "UTC+5:30": a fixed offset from UTC."""
+    hours, _, minutes = m.group("off").partition(":")
+    sign = -1 if m.group("sign") == "-" else 1
+    if int(minutes or 0):
+        name = _HALF_HOUR_ZONES.get((sign * int(hours), int(minutes)))
+        return {"time_zone": name} if name else None
+    if not -12 <= sign * int(hours) <= 14:
+        return None
+    # the Etc zones count the other way: UTC+3 is Etc/GMT-3
+    return {"time_zone": f"Etc/GMT{'-' if sign > 0 else '+'}{int(hours)}" if int(hours) else "UTC"}
+
+
+_HALF_HOUR_ZONES = {
+    (5, 30): "Asia/Kolkata",
+    (3, 30): "Asia/Tehran",
+    (4, 30): "Asia/Kabul",
+    (5, 45): "Asia/Kathmandu",
+    (6, 30): "Asia/Yangon",
+    (9, 30): "Australia/Darwin",
+    (-3, 30): "America/St_Johns",
+}
 
 
 def _day_fields(pre: str | None) -> dict[str, Any]:
@@ -409,8 +537,8 @@ def _date(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
         return {"alternatives": [{"day": int(d.removesuffix("th")), **month} for d in days]}
     day = int((g.get("d") or g.get("d2")).removesuffix("th"))
     fields: dict[str, Any] = {"day": day, **month}
-    if g.get("y"):
-        fields["year"] = int(g["y"])
+    if g.get("y") or g.get("yy"):
+        fields["year"] = int(g["y"] or 2000 + int(g["yy"]))  # "10 марта 27 года"
     if g.get("wd"):
         fields["weekday"] = _weekday_fields(g["wd"])
     if g.get("dsep"):
@@ -423,10 +551,18 @@ def _numeric_date(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     text, pre, mer = m.group("dm"), m.group("pre"), m.group("mer")
     parts = re.split(r"[./]", text)
     first, second = int(parts[0]), int(parts[1])
-    if len(parts) == 3:
-        return {"day": first, "month": second, "year": int(parts[2]), **_day_fields(pre)}
-    if "/" in text and first <= 12 < second <= 31:
+    year = {"year": int(parts[2])} if len(parts) == 3 else {}
+    slashed = "/" in ctx.toks[ctx.tokens(m, "dm")[0]].text
+    if slashed and 1 <= first <= 12 and 1 <= second <= 12 and first != second:
+        if ctx.month_first:  # "01/05" in the US is 5 January
+            return {"day": second, "month": first, **year, **_day_fields(pre)}
+        # "03/04": 3 April or March 4, depending on who wrote it
+        options = [{"day": first, "month": second, **year}, {"day": second, "month": first, **year}]
+        return {"alternatives": options}
+    if slashed and first <= 12 < second <= 31:
         first, second = second, first  # "11/25": only the American order makes a date
+    if year:
+        return {"day": first, "month": second, **year, **_day_fields(pre)}
     is_date = 1 <= first <= 31 and 1 <= second <= 12 and max(map(len, parts)) == 2
     is_time = "." in text and first <= 23 and len(parts[1]) == 2 and second <= 59
     said_as_time = mer or (pre and pre not in ("on", "to"))  # "в 10.30", "к 17.00"
@@ -499,6 +635,12 @@ def _zone(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
     return {"time_zone": m.group("zone")}
 
 
+def _year(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
+    """ "в следующем году": a year for the month named beside it ("next year in march"); alone
+    it names no time (see parse)."""
+    return {"year": m.group("rel")}
+
+
 def _same_time(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
     return {"same_time": True}
 
@@ -520,9 +662,10 @@ def _rule(pattern: str, handler: Handler, anchors: str) -> _Rule:
 
 
 def _tag_class(tag: str) -> str:
-    """A number is "#", a weekday "wd", a month "mo", a zone "zone"; other tags are their own."""
+    """A number is "#" (of three digits or more "###"), a weekday "wd", a month "mo", a zone
+    "zone"; other tags are their own."""
     if tag[0].isdigit():
-        return "#"
+        return "###" if len(tag) > 2 and tag.isdigit() else "#"
     if tag.startswith(("wd", "mo")) and tag[2:].isdigit():
         return tag[:2]
     return "zone" if tag.startswith("zone=") else tag
@@ -547,7 +690,7 @@ RULES = [
         _duration,
         "UNIT",
     ),
-    _rule(rf"in (?P<u>{UNIT}) (?P<n>{NUM}){NOT_COUNTED}", _unit_first, "UNIT"),
+    _rule(rf"in (?P<u>{UNIT}) (?P<n>{NUM})(?: (?:-|or) {NUM})?{NOT_COUNTED}", _unit_first, "UNIT"),
     _rule(
         rf"(?:(?P<n>{NUM}) (?P<u>min|hour)|(?P<u2>min|hour) (?P<n2>{NUM}){NOT_COUNTED})",
         _bare_wait,
@@ -558,6 +701,11 @@ RULES = [
         rf"(?:laterpost|later|from (?:now|today)|(?P<ago>ago))",
         _duration,
         "UNIT",
+    ),
+    _rule(
+        rf"(?P<n>{NUM}) (?P<u>day|dayg|week) (?:from|after) (?P<d>today|tomorrow|dayafter)",
+        _from_day,
+        "today tomorrow dayafter",
     ),
     _rule(
         rf"{DAYPRE}(?P<d>today|tomorrow|dayafter|yesterday|daybefore)(?: (?:day|dayg))?",
@@ -577,20 +725,20 @@ RULES = [
         r"(?:(?P<part>start|middle|end|1ord|1th) (?:(?:date|day|dayg) )?"
         r"|(?P<lastday>last) (?:date|day|dayg) )?"
         r"(?:(?P<mod>this|next|last) )?"
-        r"(?:(?P<m>month)|(?P<mo>mo\d{1,2})(?: (?P<y>\d{4})(?: year)?)?)",
+        r"(?:(?P<m>month)|(?P<mo>mo\d{1,2})(?:(?: ,)? (?P<y>\d{4})(?: year)?)?)",
         _month,
         "month mo",
     ),
-    _rule(r"(?:(?:on|at|in) )?(?:next|this) year", _vague, "year"),
+    _rule(r"(?:(?:on|at|in) )?(?P<rel>next|this) year", _year, "year"),
     _rule(
         rf"{DAYPRE}(?:(?P<wd>wd[1-7]) (?:, )?)?(?P<d>{D12})(?:th)? (?:date )?(?P<mo>mo\d{{1,2}})"
-        rf"(?: (?P<y>\d{{4}})(?: year)?)?",
+        rf"(?:(?: ,)? (?P<y>\d{{4}})(?: year)?| (?P<yy>\d\d) year)?",
         _date,
         "mo",
     ),
     _rule(
         rf"{DAYPRE}(?P<mo>mo\d{{1,2}}) (?P<d>{D12})(?:th)?"
-        rf"(?: (?P<dsep>-|or|to) (?P<d2>{D12})(?:th)?)?(?: (?P<y>\d{{4}}))?{NOT_COUNTED}",
+        rf"(?: (?P<dsep>-|or|to) (?P<d2>{D12})(?:th)?)?(?:(?: ,)? (?P<y>\d{{4}}))?{NOT_COUNTED}",
         _date,
         "mo",
     ),
@@ -653,8 +801,15 @@ RULES = [
                 rf"(?P<h>{D12}) (?P<op>without) (?P<q>{D12}|quarter)(?: min)?",
                 "without",
             ),  # "в 6 без 15"
-            (rf"(?P<q>half|quarter|{D12})(?: min)? (?P<op>past) (?P<h>{D12})", "past"),
-            (rf"(?P<q>quarter|{D12}(?= min))(?: min)? (?P<op>to) (?P<h>{D12})", "to"),
+            (rf"(?P<q>half|quarter|{D12})(?: min)? (?P<op>past) (?P<h>{HOUR})", "past"),
+            (rf"(?P<q>quarter|{D12}(?= min))(?: min)? (?P<op>to) (?P<h>{HOUR})", "to"),
+            # "twenty after 3pm", "quarter after 5", "15 minutes from 1pm", "10 min before 6"
+            (rf"(?P<q>quarter|{D12})(?: min)? (?P<op>after) (?P<h>{HOUR})", "after"),
+            (rf"(?P<q>{D12}) min (?P<op>from|before) (?P<h>{HOUR})", "min"),
+            (rf"(?P<q>{D12}) min (?P<h>{D12})th", "min"),  # "в 5 минут девятого"
+            (rf"(?P<q>{D12}) (?P<op>to) (?P<h>{D12})", "to"),  # "twenty to six", checked
+            # "в 5 с половиной", "at 5 and a half"
+            (rf"(?P<h>{D12}) (?P<op>from|and) (?:1 )?(?P<q>half)(?! (?:hour|min))", "half"),
             (rf"(?P<q>start) (?P<h>{D12})th(?! date| mo\d)", "start"),  # "в начале шестого"
             (rf"(?P<h>{D12})(?:th|ord) (?P<running>hour)", "hour"),  # "в пятом часу"
         )
@@ -672,6 +827,36 @@ RULES = [
     _rule(r"(?:(?P<pre>at|on|after|before|by|from|toward) )?newyear", _new_year, "newyear"),
     _rule(r"(?P<p>am|pm)", _meridiem_part, "am pm"),
     _rule(rf"(?:(?P<pre>{PREPS}))?(?P<h>{D12}) ish", _clock, "ish"),
+    _rule(
+        rf"{DAYPRE}(?P<n>[1-5](?:th|ord)|end|last) (?P<wd>wd[1-7]) (?:in )?"
+        rf"(?:(?P<mo>mo\d{{1,2}})(?:(?: ,)? (?P<y>\d{{4}}))?|(?P<mod>this|next) month|month)",
+        _nth_weekday,
+        "wd",
+    ),
+    _rule(rf"{DAYPRE}(?P<n>[1-5](?:th|ord)) (?P<wd>wd[1-7])", _nth_weekday, "wd"),  # this month's
+    _rule(
+        r"(?:(?P<pre>in) )?(?P<count>\d) (?P<wd>wd[1-7])"
+        r"(?: (?P<dir>later|laterpost|ago|(?:from (?:now|today))))?",
+        _nth_weekday,
+        "wd",
+    ),
+    _rule(
+        rf"(?:(?P<pre>{PREPS}))?(?P<hm>(?P<h>{D12}) hour(?: (?P<m>\d\d))?)(?: (?P<mer>{MER}))?",
+        _glued_clock,
+        "hour",
+    ),
+    _rule(
+        rf"(?:(?P<pre>{PREPS}))?(?P<hhmm>\d{{3,4}})(?: (?:in )?(?P<mer>{MER}))?{NOT_COUNTED}",
+        _compact_clock,
+        "###",
+    ),
+    _rule(
+        rf"(?P<h>{D12})(?= (?:on )?(?:today|tomorrow|dayafter|wd[1-7]|this {PARTS})(?![^ ]))",
+        _hour_before_day,
+        "today tomorrow dayafter wd this",
+    ),
+    _rule(r"zone=UTC (?P<sign>and|-) (?P<off>\d{1,2}(?::\d\d)?)", _utc_offset, "zone"),
+    _rule(rf"(?P<p>{PARTS}) (?P<h>{D12})(?=$| [|,])", _part_then_hour, "#"),
     _rule(r"sametime", _same_time, "sametime"),
     _rule(r"zone=(?P<zone>\S+)", _zone, "zone"),
     _rule(
@@ -870,8 +1055,9 @@ def _refines(expr: _Expr, nxt: _Expr, gap: list[str]) -> bool:
     named = [option.keys() & DAY_KEYS for option in (expr.options[-1], nxt.options[0])]
     if any(keys and keys <= _SPANS for keys in named):
         return True
-    # "в среду, 25-го", but not "на 24-е число, позвоните в понедельник"
-    return sorted(map(sorted, named)) == [["day"], ["weekday"]] and "contact" not in gap
+    # "в среду, 25-го", "Monday, Dec 7", but not "на 24-е число, позвоните в понедельник"
+    dated = [keys - {"month", "year"} if "day" in keys else keys for keys in named]
+    return sorted(map(sorted, dated)) == [["day"], ["weekday"]] and "contact" not in gap
 
 
 def _within_span(expr: _Expr) -> bool:
@@ -1104,7 +1290,7 @@ _FRAGMENTS = [
     (
         re.compile(
             rf"(?<![^ ])(?:(?:in|give(?: me)?) (?:around )?|(?P<corr>rather)(?: ,| _){{0,2}} )"
-            rf"(?P<n>{D12}){NOT_COUNTED}(?! (?:-|or|to|and \d|\d))"
+            rf"(?P<n>{D12}){NOT_COUNTED}(?! (?:-|or|to|and \d|\d|wd))"
         ),
         _same_unit,
         False,
@@ -1338,6 +1524,69 @@ def _span(toks: list[Tok], start: int, end: int) -> tuple[int, int]:
     return toks[start].start, toks[end - 1].end
 
 
+# --- accounting ---------------------------------------------------------------------------------
+
+# Words that may stand inside a time expression without naming a time themselves: the run of
+# words around a time that accounting looks at goes across these (and across time-bearing ones).
+_TIME_VOCABULARY = {
+    *(",", "-", "at", "on", "in", "within", "by", "from", "to", "after", "before", "around"),
+    *("toward", "this", "next", "last", "nearest", "start", "middle", "end", "ago", "date"),
+    *UNIT_TAGS,
+    *("today", "tomorrow", "dayafter", "yesterday", "daybefore", "week", "weekend"),
+    *("morning", "noon", "lunch", "afternoon", "evening", "night", "midnight", "eod"),
+    *("am", "pm", "oclock", "half", "quarter", "past", "without", "ish"),
+}
+# A number followed by one of these counts something else ("4 человека", "2 раза", a phone).
+_COUNTING = {"cnt", "cur", "nights", "night", "times", "sec", "big", "me", "_"}
+_ORDINAL_OF_WEEKDAY = {"start", "end", "last", "next"}  # "в последнюю пятницу", "last friday"
+_OPEN = {"", "|", "or", "and"}
+_NAMES = {"#", "###", "wd", "mo", "zone"}
+# How far accounting looks either side of a time: no time expression is longer.
+_ACCOUNT_REACH = 8
+
+
+def _time_bearing(toks: list[Tok], i: int) -> bool:
+    """Whether toks[i] names (part of) a time: a number that counts no thing, a weekday, a
+    month, a zone, a minute phrase, or an ordinal before a weekday ("третий вторник")."""
+    tag = toks[i].tag
+    after = toks[i + 1].tag if i + 1 < len(toks) else ""
+    if tag == "_":  # a clock no one taught us: "в 18 по минскому", "at 7 Paris time"
+        named = after == "times" and toks[i + 1].text == "time"
+        return named or (i > 0 and toks[i - 1].text == "по")
+    if tag == "half":
+        return True  # "в 5 с половиной"
+    if tag[0].isdigit():
+        if toks[i].text in ("a", "an"):
+            return after in UNIT_TAGS  # "a week from tomorrow"
+        if after in _COUNTING:
+            return False
+        # before a time word, a number, a name of a day or month or nothing: part of the time;
+        # before any other word it counts that ("2 виллы", "3 of us")
+        return after in _TIME_VOCABULARY or after in _OPEN or _tag_class(after) in _NAMES
+    if _tag_class(tag) in ("wd", "mo", "zone") or tag in ("quarter", "past", "without"):
+        return True
+    if tag == "year" and i and toks[i - 1].tag in ("this", "next", "last"):
+        return True  # "next year in march"
+    ordinal = tag in _ORDINAL_OF_WEEKDAY or toks[i].text in ORDINAL_WORDS
+    return ordinal and after.startswith("wd")
+
+
+def _unused(toks: list[Tok], expr: _Expr, read: set[int]) -> tuple[tuple[int, str], ...]:
+    """The time-bearing words in the run of time words around `expr` that no reading used:
+    "April 14, 2015" read as 14 April leaves "2015", "через 3 пятницы" read as Friday "3"."""
+    unused = []
+    for step, first in ((-1, expr.start - 1), (1, expr.end)):
+        i = first
+        while 0 <= i < len(toks) and abs(i - first) < _ACCOUNT_REACH:
+            bearing = _time_bearing(toks, i)
+            if not bearing and toks[i].tag not in _TIME_VOCABULARY:
+                break
+            if bearing and i not in read:
+                unused.append((toks[i].start, toks[i].text))
+            i += step
+    return tuple(sorted(set(unused)))
+
+
 # --- run-on messages ------------------------------------------------------------------------------
 
 # Words that close a clause after the time they follow ("утром не могу", "в 4 нельзя",
@@ -1458,28 +1707,31 @@ def _with_breaks(toks: list[Tok], breaks: list[int]) -> list[Tok]:
     return out
 
 
-def _expressions(toks: list[Tok]) -> tuple[list[Tok], list[_Expr], _Tags, _Ctx, str]:
+def _expressions(
+    toks: list[Tok], month_first: bool
+) -> tuple[list[Tok], list[_Expr], _Tags, _Ctx, str]:
     """The mentions of time in the tokens, grouped. A message naming more than MAX_MENTIONS
     times is read from _REACH tags before the MAX_MENTIONS-th last one on: the tokens before
     are dropped (the mentions after keep what was found for them)."""
-    ctx = _Ctx.of(toks)
+    ctx = _Ctx.of(toks, month_first)
     tag_string = " ".join(ctx.tags)
     hits = _find(tag_string, ctx)
     if len(hits) > MAX_MENTIONS:
         cut = max(0, hits[-MAX_MENTIONS][0] - _REACH)
         toks = toks[cut:]
-        ctx = _Ctx.of(toks)
+        ctx = _Ctx.of(toks, month_first)
         tag_string = " ".join(ctx.tags)
         hits = [(start - cut, end - cut, *rest) for start, end, *rest in hits[-MAX_MENTIONS:]]
     exprs = [_mention(*hit) for hit in hits]
     return toks, _group(exprs, ctx.tags), ctx.tags, ctx, tag_string
 
 
-def parse(text: str) -> Parsed:
-    toks, exprs, tags, ctx, tag_string = _expressions(tokenize(text))
+def parse(text: str, month_first: bool = False) -> Parsed:
+    """`month_first`: the client writes dates month first ("01/05" is 5 January)."""
+    toks, exprs, tags, ctx, tag_string = _expressions(tokenize(text), month_first)
     if breaks := _run_on_breaks(toks, exprs):
-        toks, exprs, tags, ctx, tag_string = _expressions(_with_breaks(toks, breaks))
-    candidates = []
+        toks, exprs, tags, ctx, tag_string = _expressions(_with_breaks(toks, breaks), month_first)
+    weighed = []
     for expr in _complete(exprs, tag_string, ctx)[-MAX_MENTIONS:]:
         options = _share_context(expr.options)
         fields = options[0] if len(options) == 1 else {"alternatives": options}
@@ -1488,9 +1740,17 @@ def parse(text: str) -> Parsed:
         if drop in ("unavailable", "negated") and until:
             # "занят до 5", "до 9 не звоните": contact can start where the window ends
             fields, drop = {k: v for k, v in fields.items() if k != "bound"}, None
+        if fields.keys() <= {"year", "bound"}:
+            fields = {"vague": True}  # "в следующем году" alone: no month, no day
         if spec := _spec(fields):
-            span = _span(toks, expr.start, expr.end)
-            candidates.append(Candidate(spec, span, score, drop))
+            weighed.append((expr, spec, score, drop))
+    # the words of every time found were read, whether it is chosen or set aside; a vague
+    # wish reads none ("next year in march": which March?)
+    read = {i for e, spec, *_ in weighed if not spec.vague for i in range(e.start, e.end)}
+    candidates = [
+        Candidate(spec, _span(toks, expr.start, expr.end), score, drop, _unused(toks, expr, read))
+        for expr, spec, score, drop in weighed
+    ]
     opt_out, opt_span = None, None
     checks = [("strong", _OPT_OUT_STRONG), ("soft", _OPT_OUT_SOFT)]
     if not any(c.drop in ("negated", "unavailable") for c in candidates):

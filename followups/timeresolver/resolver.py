@@ -19,6 +19,16 @@ MAX_TEXT_LENGTH = 5000
 # The years a `now` may fall in: the arithmetic reaches a few years either side of it, and
 # the calendar ends at 1 and 9999.
 NOW_YEARS = range(1900, 3000)
+# Where "01/05" is 5 January: the zones of the United States (the client's locale is known
+# only by their zone). Elsewhere a slashed date whose two numbers could both be the month is
+# ambiguous.
+MONTH_FIRST_ZONES = (
+    *("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles"),
+    *("America/Phoenix", "America/Anchorage", "America/Detroit", "America/Boise"),
+    *("America/Indiana/", "America/Kentucky/", "America/North_Dakota/", "America/Juneau"),
+    *("America/Sitka", "America/Nome", "America/Adak", "America/Menominee", "Pacific/Honolulu"),
+    *("US/",),
+)
 Span = tuple[int, int]
 
 
@@ -43,13 +53,22 @@ def local_now(now: datetime | str | None, zone: tzinfo) -> datetime:
     return now.replace(tzinfo=zone) if now.tzinfo is None else now.astimezone(zone)
 
 
-def _resolution(outcome: Outcome, span: Span | None = None, said: str = "") -> Resolution:
+def _resolution(
+    outcome: Outcome, span: Span | None = None, said: str = "", unused: tuple[str, ...] = ()
+) -> Resolution:
+    reason = f"'{said}': {outcome.reason}" if said else outcome.reason
+    if unused and outcome.status == Status.OK:
+        # half a sentence read: the best reading is only a guess, and the agent asks
+        words = ", ".join(f"'{word}'" for word in unused)
+        reason = f"{reason}; not read: {words}"
+        outcome = Outcome(Status.AMBIGUOUS, fallback=outcome.when, reason=reason)
     return Resolution(
         status=outcome.status,
         when=outcome.when if outcome.status == Status.OK else None,
         fallback=outcome.fallback if outcome.status == Status.AMBIGUOUS else None,
         span=span,
-        reason=f"'{said}': {outcome.reason}" if said else outcome.reason,
+        reason=reason,
+        unused=unused,
     )
 
 
@@ -73,8 +92,9 @@ def resolve_text(
         raise ResolverInputError(
             f"text is {len(text):,} characters long; the resolver reads at most {MAX_TEXT_LENGTH:,}"
         )
-    moment = local_now(now, get_zone(tz))
-    parsed = parse(text)
+    zone = get_zone(tz)
+    moment = local_now(now, zone)
+    parsed = parse(text, month_first=str(zone).startswith(MONTH_FIRST_ZONES))
 
     def said(span: Span) -> str:
         return text[span[0] : span[1]]
@@ -125,7 +145,14 @@ def _choose(live: list[Candidate], now: datetime, said: Callable[[Span], str]) -
     chosen = [(c, outcome) for c, outcome in scored if _PREFERENCE[outcome.status] == best]
     if len(chosen) == 1:
         candidate, outcome = chosen[0]
-        return _resolution(outcome, candidate.span, said(candidate.span))
+        return _resolution(outcome, candidate.span, said(candidate.span), _words(chosen))
     outcome = either([o for _, o in chosen], "several different times")
     span = (min(c.span[0] for c, _ in chosen), max(c.span[1] for c, _ in chosen))
-    return _resolution(outcome, span, said(span))
+    return _resolution(outcome, span, said(span), _words(chosen))
+
+
+def _words(chosen: list[tuple[Candidate, Outcome]]) -> tuple[str, ...]:
+    """The unused words of the chosen times that none of them reads."""
+    spans = [c.span for c, _ in chosen]
+    unused = sorted({word for c, _ in chosen for word in c.unused})
+    return tuple(text for at, text in unused if not any(start <= at < end for start, end in spans))

@@ -19,7 +19,9 @@ class Status(StrEnum):
 class Resolution:
     """`when` is set only for `ok`: the contact time, aware, in the client's zone, to the minute.
     `fallback` is set only for `ambiguous`, when one reading is a sensible default. `span` is
-    the [start, end) character range of the words that named the time (or the opt-out)."""
+    the [start, end) character range of the words that named the time (or the opt-out).
+    `unused` lists the time-bearing words beside that time which no reading used ("2015" in
+    "April 14, 2015" if the year were not read): then the status is never `ok`."""
 
     status: Status
     when: datetime | None = None
@@ -27,6 +29,7 @@ class Resolution:
     span: tuple[int, int] | None = None
     reason: str = ""
     opt_out: bool = False
+    unused: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict: datetimes as ISO 8601 with the client's offset."""
@@ -37,6 +40,7 @@ class Resolution:
             "span": list(self.span) if self.span else None,
             "reason": self.reason,
             "opt_out": self.opt_out,
+            "unused": list(self.unused),
         }
 
 

@@ -54,6 +54,8 @@ class Command(BaseCommand):
         output = {key: result[key] for key in ("status", "when", "fallback", "span")}
         if result["opt_out"]:
             output["opt_out"] = True
+        if result["unused"]:
+            output["unused"] = result["unused"]  # words beside the time that were not read
         self.stdout.write(json.dumps(output))
 
     def _batch(self, path: str, now: str | None, tz: str) -> tuple[int, int]:
