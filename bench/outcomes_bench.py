@@ -23,9 +23,10 @@ SERVER = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
 NAME = "followups_outcomes_bench"
 
 SEED = """
-INSERT INTO followups_prospect (telegram_id, username, display_name, time_zone, language,
-    unreachable_reason, created_at, updated_at)
-SELECT n, '', 'client ' || n,
+-- All of the default account (created by the migrations).
+INSERT INTO followups_prospect (account_id, telegram_id, username, display_name, time_zone,
+    language, unreachable_reason, created_at, updated_at)
+SELECT (SELECT id FROM followups_account WHERE name = 'default'), n, '', 'client ' || n,
     (ARRAY['Asia/Makassar', 'Europe/Moscow', 'Asia/Dubai', 'Europe/Berlin'])[1 + n % 4],
     'ru', '', now(), now()
 FROM generate_series(1, %(prospects)s) n;
@@ -34,13 +35,13 @@ FROM generate_series(1, %(prospects)s) n;
 -- (late by 0-600 s, mostly under a second), 3 % missed, 2 % failed. Asked 10 min-14 days before.
 INSERT INTO followups_scheduledaction (id, prospect_id, action_type, scheduled_for, status,
     client_requested_time, promised_at, payload, created_at, updated_at, attempts, last_error,
-    executed_at, cancel_reason, send_text)
+    executed_at, cancel_reason, send_text, sent_now_by)
 SELECT gen_random_uuid(), p.id,
     (ARRAY['follow_up', 'follow_up', 'follow_up', 'reminder', 'pre_meeting_reminder'])[1 + n % 5],
     due, CASE WHEN n % 100 < 3 THEN 'missed' WHEN n % 100 < 5 THEN 'failed' ELSE 'executed' END,
     false, due - asked, '{}', due - asked, due, 1, '',
     CASE WHEN n % 100 >= 5 THEN due + make_interval(secs => power(random(), 8) * 600) END,
-    '', ''
+    '', '', ''
 FROM (SELECT n, now() - random() * interval '91 days' AS due,
              interval '10 minutes' + random() * random() * interval '14 days' AS asked
       FROM generate_series(1, %(actions)s) n) s

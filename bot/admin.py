@@ -4,17 +4,17 @@ from django.contrib import admin
 from django.utils.html import format_html
 
 from bot.models import ToolCall
-from followups.admin import ReadOnly, RecordTimes
+from followups.admin import AccountScoped, ReadOnly, RecordTimes
 
 
 @admin.register(ToolCall)
-class ToolCallAdmin(RecordTimes, ReadOnly, admin.ModelAdmin):
+class ToolCallAdmin(AccountScoped, RecordTimes, ReadOnly, admin.ModelAdmin):
     """What the agent asked its tools for, and what came of it (refusals say why)."""
 
     list_display = ("created", "prospect", "tool", "outcome", "agent", "summary")
     list_filter = ("outcome", "tool", "agent")
     search_fields = ("prospect__display_name", "prospect__username", "=prospect__telegram_id")
-    list_select_related = ("prospect",)
+    list_select_related = ("prospect__account",)
     fields = ("created", "prospect", "tool", "agent", "outcome", "input_pretty", "result_pretty")
     readonly_fields = fields
 

@@ -1,8 +1,9 @@
 """Staff's view of every scheduled action: see, cancel, reschedule, send now.
 
 Rows are never edited field by field here: every change goes through `followups.services`,
-so the admin obeys the same compare-and-set rules as the workers. Two roles (see roles.py):
-viewers see everything and change nothing; operators may also act.
+so the admin obeys the same compare-and-set rules as the workers. Three roles (see roles.py):
+viewers see and change nothing; operators may also act; the head of sales acts on every
+account, the others only on their accounts' clients (followups.access).
 """
 
 import json
@@ -21,10 +22,11 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from followups import services, texts
+from followups import access, services, texts
 from followups.cleaning import clean_text
 from followups.delivery import render_text
 from followups.models import (
+    Account,
     ActionStatus,
     ActionType,
     Meeting,
@@ -131,6 +133,54 @@ class ShownFieldLookupsOnly:
         )
 
 
+class ScopedToAccounts:
+    """Only the rows of the Telegram accounts the user sees (followups.access): lists, bulk
+    actions (Django's admin selects through get_queryset, so a forged id is dropped) and object
+    pages (another account's object is a 404). A manager linked to no account is told so."""
+
+    account_path = "prospect__account"  # from the model to its Account
+
+    def get_queryset(self, request):
+        return access.scope(super().get_queryset(request), request.user, self.account_path)
+
+    def changelist_view(self, request, extra_context=None):
+        if access.sees_none(request.user):
+            self.message_user(request, access.NO_ACCOUNT, messages.WARNING)
+        return super().changelist_view(request, extra_context)
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        """Django's change, history and delete pages redirect to the index, saying "doesn't
+        exist", for an object get_queryset does not have: here it is a plain 404, the same for
+        another account's object as for one that never existed."""
+        raise Http404(f"No such {opts.verbose_name}.")
+
+
+class AccountScoped(ScopedToAccounts):
+    """A client's rows: also the prospect choices of a form, and an account column and filter
+    for those who see more than one account."""
+
+    account_column = "account_of"
+
+    @admin.display(description="account", ordering="prospect__account__name")
+    def account_of(self, obj) -> Account:
+        return obj.prospect.account
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.related_model is Prospect:
+            kwargs["queryset"] = access.scope(Prospect.objects.all(), request.user, "account")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_list_display(self, request):
+        shown = super().get_list_display(request)
+        return (*shown, self.account_column) if access.sees_many(request.user) else shown
+
+    def get_list_filter(self, request):
+        filters = super().get_list_filter(request)
+        if not access.sees_many(request.user):
+            return filters
+        return (*filters, (self.account_path, admin.RelatedOnlyFieldListFilter))
+
+
 ZONES = (("client", "the client's time zone"), ("UTC", "UTC"))
 
 
@@ -222,7 +272,7 @@ class MeetingInline(ReadOnlyInline):
 
 @admin.register(ScheduledAction)
 class ScheduledActionAdmin(
-    ShownFieldLookupsOnly, SaveOnlyWhatCanBeSaved, RecordTimes, admin.ModelAdmin
+    AccountScoped, ShownFieldLookupsOnly, SaveOnlyWhatCanBeSaved, RecordTimes, admin.ModelAdmin
 ):
     list_display = (
         "short_id",
@@ -241,7 +291,7 @@ class ScheduledActionAdmin(
         "=prospect__telegram_id",
         "=id",
     )
-    list_select_related = ("prospect",)
+    list_select_related = ("prospect__account",)
     date_hierarchy = "scheduled_for"
     ordering = ("scheduled_for",)
     actions = ("cancel_selected", "send_selected_now", "reschedule_selected")
@@ -499,15 +549,15 @@ class ScheduledActionAdmin(
         }
         return TemplateResponse(request, "admin/followups/scheduledaction/send_now.html", context)
 
-    @staticmethod
-    def _actions_in(request) -> list[ScheduledAction]:
-        """The actions named by `ids` (comma-separated, GET or POST); unknown ids are dropped."""
+    def _actions_in(self, request) -> list[ScheduledAction]:
+        """The actions named by `ids` (comma-separated, GET or POST); unknown ids, and those of
+        accounts the user does not see, are dropped."""
         raw_ids = (request.POST.get("ids") or request.GET.get("ids") or "").split(",")
         try:
             return list(
-                ScheduledAction.objects.filter(pk__in=[i for i in raw_ids if i]).select_related(
-                    "prospect"
-                )
+                self.get_queryset(request)
+                .filter(pk__in=[i for i in raw_ids if i])
+                .select_related("prospect")
             )
         except ValidationError:
             return []
@@ -600,12 +650,14 @@ class MeetingForm(forms.ModelForm):
 
 
 @admin.register(Meeting)
-class MeetingAdmin(ShownFieldLookupsOnly, SaveOnlyWhatCanBeSaved, RecordTimes, admin.ModelAdmin):
+class MeetingAdmin(
+    AccountScoped, ShownFieldLookupsOnly, SaveOnlyWhatCanBeSaved, RecordTimes, admin.ModelAdmin
+):
     form = MeetingForm
     list_display = ("id", "prospect", "starts_client_time", "starts_utc", "status", "title")
     list_filter = ("status", ("starts_at", admin.DateFieldListFilter))
     search_fields = ("prospect__display_name", "prospect__username", "=prospect__telegram_id")
-    list_select_related = ("prospect",)
+    list_select_related = ("prospect__account",)
     fields = (
         "prospect", "starts_at", "zone", "title", "link", "place", "status", "created", "updated"
     )  # fmt: skip
@@ -708,13 +760,13 @@ def conversation(prospect: Prospect, limit: int = CONVERSATION_SHOWN) -> dict:
 
 
 @admin.register(Message)
-class MessageAdmin(ShownFieldLookupsOnly, ReadOnly, admin.ModelAdmin):
+class MessageAdmin(AccountScoped, ShownFieldLookupsOnly, ReadOnly, admin.ModelAdmin):
     """The whole conversation log, read-only: what each client wrote and what they were sent."""
 
     list_display = ("sent", "prospect", "kind", "short_text", "action_link")
     list_filter = ("direction",)
     search_fields = ("prospect__display_name", "prospect__username", "=prospect__telegram_id")
-    list_select_related = ("prospect", "action")
+    list_select_related = ("prospect__account", "action")
     ordering = ("-sent_at", "-pk")
     list_per_page = 100
     fields = ("sent", "prospect", "kind", "text", "action_link", "telegram_message_id")
@@ -740,7 +792,13 @@ class MessageAdmin(ShownFieldLookupsOnly, ReadOnly, admin.ModelAdmin):
 
 
 @admin.register(Prospect)
-class ProspectAdmin(ShownFieldLookupsOnly, SaveOnlyWhatCanBeSaved, RecordTimes, admin.ModelAdmin):
+class ProspectAdmin(
+    AccountScoped, ShownFieldLookupsOnly, SaveOnlyWhatCanBeSaved, RecordTimes, admin.ModelAdmin
+):
+    account_path = "account"
+    account_column = "account"
+    list_select_related = ("account",)
+    ordering = ("-pk",)  # the list's own default, now also the prospect lookups' (paginated)
     list_display = (
         "telegram_id",
         "display_name",
@@ -756,6 +814,7 @@ class ProspectAdmin(ShownFieldLookupsOnly, SaveOnlyWhatCanBeSaved, RecordTimes, 
     search_fields = ("display_name", "username", "=telegram_id")
     # access_hash is left out on purpose: staff have no use for it.
     fields = (
+        "account",
         "telegram_id",
         "display_name",
         "username",
@@ -848,3 +907,60 @@ class ProspectAdmin(ShownFieldLookupsOnly, SaveOnlyWhatCanBeSaved, RecordTimes, 
             "form": form,
         }
         return TemplateResponse(request, "admin/followups/prospect/lift_opt_out.html", context)
+
+
+class AccountForm(forms.ModelForm):
+    class Meta:
+        model = Account
+        fields = ("staff",)  # the session is never a form field (nor shown anywhere)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "staff" in self.fields:
+            self.fields["staff"].queryset = self.fields["staff"].queryset.filter(is_staff=True)
+            self.fields["staff"].help_text = (
+                "The managers who see and act on this account's clients. The head of sales "
+                "sees every account without being listed."
+            )
+
+
+@admin.register(Account)
+class AccountAdmin(
+    ScopedToAccounts, ShownFieldLookupsOnly, SaveOnlyWhatCanBeSaved, admin.ModelAdmin
+):
+    """The Telegram accounts: the head of sales links staff to them; a manager reads their own.
+    The account's session is never shown: not a field here, nor a column, nor a filter."""
+
+    form = AccountForm
+    account_path = ""
+    list_display = (
+        "name", "state", "telegram", "send_rate_per_minute", "quiet_hours",
+        "default_time_zone", "staff_names",
+    )  # fmt: skip
+    list_filter = ("state",)
+    search_fields = ("name", "telegram_username")
+    fields = (
+        "name", "state", "state_reason", "telegram", "send_rate_per_minute", "quiet_hours",
+        "default_time_zone", "staff", "created_at", "updated_at",
+    )  # fmt: skip
+    readonly_fields = tuple(f for f in fields if f != "staff")
+    filter_horizontal = ("staff",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("staff")
+
+    def has_add_permission(self, request):
+        return False  # an account is made where it logs in to Telegram, not here
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # its clients' history hangs on it
+
+    @admin.display(description="Telegram user")
+    def telegram(self, obj):
+        name = f"@{obj.telegram_username}" if obj.telegram_username else ""
+        number = str(obj.telegram_user_id) if obj.telegram_user_id is not None else ""
+        return " ".join(filter(None, [name, number and f"({number})"])) or "— (not logged in)"
+
+    @admin.display(description="staff")
+    def staff_names(self, obj):
+        return ", ".join(sorted(u.get_username() for u in obj.staff.all())) or "—"

@@ -371,6 +371,9 @@ class OutcomeCount(models.Model):
 
     time_zone = models.CharField(max_length=64)
     day = models.DateField()
+    # Whose clients (a manager's outcomes count only their accounts'); the summary outlives
+    # the clients, so an account with summarized days is not deleted with them.
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
     status = models.CharField(max_length=16)
     action_type = models.CharField(max_length=32)
     delay = models.SmallIntegerField()  # index in followups.outcomes.DELAY_BUCKETS
@@ -382,7 +385,16 @@ class OutcomeCount(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["time_zone", "day", "status", "action_type", "delay", "late", "hour"],
+                fields=[
+                    "time_zone",
+                    "day",
+                    "account",
+                    "status",
+                    "action_type",
+                    "delay",
+                    "late",
+                    "hour",
+                ],
                 name="outcome_count_unique",
             )
         ]

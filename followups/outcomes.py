@@ -50,6 +50,8 @@ PAGE_ROLL_UP_DAYS = 31  # … when a page asks for days not summarized yet
 ROLL_UP_LOCK = 0x6F7574636F6D65  # pg_advisory_xact_lock key: "outcome"
 ALL = -1  # OutcomeCount's delay/late/hour of a row summed over it
 LOST = (ActionStatus.MISSED, ActionStatus.FAILED)
+# OutcomeCount's key after the zone: the columns the summary and the live counts group by.
+GRAIN = ("day", "account_id", "status", "action_type", "delay", "late", "hour")
 
 # How far ahead a follow-up was asked for (created → due): no category is stored, only the
 # words, so the delay itself is bucketed. Upper bounds, the last open.
@@ -186,14 +188,20 @@ def _runs(days: list[date]) -> list[tuple[date, date]]:
     return runs
 
 
-def _grouped(days: list[date], now: datetime) -> list[QuerySet]:
-    """The actions of these days at the summary's grain (OutcomeCount's columns, and
-    `settled`: sends whose 24 h are over): sends by type, delay and lateness; sends by type
-    and the client's hour; missed and failed by type. GROUP BY in the database."""
-    sent = ScheduledAction.objects.filter(
-        _between("executed_at", days), status=ActionStatus.EXECUTED
-    )
-    # Counted on a column of action_sent_idx (never null in a send): the index alone answers.
+def _of(accounts, *conditions, **lookups) -> QuerySet:
+    """The actions matching the conditions, of those accounts' clients (ids or a queryset of
+    Accounts; None: every account's)."""
+    rows = ScheduledAction.objects.filter(*conditions, **lookups)
+    return rows if accounts is None else rows.filter(prospect__account__in=accounts)
+
+
+def _grouped(days: list[date], now: datetime, accounts=None) -> list[QuerySet]:
+    """The actions of these days (of `accounts`' clients) at the summary's grain
+    (OutcomeCount's columns, and `settled`: sends whose 24 h are over): per account, sends by
+    type, delay and lateness; sends by type and the client's hour; missed and failed by type.
+    GROUP BY in the database."""
+    sent = _of(accounts, _between("executed_at", days), status=ActionStatus.EXECUTED)
+    # Counted on a column of action_sent_idx (never null in a send), not on a joined one.
     settled = Q(executed_at__lte=now - ANSWER_WINDOW)
     counts = {
         "n": Count("*"),
@@ -203,34 +211,37 @@ def _grouped(days: list[date], now: datetime) -> list[QuerySet]:
     by_bucket = (
         sent.annotate(
             day=TruncDate("executed_at"),
+            account_id=F("prospect__account_id"),
             delay_span=ExpressionWrapper(F("scheduled_for") - F("created_at"), DurationField()),
             delay=_buckets("delay_span", DELAY_BUCKETS),
             late_span=ExpressionWrapper(F("executed_at") - F("scheduled_for"), DurationField()),
             late=_buckets("late_span", LATENESS_BUCKETS),
             hour=Value(ALL),
         )
-        .values("day", "status", "action_type", "delay", "late", "hour")
+        .values(*GRAIN)
         .annotate(**counts)
     )
     by_hour = (
         sent.annotate(
             day=TruncDate("executed_at"),
+            account_id=F("prospect__account_id"),
             delay=Value(ALL),
             late=Value(ALL),
             hour=LocalHour("executed_at", "prospect__time_zone"),
         )
-        .values("day", "status", "action_type", "delay", "late", "hour")
+        .values(*GRAIN)
         .annotate(**counts)
     )
     lost = (
-        ScheduledAction.objects.filter(
-            _between("scheduled_for", days),
-            status__in=LOST,
-        )
+        _of(accounts, _between("scheduled_for", days), status__in=LOST)
         .annotate(
-            day=TruncDate("scheduled_for"), delay=Value(ALL), late=Value(ALL), hour=Value(ALL)
+            day=TruncDate("scheduled_for"),
+            account_id=F("prospect__account_id"),
+            delay=Value(ALL),
+            late=Value(ALL),
+            hour=Value(ALL),
         )
-        .values("day", "status", "action_type", "delay", "late", "hour")
+        .values(*GRAIN)
         .annotate(n=Count("*"), settled=Value(0), answered=Value(0))
     )
     return [rows.order_by() for rows in (by_bucket, by_hour, lost)]
@@ -288,7 +299,7 @@ def roll_up(now: datetime | None = None, *, period: Period | None = None,
 def _summarize(days: list[date], now: datetime) -> None:
     zone = timezone.get_current_timezone_name()
     OutcomeCount.objects.filter(time_zone=zone, day__in=days).delete()
-    key = "day, status, action_type, delay, late, hour"
+    key = ", ".join(GRAIN)
     table = connection.ops.quote_name(OutcomeCount._meta.db_table)
     with connection.cursor() as cursor:
         for rows in _grouped(days, now):
@@ -301,9 +312,11 @@ def _summarize(days: list[date], now: datetime) -> None:
     OutcomeDay.objects.bulk_create(OutcomeDay(time_zone=zone, day=day) for day in days)
 
 
-def compute(period: Period, now: datetime | None = None) -> Outcomes:
-    """The period's figures: summed from the summary for its closed days (summarizing first,
-    within a bound, those not yet done), counted from the actions for the others."""
+def compute(period: Period, accounts=None, now: datetime | None = None) -> Outcomes:
+    """The period's figures for the clients of `accounts` (ids or a queryset of Accounts;
+    None: every account): summed from the summary for its closed days (summarizing first,
+    within a bound, those not yet done, for every account), counted from the actions for the
+    others."""
     now = now or timezone.now()
     roll_up(now, period=period, limit=PAGE_ROLL_UP_DAYS)
     with transaction.atomic():
@@ -319,12 +332,14 @@ def compute(period: Period, now: datetime | None = None) -> Outcomes:
             day__gte=period.first,
             day__lte=period.last,
         )
+        if accounts is not None:
+            summary = summary.filter(account__in=accounts)
         per_day = summary.filter(hour=ALL).values("day", "status", "action_type", "hour")
         per_day = per_day.annotate(n=Sum("actions"))
         totals = summary.values("status", "action_type", "delay", "late", "hour").annotate(
             n=Sum("actions"), settled=Sum("actions"), answered=Sum("answers")
         )  # fmt: skip
-        live_rows = [row for rows in _grouped(live, now) for row in rows] if live else []
+        live_rows = [row for rows in _grouped(live, now, accounts) for row in rows] if live else []
         out = Outcomes(period=period)
         _add_per_day(out, [*per_day.order_by(), *live_rows])
         _add_totals(out, [*totals.order_by(), *live_rows])

@@ -1,15 +1,21 @@
-"""The two staff roles, kept in step with the models' permissions after every migrate."""
+"""The staff roles, kept in step with the models' permissions after every migrate."""
 
 from django.contrib.auth.models import Group, Permission
 
 VIEWERS = "Follow-up viewers"
 OPERATORS = "Follow-up operators"
-MODELS = ("prospect", "meeting", "scheduledaction", "message", "toolcall", "optoutchange")
+# Sees every account's clients (followups.access); the others only their accounts'.
+HEAD_OF_SALES = "Head of sales"
+MODELS = (
+    "prospect", "meeting", "scheduledaction", "message", "toolcall", "optoutchange", "account"
+)  # fmt: skip
 
 
 def ensure_staff_groups(**kwargs) -> None:
-    """Viewers may look at everything; operators may also cancel, reschedule, send now, book
-    and move meetings, lift an opt-out (the "change" permission). Nobody deletes here."""
+    """Viewers may look at everything of their accounts; operators may also cancel,
+    reschedule, send now, book and move meetings, lift an opt-out (the "change" permission);
+    the head of sales may do what operators do, for every account, and link staff to accounts.
+    Nobody deletes here."""
     perms = Permission.objects.filter(content_type__app_label__in=["followups", "bot"])
     view = perms.filter(codename__in=[f"view_{m}" for m in MODELS])
     change = perms.filter(
@@ -17,3 +23,6 @@ def ensure_staff_groups(**kwargs) -> None:
     )
     Group.objects.get_or_create(name=VIEWERS)[0].permissions.set(view)
     Group.objects.get_or_create(name=OPERATORS)[0].permissions.set([*view, *change])
+    Group.objects.get_or_create(name=HEAD_OF_SALES)[0].permissions.set(
+        [*view, *change, *perms.filter(codename="change_account")]
+    )

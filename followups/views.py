@@ -10,7 +10,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from followups import charts, health, outcomes
+from followups import access, charts, health, outcomes
 from followups.models import ActionStatus, ActionType
 
 
@@ -186,20 +186,44 @@ def _charts(out: outcomes.Outcomes) -> list[dict]:
     ]  # fmt: skip
 
 
+class OutcomesForm(PeriodForm):
+    """The period, and for those who see more than one account, optionally one of them."""
+
+    account = forms.ModelChoiceField(
+        queryset=None, required=False, empty_label="every account", to_field_name="name"
+    )
+
+    def __init__(self, data, user):
+        super().__init__(data)
+        self.fields["account"].queryset = access.visible_accounts(user).order_by("name")
+        if not access.sees_many(user):
+            del self.fields["account"]
+        self.user = user
+
+    def accounts(self):
+        """What compute() counts: the chosen account, else every one the user sees."""
+        chosen = self.is_bound and self.cleaned_data.get("account")
+        if chosen:
+            return [chosen.pk]
+        return None if access.sees_all(self.user) else access.visible_accounts(self.user)
+
+
 def outcomes_view(request: HttpRequest) -> HttpResponse:
-    """/admin/outcomes/: for any staff who may view scheduled actions (viewers too)."""
+    """/admin/outcomes/: for any staff who may view scheduled actions (viewers too), of the
+    accounts they see (followups.access)."""
     if not request.user.has_perm("followups.view_scheduledaction"):
         raise PermissionDenied
-    form = PeriodForm(request.GET or None)
+    form = OutcomesForm(request.GET or None, request.user)
     context = {
         **admin.site.each_context(request),
         "title": "Outcomes",
         "form": form,
         "zone": settings.TIME_ZONE,
+        "no_account": access.sees_none(request.user) and access.NO_ACCOUNT,
     }
     if request.GET and not form.is_valid():
         return TemplateResponse(request, "admin/followups/outcomes.html", context, status=400)
     period = form.cleaned_data["span"] if request.GET else outcomes.Period.last_days(30)
-    out = outcomes.compute(period)
+    out = outcomes.compute(period, form.accounts())
     context.update(outcomes=out, period=period, charts=_charts(out))
     return TemplateResponse(request, "admin/followups/outcomes.html", context)

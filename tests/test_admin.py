@@ -9,16 +9,25 @@ from django.urls import reverse
 from django.utils import timezone
 
 from followups import services
-from followups.models import ActionStatus, ActionType, Meeting, ScheduledAction
+from followups.models import (
+    ActionStatus,
+    ActionType,
+    Meeting,
+    ScheduledAction,
+    default_account_id,
+)
 from followups.roles import OPERATORS, VIEWERS
 
 CHANGELIST = reverse("admin:followups_scheduledaction_changelist")
 RESCHEDULE = reverse("admin:followups_scheduledaction_reschedule")
 
 
-def staff(name: str, group: str) -> User:
+def staff(name: str, group: str, accounts=None) -> User:
+    """A staff user in `group`, linked to `accounts` (by default the `default` account, where
+    the tests' prospects are)."""
     user = User.objects.create_user(name, password="pw", is_staff=True)
     user.groups.add(Group.objects.get(name=group))
+    user.followup_accounts.set(accounts if accounts is not None else [default_account_id()])
     return user
 
 

@@ -3,8 +3,9 @@
 
 - `driver`: one Chromium for the session, cookies cleared before each test;
 - `admin_url(path)`: the live server's URL of an admin path (a `reverse()` result);
-- `login_as(role)`: a staff user in that role ("viewer", "operator") logged in through the
-  admin's own login form; returns the user.
+- `login_as(role, accounts=None)`: a staff user in that role ("viewer", "operator",
+  "head_of_sales"), linked to those accounts (default: the `default` one), logged in through
+  the admin's own login form; returns the user.
 
 The tests run on the real clock (`real_clock`): the browser's clock cannot be pinned, and a
 session cookie set at a pinned date would read as expired. Without Chromium they fail, saying
@@ -21,7 +22,8 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group, User
 
-from followups.roles import OPERATORS, VIEWERS
+from followups.models import default_account_id
+from followups.roles import HEAD_OF_SALES, OPERATORS, VIEWERS
 
 CHROMIUM = os.environ.get("FOLLOWUPS_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("FOLLOWUPS_CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -39,7 +41,7 @@ CHROMIUM_FLAGS = (
     "--disable-dev-shm-usage",
     "--window-size=1280,1000",
 )
-ROLES = {"viewer": VIEWERS, "operator": OPERATORS}
+ROLES = {"viewer": VIEWERS, "operator": OPERATORS, "head_of_sales": HEAD_OF_SALES}
 PASSWORD = "browser-test-pw"
 BROWSER = Path(__file__).parent
 
@@ -132,13 +134,16 @@ def wait_for_text(browser, text: str, timeout: float = WAIT_S) -> str:
 
 
 @pytest.fixture
-def login_as(browser, admin_url, transactional_db) -> Callable[[str], User]:
-    """Log in as a new staff user of `role` ("viewer" or "operator") through the login form."""
+def login_as(browser, admin_url, transactional_db) -> Callable[..., User]:
+    """Log in as a new staff user of `role` ("viewer", "operator" or "head_of_sales") through
+    the login form, linked to `accounts` (by default the `default` account, the tests'
+    prospects'; the head of sales sees every account linked or not)."""
     from selenium.webdriver.common.by import By
 
-    def login(role: str) -> User:
+    def login(role: str, accounts=None) -> User:
         user = User.objects.create_user(role, password=PASSWORD, is_staff=True)
         user.groups.add(Group.objects.get(name=ROLES[role]))
+        user.followup_accounts.set(accounts if accounts is not None else [default_account_id()])
         browser.get(admin_url("/admin/login/"))
         browser.find_element(By.NAME, "username").send_keys(role)
         browser.find_element(By.NAME, "password").send_keys(PASSWORD)
