@@ -162,9 +162,11 @@ def test_progress_of_a_long_pass(broker, transactional_db, make_prospect, monkey
     assert seen == [("enqueued", 2), ("enqueued", 4), ("enqueued", 5)]
 
 
-def test_bad_arguments():
+@pytest.mark.parametrize("command", ["reconcile", "alerts"])
+@pytest.mark.parametrize("interval", ["0", "-1", "nan", "inf"])
+def test_bad_intervals_are_refused_before_anything_runs(command, interval):
     with pytest.raises(CommandError, match="--interval must be a positive"):
-        call_command("reconcile", "--watch", "--interval", "0")
+        call_command(command, "--watch", "--interval", interval)
 
 
 def _dispatcher_process(interval: str = "0.2") -> subprocess.Popen:

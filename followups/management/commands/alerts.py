@@ -2,13 +2,16 @@
 alerts loop, a process of its own so that it can tell of the dispatcher's death."""
 
 import logging
-import signal
-import threading
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
 from followups import alerts
+from followups.management.watching import (
+    add_watch_arguments,
+    interval_or_default,
+    stop_on_signals,
+)
 
 log = logging.getLogger(__name__)
 
@@ -21,29 +24,19 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--watch", action="store_true", help="Repeat until stopped.")
-        parser.add_argument(
-            "--interval",
-            type=float,
-            default=None,
-            help="Seconds between checks with --watch (default FOLLOWUPS_ALERT_INTERVAL_S).",
-        )
+        add_watch_arguments(parser, "checks", "FOLLOWUPS_ALERT_INTERVAL_S")
 
     def handle(self, *args, watch: bool, interval: float | None, **options):
         from django.conf import settings
 
-        interval = settings.FOLLOWUPS_ALERT_INTERVAL_S if interval is None else interval
-        if not interval > 0:
-            raise CommandError("--interval must be a positive number of seconds")
+        interval = interval_or_default(interval, settings.FOLLOWUPS_ALERT_INTERVAL_S)
         if not alerts.channels():
             self.stderr.write("no alert channel configured: findings go to this output only")
         if not watch:
             if any(f.firing for f in self._check()):
                 raise SystemExit(1)
             return
-        stop = threading.Event()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
+        stop = stop_on_signals("alerts")
         self.stdout.write(f"alerts --watch: every {interval} s; stop with SIGTERM/SIGINT")
         while True:
             close_old_connections()

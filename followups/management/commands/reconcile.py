@@ -1,13 +1,17 @@
 """`manage.py reconcile`: one pass at startup; `--watch`: the dispatcher loop."""
 
 import logging
-import signal
 import threading
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
 from followups import dispatcher, outcomes
+from followups.management.watching import (
+    add_watch_arguments,
+    interval_or_default,
+    stop_on_signals,
+)
 
 log = logging.getLogger(__name__)
 
@@ -21,13 +25,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--watch", action="store_true", help="Repeat until stopped.")
-        parser.add_argument(
-            "--interval",
-            type=float,
-            default=None,
-            help="Seconds between passes with --watch (default FOLLOWUPS_WATCH_INTERVAL_S).",
-        )
+        add_watch_arguments(parser, "passes", "FOLLOWUPS_WATCH_INTERVAL_S")
         parser.add_argument(
             "--cleanup-every",
             type=int,
@@ -39,12 +37,10 @@ class Command(BaseCommand):
     def handle(self, *args, watch: bool, interval: float | None, cleanup_every: int, **opts):
         from django.conf import settings
 
-        interval = settings.FOLLOWUPS_WATCH_INTERVAL_S if interval is None else interval
-        if interval <= 0:
-            raise CommandError("--interval must be a positive number of seconds")
+        interval = interval_or_default(interval, settings.FOLLOWUPS_WATCH_INTERVAL_S)
         if cleanup_every <= 0:
             raise CommandError("--cleanup-every must be a positive number of seconds")
-        stop = self._stop_on_signals() if watch else None
+        stop = stop_on_signals("dispatcher") if watch else None
         # Startup: nothing on the broker can be trusted, so everything due soon goes again.
         report = dispatcher.reconcile(force=True, progress=self._progress())
         self.stdout.write(("\r" if self.stdout.isatty() else "") + f"reconcile: {report}")
@@ -62,19 +58,6 @@ class Command(BaseCommand):
             self.stdout.flush()
 
         return show
-
-    @staticmethod
-    def _stop_on_signals() -> threading.Event:
-        """Installed before the first pass, so a deploy's SIGTERM is clean even at startup."""
-        stop = threading.Event()
-
-        def request_stop(signum, frame):
-            log.info("dispatcher stopping on signal %s", signum)
-            stop.set()
-
-        signal.signal(signal.SIGTERM, request_stop)
-        signal.signal(signal.SIGINT, request_stop)
-        return stop
 
     def _watch(self, stop: threading.Event, interval: float, cleanup_every: int) -> None:
         self.stdout.write(f"reconcile --watch: every {interval} s; stop with SIGTERM/SIGINT")
