@@ -34,8 +34,7 @@ def _fernet(account_name: str) -> MultiFernet:
     keys = [k.strip() for k in settings.FOLLOWUPS_SESSION_KEY.split(",") if k.strip()]
     if not keys:
         raise SessionKeyError(
-            f"FOLLOWUPS_SESSION_KEY is not set: it encrypts account {account_name}'s stored "
-            "session"
+            f"FOLLOWUPS_SESSION_KEY is not set: it encrypts account {account_name}'s stored session"
         )
     try:
         return MultiFernet([Fernet(key) for key in keys])
