@@ -21,11 +21,18 @@ from bot import claude, fallback, prompts
 from bot.claude import AgentUnavailable
 from bot.humanize import describe_when
 from bot.tools import Turn
-from followups import services
+from followups import accounts, services
 from followups.cleaning import clean_text
 from followups.delivery import plain_follow_up
 from followups.messenger import MAX_TEXT_LENGTH
-from followups.models import ActionStatus, ActionType, Message, Prospect, ScheduledAction
+from followups.models import (
+    DEFAULT_ACCOUNT,
+    ActionStatus,
+    ActionType,
+    Message,
+    Prospect,
+    ScheduledAction,
+)
 from followups.texts import pick
 
 log = logging.getLogger(__name__)
@@ -62,6 +69,7 @@ class Incoming:
     text: str  # "" for media without a caption
     kind: str = "text"  # text, photo, video, voice, audio, sticker, document, location, other
     forwarded: bool = False  # forwarded from someone else: not the client's own words
+    account: str = DEFAULT_ACCOUNT  # the account (its name) the message was written to
 
 
 def handle_incoming(incoming: Incoming) -> str | None:
@@ -148,14 +156,18 @@ def upsert_prospect(incoming: Incoming) -> Prospect:
     """The prospect for this sender, created on first contact; Telegram's details refreshed
     (the access hash is what later sends need). The language is Telegram's lang_code when
     given; Telegram gives it only to bots, so a user account reads it from what the client
-    writes (detect_language), Russian until a text says."""
+    writes (detect_language), Russian until a text says. The same Telegram user writing to two
+    accounts is two prospects; a new one starts in its account's default time zone."""
     language = "en" if incoming.language_code.lower().startswith("en") else "ru"
     unknown = not incoming.language_code and not incoming.forwarded
     written = detect_language(incoming.text) if unknown else None
+    account = accounts.get(incoming.account)
     with transaction.atomic():
         prospect, created = Prospect.objects.select_for_update().get_or_create(
+            account=account,
             telegram_id=incoming.telegram_id,
             defaults={
+                "time_zone": accounts.time_zone(account),
                 "access_hash": incoming.access_hash,
                 "username": incoming.username[:64],
                 "display_name": incoming.display_name[:255],
@@ -237,18 +249,22 @@ def history(prospect: Prospect, limit: int = HISTORY_MESSAGES) -> list[dict]:
     return turns
 
 
-def is_stored(telegram_id: int, message_id: int) -> bool:
-    """Whether this client message was already handled (the listener's catch-up asks)."""
+def is_stored(account: str, telegram_id: int, message_id: int) -> bool:
+    """Whether this client message to `account` was already handled (the listener's catch-up
+    asks)."""
     return Message.objects.filter(
+        prospect__account__name=account,
         prospect__telegram_id=telegram_id,
         direction=Message.Direction.INBOUND,
         telegram_message_id=message_id,
     ).exists()
 
 
-def record_outgoing(telegram_id: int, text: str, message_id: int | None, at: datetime) -> None:
-    """Store the agent's reply as the listener sent it."""
-    prospect = Prospect.objects.get(telegram_id=telegram_id)
+def record_outgoing(
+    account: str, telegram_id: int, text: str, message_id: int | None, at: datetime
+) -> None:
+    """Store the agent's reply as the listener sent it from `account`."""
+    prospect = Prospect.objects.get(account__name=account, telegram_id=telegram_id)
     services.record_agent_message(prospect, text, at=at, telegram_message_id=message_id)
 
 

@@ -23,7 +23,9 @@ from telethon.tl import types
 from bot import conversation
 from bot.conversation import Incoming
 from bot.telegram import classify
+from followups import accounts
 from followups.messenger import SendError, check_text
+from followups.models import DEFAULT_ACCOUNT
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +99,9 @@ def _username(user: types.User) -> str:
     return next((u.username for u in user.usernames or () if u.active), "")
 
 
-def to_incoming(event: events.NewMessage.Event, sender: types.User) -> Incoming:
+def to_incoming(
+    event: events.NewMessage.Event, sender: types.User, account: str = DEFAULT_ACCOUNT
+) -> Incoming:
     return Incoming(
         telegram_id=sender.id,
         # A "min" user's access hash only works inside the update that carried it.
@@ -110,6 +114,7 @@ def to_incoming(event: events.NewMessage.Event, sender: types.User) -> Incoming:
         text=event.raw_text or "",
         kind=message_kind(event.message),
         forwarded=event.message.fwd_from is not None,
+        account=account,
     )
 
 
@@ -123,11 +128,18 @@ def _in_thread(func: Callable, *args):
 
 
 class Listener:
-    """The message handler, with what shutdown needs: stop accepting, then wait for the
-    messages already in flight."""
+    """The message handler of one account (its name), with what shutdown needs: stop accepting,
+    then wait for the messages already in flight."""
 
-    def __init__(self, client: TelegramClient, *, drain_timeout_s: float = DRAIN_TIMEOUT_S):
+    def __init__(
+        self,
+        client: TelegramClient,
+        *,
+        account: str = DEFAULT_ACCOUNT,
+        drain_timeout_s: float = DRAIN_TIMEOUT_S,
+    ):
         self.client = client
+        self.account = account
         self.drain_timeout_s = drain_timeout_s
         self.accepting = True
         self.in_flight = 0
@@ -190,7 +202,7 @@ class Listener:
                 if message.date < since or not should_handle(event):
                     continue
                 if await asyncio.to_thread(
-                    _in_thread, conversation.is_stored, event.sender_id, message.id
+                    _in_thread, conversation.is_stored, self.account, event.sender_id, message.id
                 ):
                     continue
                 await self.on_message(event)
@@ -213,9 +225,10 @@ class Listener:
         sender = await event.get_sender()
         if not is_client(sender):
             return
-        incoming = to_incoming(event, sender)
+        incoming = to_incoming(event, sender, self.account)
         log.info(
-            "message in from=%s id=%s kind=%s chars=%d forwarded=%s",
+            "message in account=%s from=%s id=%s kind=%s chars=%d forwarded=%s",
+            self.account,
             incoming.telegram_id,
             incoming.message_id,
             incoming.kind,
@@ -241,6 +254,7 @@ class Listener:
         await asyncio.to_thread(
             _in_thread,
             conversation.record_outgoing,
+            self.account,
             incoming.telegram_id,
             reply,
             sent.id,
@@ -249,23 +263,29 @@ class Listener:
 
 
 async def run(
-    client: TelegramClient, stop: asyncio.Event, *, drain_timeout_s: float = DRAIN_TIMEOUT_S
+    client: TelegramClient,
+    stop: asyncio.Event,
+    *,
+    account: str = DEFAULT_ACCOUNT,
+    drain_timeout_s: float = DRAIN_TIMEOUT_S,
 ) -> None:
-    """Connect, handle messages until `stop` is set, then finish the messages in flight and
-    disconnect. A stop while still connecting just disconnects. Raises NotAuthorized for a
-    logged-out session, ConnectionError when Telegram drops the connection for good (so the
-    process exits and is restarted)."""
-    listener = Listener(client, drain_timeout_s=drain_timeout_s)
+    """Connect as `account` (its name), handle messages until `stop` is set, then finish the
+    messages in flight and disconnect. A stop while still connecting just disconnects. Raises
+    NotAuthorized for a logged-out session (the account is then put in `needs login`),
+    ConnectionError when Telegram drops the connection for good (so the process exits and is
+    restarted)."""
+    listener = Listener(client, account=account, drain_timeout_s=drain_timeout_s)
     stopped = asyncio.ensure_future(stop.wait())
-    starting = asyncio.ensure_future(_start(client))
+    starting = asyncio.ensure_future(_start(client, account))
     try:
         await asyncio.wait({stopped, starting}, return_when=asyncio.FIRST_COMPLETED)
         if not starting.done():
             log.info("stopped while connecting")
             return
         me = starting.result()
+        await asyncio.to_thread(_in_thread, _logged_in, account, me)
         listener.register()
-        log.info("listening as user=%s", me.id)
+        log.info("listening account=%s user=%s", account, me.id)
         caught_up = await listener.catch_up(since=timezone.now() - CATCH_UP_WINDOW)
         log.info("answered %d message(s) that arrived while the listener was down", caught_up)
         disconnected = client.disconnected
@@ -282,9 +302,22 @@ async def run(
         log.info("disconnected")
 
 
-async def _start(client: TelegramClient) -> types.User:
+def _logged_in(account: str, me: types.User) -> None:
+    accounts.logged_in(accounts.get(account), me.id, _username(me))
+
+
+def _not_authorized(account: str, reason: str) -> None:
+    accounts.needs_login(accounts.get(account).pk, reason)
+
+
+async def _start(client: TelegramClient, account: str) -> types.User:
     await client.connect()
     me = await client.get_me()  # also tells Telegram to start sending us updates
     if me is None:
-        raise NotAuthorized("the Telegram session is not logged in; run manage.py telegram_login")
+        reason = "TELEGRAM_NOT_AUTHORIZED (the Telegram session needs attention)"
+        await asyncio.to_thread(_in_thread, _not_authorized, account, reason)
+        raise NotAuthorized(
+            f"account {account}: the Telegram session is not logged in; run "
+            f"manage.py telegram_login --account {account}"
+        )
     return me

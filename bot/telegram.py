@@ -1,8 +1,9 @@
-"""Telegram through Telethon: building clients from settings, and the workers' messenger.
+"""Telegram through Telethon: building clients for an account, and the workers' messenger.
 
-Sessions are StringSessions from the environment, never SQLite session files: two processes
-on one session file corrupt each other's state, and a file would be one more secret on disk.
-See docs/telegram.md for the listener's and the workers' sessions.
+Sessions are StringSessions, from the environment (the default account) or stored encrypted
+on the account (followups.accounts), never SQLite session files: two processes on one session
+file corrupt each other's state, and a file would be one more secret on disk. See
+docs/telegram.md for the listener's and the workers' sessions.
 """
 
 import asyncio
@@ -19,7 +20,9 @@ from telethon.errors.rpcerrorlist import rpc_errors_dict, rpc_errors_re
 from telethon.sessions import StringSession
 from telethon.tl import functions, types
 
+from followups import accounts
 from followups.messenger import (
+    AccountUnusable,
     PermanentSendError,
     Recipient,
     SendError,
@@ -27,6 +30,7 @@ from followups.messenger import (
     TransientSendError,
     check_text,
 )
+from followups.models import DEFAULT_ACCOUNT, Account
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +87,10 @@ def classify(exc: errors.RPCError | OSError) -> SendError:
     - network trouble, timeouts, Telegram's internal errors: retry later;
     - the recipient blocked us, deleted their account, forbids messages, or our account is
       spam-limited: `failed`, and the prospect is marked unreachable;
-    - our own account is logged out, revoked, banned or frozen: retried like network trouble,
-      not failed at once. It is an operator problem (a new session, see docs/telegram.md) that
-      every send shares; retrying gives the operator the retry window to fix it, after which
-      each action fails with the error's name. It never marks a prospect;
+    - our own account is logged out, revoked, banned or frozen: AccountUnusable. It is an
+      operator problem (a new login, see docs/telegram.md) that every send of the account
+      shares: the account is put in `needs login` and its actions wait, neither failed nor
+      missed. It never marks a prospect;
     - anything else Telegram refuses: `failed`, with the error's name.
 
     RANDOM_ID_DUPLICATE is not a failure; `TelethonMessenger.send` answers it before this.
@@ -102,7 +106,7 @@ def classify(exc: errors.RPCError | OSError) -> SendError:
     if isinstance(exc, errors.UnauthorizedError | errors.AuthKeyError) or (
         name in _ACCOUNT_PROBLEMS
     ):
-        return TransientSendError(f"{name} (the Telegram session needs attention)")
+        return AccountUnusable(f"{name} (the Telegram session needs attention)")
     if isinstance(exc, errors.ServerError | errors.TimedOutError | errors.InvalidDCError):
         return TransientSendError(name)
     return PermanentSendError(name)
@@ -139,7 +143,9 @@ def parse_session(session: str, setting: str) -> StringSession:
         ) from None
 
 
-def build_client(session: str, *, receive_updates: bool, for_worker: bool) -> TelegramClient:
+def build_client(
+    session: str, *, receive_updates: bool, for_worker: bool, setting: str = ""
+) -> TelegramClient:
     """A client for the listener (`for_worker=False`) or for the workers' sends.
 
     Workers never sleep inside Telethon, so a Dramatiq thread is never held (with the prospect
@@ -151,7 +157,9 @@ def build_client(session: str, *, receive_updates: bool, for_worker: bool) -> Te
       RpcCallFailError) instead of a bare ValueError("Request was unsuccessful").
     The listener keeps Telethon's default of sleeping through flood waits up to 60 s.
     """
-    setting = "TELEGRAM_WORKER_SESSION or TELEGRAM_SESSION" if for_worker else "TELEGRAM_SESSION"
+    setting = setting or (
+        "TELEGRAM_WORKER_SESSION or TELEGRAM_SESSION" if for_worker else "TELEGRAM_SESSION"
+    )
     missing = missing_credentials()
     if not session:
         missing.append(setting)
@@ -172,6 +180,22 @@ def build_client(session: str, *, receive_updates: bool, for_worker: bool) -> Te
         receive_updates=receive_updates,
         raise_last_call_error=True,
         **options,
+    )
+
+
+def account_client(account: Account, *, for_worker: bool) -> TelegramClient:
+    """A client logged in as `account`: its stored session, or for the default account the
+    environment's. ImproperlyConfigured (SessionKeyError among them) names what is wrong."""
+    setting = ""  # the default account's environment settings
+    if account.session:
+        setting = f"account {account.name}'s stored session"
+    elif account.name != DEFAULT_ACCOUNT:
+        setting = f"a session for account {account.name} (telegram_login --account NAME)"
+    return build_client(
+        accounts.session_of(account, for_worker=for_worker),
+        receive_updates=not for_worker,
+        for_worker=for_worker,
+        setting=setting,
     )
 
 
@@ -229,38 +253,37 @@ async def input_peer(client: TelegramClient, recipient: Recipient) -> types.Type
 
 
 class TelethonMessenger:
-    """`followups.messenger.Messenger` through one Telegram account.
+    """`followups.messenger.Messenger` through the Telegram accounts: each send goes from the
+    account its Recipient names, on that account's own client.
 
     `send` is synchronous and called from many Dramatiq worker threads at once. The process
-    has one TelegramClient, which lives on its own asyncio loop in a daemon thread (started on
-    first use); sends are submitted to it and awaited with a timeout. Idempotent: the request
-    carries the caller's random_id, so a repeat is recognised by Telegram, not sent again.
+    has one TelegramClient per account (built on first use, reused), all on one asyncio loop in
+    a daemon thread; sends are submitted to it and awaited with a timeout. Idempotent: the
+    request carries the caller's random_id, so a repeat is recognised by Telegram, not sent
+    again. An account whose session Telegram refuses loses its client: the next send builds a
+    new one from the account's session as it is then (a new login).
     """
 
     def __init__(self, client: TelegramClient | None = None, *, timeout_s: float = SEND_TIMEOUT_S):
-        self._client = client or build_client(
-            worker_session(), receive_updates=False, for_worker=True
-        )
+        """`client`: the default account's client (tests); otherwise built from the sessions."""
+        self._clients: dict[str, TelegramClient] = {}
+        if client is not None:
+            self._clients[DEFAULT_ACCOUNT] = client
         self._timeout_s = timeout_s
         self._start_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._connect_lock = asyncio.Lock()  # binds to the client's loop on first use
+        self._connect_locks: dict[str, asyncio.Lock] = {}  # made on the loop, one per account
 
     def send(self, recipient: Recipient, text: str, random_id: int) -> SentMessage:
         check_text(text)
-        future = asyncio.run_coroutine_threadsafe(
-            self._send(recipient, text, random_id), self._event_loop()
-        )
         try:
-            sent = future.result(self._timeout_s)
-        except TimeoutError:
-            future.cancel()
-            raise TransientSendError("SEND_TIMEOUT") from None
+            return self._call(
+                recipient.account,
+                lambda client: self._send(client, recipient, text, random_id),
+                "SEND_TIMEOUT",
+            )
         except errors.RandomIdDuplicateError:
-            sent = SentMessage(None, duplicate=True)
-        except (errors.RPCError, OSError) as exc:
-            raise classify(exc) from exc
-        return sent
+            return SentMessage(None, duplicate=True)
 
     def find_sent(
         self, recipient: Recipient, text: str, random_id: int, since: datetime
@@ -270,25 +293,65 @@ class TelethonMessenger:
         Telegram does not show a message's random_id, so the match is the chat, the direction
         (ours), the time and the exact text. The agent's own replies in the same chat are other
         texts; the same text twice in minutes is the same follow-up."""
+        return self._call(
+            recipient.account,
+            lambda client: self._find_sent(client, recipient, text.strip(), since - CLOCK_SKEW),
+            "LOOKUP_TIMEOUT",
+        )
+
+    def client_for(self, account_name: str) -> TelegramClient:
+        """The account's client, built on first use. AccountUnusable when it has no usable
+        session (none, malformed, or stored under another key)."""
+        with self._start_lock:
+            client = self._clients.get(account_name)
+            if client is None:
+                try:
+                    account = Account.objects.get(name=account_name)
+                    client = account_client(account, for_worker=True)
+                except (Account.DoesNotExist, ImproperlyConfigured) as exc:
+                    raise AccountUnusable(f"SESSION_UNUSABLE: {exc}"[:255]) from None
+                self._clients[account_name] = client
+            return client
+
+    def _call(self, account_name: str, make, timeout_reason: str):
+        client = self.client_for(account_name)
         future = asyncio.run_coroutine_threadsafe(
-            self._find_sent(recipient, text.strip(), since - CLOCK_SKEW), self._event_loop()
+            self._connected(account_name, client, make), self._event_loop()
         )
         try:
             return future.result(self._timeout_s)
         except TimeoutError:
             future.cancel()
-            raise TransientSendError("LOOKUP_TIMEOUT") from None
+            raise TransientSendError(timeout_reason) from None
+        except errors.RandomIdDuplicateError:
+            raise
         except (errors.RPCError, OSError) as exc:
-            raise classify(exc) from exc
+            error = classify(exc)
+            if isinstance(error, AccountUnusable):
+                self._forget(account_name, client)
+            raise error from exc
+        except AccountUnusable:
+            self._forget(account_name, client)
+            raise
+
+    def _forget(self, account_name: str, client: TelegramClient) -> None:
+        """Drop a client whose session Telegram refused (disconnected in the background)."""
+        with self._start_lock:
+            if self._clients.get(account_name) is client:
+                del self._clients[account_name]
+        asyncio.run_coroutine_threadsafe(client.disconnect(), self._event_loop())
+
+    async def _connected(self, account_name: str, client: TelegramClient, make):
+        await self._connect(account_name, client)
+        return await make(client)
 
     async def _find_sent(
-        self, recipient: Recipient, text: str, since: datetime
+        self, client: TelegramClient, recipient: Recipient, text: str, since: datetime
     ) -> SentMessage | None:
-        await self._connect()
-        peer = await input_peer(self._client, recipient)
+        peer = await input_peer(client, recipient)
         offset_id = 0
         for _ in range(LOOKUP_PAGES):
-            history = await self._client(
+            history = await client(
                 functions.messages.GetHistoryRequest(
                     peer=peer,
                     offset_id=offset_id,
@@ -323,25 +386,26 @@ class TelethonMessenger:
                 self._loop = loop
             return self._loop
 
-    async def _send(self, recipient: Recipient, text: str, random_id: int) -> SentMessage:
-        await self._connect()
+    async def _send(
+        self, client: TelegramClient, recipient: Recipient, text: str, random_id: int
+    ) -> SentMessage:
         request = functions.messages.SendMessageRequest(
-            peer=await input_peer(self._client, recipient),
+            peer=await input_peer(client, recipient),
             message=text,
             random_id=random_id,
             no_webpage=True,
         )
-        return sent_message_from(await self._client(request), random_id)
+        return sent_message_from(await client(request), random_id)
 
-    async def _connect(self) -> None:
+    async def _connect(self, account_name: str, client: TelegramClient) -> None:
         """Connect on first use, and again after Telethon gave up reconnecting."""
-        async with self._connect_lock:
-            if self._client.is_connected():
+        async with self._connect_locks.setdefault(account_name, asyncio.Lock()):
+            if client.is_connected():
                 return
-            await self._client.connect()
-            if await self._client.get_me() is None:
-                await self._client.disconnect()
-                raise TransientSendError(
+            await client.connect()
+            if await client.get_me() is None:
+                await client.disconnect()
+                raise AccountUnusable(
                     "TELEGRAM_NOT_AUTHORIZED (the Telegram session needs attention)"
                 )
-            log.info("telegram worker client connected")
+            log.info("telegram worker client connected account=%s", account_name)

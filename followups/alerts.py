@@ -7,9 +7,10 @@ still does, and once when it clears. A notice no channel took (receiver down, th
 spent) stays owed and goes at a later check. The state lives in AlertState rows, so a restart,
 or `manage.py alerts` from cron, neither repeats nor forgets.
 
-Conditions are keyed `<name>:<account>` where they concern a Telegram account (today the one
-ratelimit.ACCOUNT). Texts carry counts, ids, times and Telegram's error names: never a
-client's words, never a secret (a failed row's error is reduced to its error name).
+Conditions are keyed `<name>:<account>` where they concern a Telegram account (each account's
+conditions read only its own clients' rows). Texts carry counts, ids, times and Telegram's
+error names: never a client's words, never a secret (a failed row's error is reduced to its
+error name).
 """
 
 import hashlib
@@ -25,18 +26,14 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 
-from followups import health, ratelimit
+from followups import health
 from followups.messenger import Recipient, SendError, get_messenger
-from followups.models import ActionStatus, AlertState, ScheduledAction
+from followups.models import Account, ActionStatus, AlertState, ScheduledAction
 
 log = logging.getLogger(__name__)
 
-# What bot.telegram.classify() puts in the reason of a send refused because of our own
-# account's session (revoked, logged out, banned); delivery stores it in `last_error`.
-SESSION_MARK = "the Telegram session needs attention"
 # Telegram's flood and slow-mode waits, as delivery stores them: FLOOD_WAIT_600.
 FLOOD_WAIT = re.compile(r"^(?:FLOOD_WAIT|FLOOD_PREMIUM_WAIT|SLOWMODE_WAIT)_(\d+)$")
 # The error name at the start of a failed row's reason ("gave up after 4: SEND_TIMEOUT",
@@ -83,11 +80,13 @@ def _at(moment: datetime) -> str:
 # --- the conditions ---------------------------------------------------------------------------
 
 
-def send_failures(now: datetime, account: str = ratelimit.ACCOUNT) -> Finding:
+def _actions(account: Account):
+    return ScheduledAction.objects.filter(prospect__account=account)
+
+
+def send_failures(now: datetime, account: Account) -> Finding:
     limit, minutes = settings.FOLLOWUPS_ALERT_SEND_FAILURES, settings.FOLLOWUPS_ALERT_WINDOW_MIN
-    failed = ScheduledAction.objects.filter(
-        status=ActionStatus.FAILED, updated_at__gte=now - window()
-    )
+    failed = _actions(account).filter(status=ActionStatus.FAILED, updated_at__gte=now - window())
     count = failed.count()
     if count < limit:
         return Finding(
@@ -103,38 +102,32 @@ def send_failures(now: datetime, account: str = ratelimit.ACCOUNT) -> Finding:
     )
 
 
-def session(now: datetime, account: str = ratelimit.ACCOUNT) -> Finding:
-    """Sends refused because the account's session is revoked or logged out: rows waiting on it
-    now, or given up on within the window since the last successful send."""
-    marked = ScheduledAction.objects.filter(last_error__contains=SESSION_MARK)
-    waiting = marked.filter(status=ActionStatus.PENDING)
-    failed = marked.filter(status=ActionStatus.FAILED, updated_at__gte=now - window())
-    last_sent = ScheduledAction.objects.filter(
-        status=ActionStatus.EXECUTED, executed_at__gte=now - window()
-    ).aggregate(m=Max("executed_at"))["m"]
-    if last_sent is not None:
-        failed = failed.filter(updated_at__gt=last_sent)
-    hit = waiting | failed
-    count = hit.count()
-    if not count:
-        return Finding(f"session:{account}", False, "sends are not refused for the session")
-    names = sorted({error_name(e) for e in hit.values_list("last_error", flat=True)[:100]})
+def session(now: datetime, account: Account) -> Finding:
+    """The account needs a new login (Telegram refused its session, or its stored session
+    cannot be read): its actions are held until it logs in again."""
+    key = f"session:{account.name}"
+    if account.state != Account.State.NEEDS_LOGIN:
+        return Finding(key, False, f"account {account.name} is {account.get_state_display()}")
+    held = _actions(account).filter(status=ActionStatus.PENDING)
     return Finding(
-        f"session:{account}",
+        key,
         True,
-        f"Telegram refuses account {account}'s session ({', '.join(names)}): {count} actions "
-        f"held or failed; log in again (manage.py telegram_login, docs/telegram.md). "
-        f"Latest ids: {_ids(hit)}",
+        f"Telegram refuses account {account.name}'s session "
+        f"({error_name(account.state_reason)}): {held.count()} pending actions wait until it "
+        f"logs in again (manage.py telegram_login --account {account.name}, docs/telegram.md). "
+        f"Latest ids: {_ids(held)}",
     )
 
 
-def flood_wait(now: datetime, account: str = ratelimit.ACCOUNT) -> Finding:
+def flood_wait(now: datetime, account: Account) -> Finding:
     """A flood wait still running that is longer than FOLLOWUPS_ALERT_FLOOD_WAIT_MIN. Delivery
     keeps the wait's name (FLOOD_WAIT_600) on the pending row until it sends it."""
     limit_s = settings.FOLLOWUPS_ALERT_FLOOD_WAIT_MIN * 60
-    rows = ScheduledAction.objects.filter(
-        status=ActionStatus.PENDING, last_error__regex=FLOOD_WAIT.pattern
-    ).values_list("pk", "last_error", "updated_at")
+    rows = (
+        _actions(account)
+        .filter(status=ActionStatus.PENDING, last_error__regex=FLOOD_WAIT.pattern)
+        .values_list("pk", "last_error", "updated_at")
+    )
     long_waits = []
     for pk, last_error, updated_at in rows:
         seconds = int(FLOOD_WAIT.match(last_error).group(1))
@@ -222,14 +215,17 @@ def evaluate(now: datetime | None = None) -> list[Finding]:
     now = now or snap.now
     dlq_key = f"dead_letter:{settings.FOLLOWUPS_QUEUE}"
     conditions = [
-        lambda: send_failures(now),
-        lambda: session(now),
-        lambda: flood_wait(now),
         lambda: heartbeat(snap),
         lambda: missed(now),
         lambda: broker(snap),
         lambda: dead_letters(snap, AlertState.objects.filter(key=dlq_key).first()),
     ]
+    for account in Account.objects.order_by("name"):
+        conditions += [
+            lambda a=account: send_failures(now, a),
+            lambda a=account: session(now, a),
+            lambda a=account: flood_wait(now, a),
+        ]
     found = []
     for condition in conditions:
         try:

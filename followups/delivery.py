@@ -37,8 +37,9 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from followups import bulk, claims, dispatcher, events, ratelimit, texts
+from followups import accounts, bulk, claims, dispatcher, events, ratelimit, texts
 from followups.messenger import (
+    AccountUnusable,
     PermanentSendError,
     Recipient,
     SendError,
@@ -47,6 +48,7 @@ from followups.messenger import (
     get_messenger,
 )
 from followups.models import (
+    Account,
     ActionStatus,
     ActionType,
     Meeting,
@@ -122,7 +124,7 @@ def deliver(action_ids: Iterable[uuid.UUID]) -> DeliveryReport:
         if len(claimed) + report.missed < len(ids):
             _republish_early(ids, now)
         sends = []
-        for action in claimed:
+        for action in _hold_unusable_accounts(claimed, token, report):
             try:
                 sends.append(_prepare(action))
             except Exception as exc:  # a broken writer must not strand the claim
@@ -179,7 +181,7 @@ def _claim(
     )
     claimed = list(
         ScheduledAction.objects.filter(claim_token=token, status=SENDING)
-        .select_related("prospect", "meeting")
+        .select_related("prospect__account", "meeting")
         .order_by("scheduled_for")
     )
     for action in claimed:
@@ -202,8 +204,65 @@ def _republish_early(ids: list[uuid.UUID], now: datetime) -> None:
         dispatcher.publish(early, now)
 
 
+def _hold_unusable_accounts(
+    claimed: list[ScheduledAction], token: uuid.UUID, report: DeliveryReport
+) -> list[ScheduledAction]:
+    """The actions whose account can send; those of a paused account or of one that needs a
+    new login go back to pending, unchanged but for their time (accounts.HOLD later), neither
+    failed nor missed: they go out once the account is back."""
+    usable = []
+    for action in claimed:
+        account = action.prospect.account
+        if account.state == Account.State.ACTIVE:
+            usable.append(action)
+        else:
+            reason = f"account {account.name} is {account.get_state_display()}"
+            _hold(action, token, report, reason, action.send_started_at)
+    return usable
+
+
+def _hold(
+    action: ScheduledAction,
+    token: uuid.UUID,
+    report: DeliveryReport,
+    reason: str,
+    send_started_at: datetime | None,
+) -> None:
+    """Back to pending for accounts.HOLD (out of quiet hours), not counted as an attempt: the
+    account could not send, nothing was tried. `send_started_at`: the mark of an earlier
+    attempt, kept (None if there was none)."""
+    when = respect_quiet_hours(
+        timezone.now() + accounts.HOLD, action.prospect, action.client_requested_time
+    )
+    _back_to_pending(
+        action,
+        token,
+        when,
+        rate_slot_at=None,
+        attempts=F("attempts") - 1,
+        last_error=reason[:MAX_ERROR_LENGTH],
+        send_started_at=send_started_at,
+    )
+    report.deferred.append(action.pk)
+    events.of(action, "deferred", reason=reason, next=when.isoformat())
+
+
 def _take_send_slots(sends: list[_Send], token: uuid.UUID, report: DeliveryReport) -> list[_Send]:
-    """Honour the per-account rate cap. Each action gets a send slot — the one it holds, or a
+    """Honour the per-account rate caps: each account's sends are slotted on its own row."""
+    by_account: dict[int, list[_Send]] = {}
+    for send in sends:
+        by_account.setdefault(send.action.prospect.account_id, []).append(send)
+    ready = []
+    for group in by_account.values():
+        ready += _take_account_slots(group, token, report)
+    # In slot order: a send waiting for its account's slot never holds up another account's.
+    return sorted(ready, key=lambda s: (s.slot or s.action.scheduled_for, s.action.scheduled_for))
+
+
+def _take_account_slots(
+    sends: list[_Send], token: uuid.UUID, report: DeliveryReport
+) -> list[_Send]:
+    """Honour one account's rate cap. Each action gets a send slot — the one it holds, or a
     new one (all reserved in one statement); those whose slot is more than MAX_SLOT_WAIT away
     go back to pending until then, holding it. Returns the sends to make now.
 
@@ -212,8 +271,9 @@ def _take_send_slots(sends: list[_Send], token: uuid.UUID, report: DeliveryRepor
     second, whichever is more, so the usual lateness of a deferred action coming back does not
     send it to the end of the line again and again.
     """
-    step = ratelimit.interval()
-    if step is None or not sends:
+    account = sends[0].action.prospect.account
+    step = ratelimit.interval(account)
+    if step is None:
         return sends
     now = timezone.now()
     stale = now - max(step, timedelta(seconds=1))
@@ -222,7 +282,8 @@ def _take_send_slots(sends: list[_Send], token: uuid.UUID, report: DeliveryRepor
         send.slot = held if held is not None and held >= stale else None
     # The batch was claimed ahead of its due time: its slots start from there.
     start = max(now, min(s.action.scheduled_for for s in sends))
-    fresh = iter(ratelimit.reserve_slots(sum(1 for s in sends if s.slot is None), start))
+    needed = sum(1 for s in sends if s.slot is None)
+    fresh = iter(ratelimit.reserve_slots(needed, start, account=account))
     ready = []
     for send in sends:
         send.slot = send.slot or next(fresh)
@@ -278,13 +339,22 @@ def _send_batch(sends: list[_Send], token: uuid.UUID, report: DeliveryReport) ->
         )
         messenger = get_messenger()
         session_lost = claims.session_watch()
+        # Accounts that cannot send for the rest of the batch: Telegram refused the session,
+        # or asked to wait (flood). Their remaining sends wait too, without asking again.
+        stopped: dict[int, TransientSendError] = {}
         for send in sends:
             action = send.action
             if action.pk not in ours:
                 log.warning("claim lost before send id=%s", action.pk)
                 continue
             prospect = prospects[action.prospect_id]
-            recipient = Recipient(prospect.telegram_id, prospect.access_hash, prospect.username)
+            account = prospect.account
+            if account.pk in stopped:
+                _stop(send, token, stopped[account.pk], report)
+                continue
+            recipient = Recipient(
+                prospect.telegram_id, prospect.access_hash, prospect.username, account.name
+            )
             if send.started_before is not None:
                 try:
                     found = messenger.find_sent(
@@ -321,7 +391,11 @@ def _send_batch(sends: list[_Send], token: uuid.UUID, report: DeliveryReport) ->
                 _fail(action, token, prospect, exc)
                 report.failed.append(action.pk)
             except TransientSendError as exc:
-                _retry_or_fail(action, token, exc.reason, exc.retry_after_s, report)
+                if isinstance(exc, AccountUnusable) or exc.retry_after_s is not None:
+                    stopped[account.pk] = exc
+                    if isinstance(exc, AccountUnusable):
+                        accounts.needs_login(account.pk, exc.reason)
+                _stop(send, token, exc, report)
             except Exception as exc:  # unknown trouble: assume it may pass, within max retries
                 _retry_or_fail(action, token, _describe(exc), None, report)
             else:
@@ -336,6 +410,15 @@ def _send_batch(sends: list[_Send], token: uuid.UUID, report: DeliveryReport) ->
             message_id=sent.message_id,
             duplicate=sent.duplicate,
         )
+
+
+def _stop(send: _Send, token: uuid.UUID, exc: TransientSendError, report: DeliveryReport) -> None:
+    """A send its account cannot make now: held until the account logs in again, or retried
+    after Telegram's wait (not an attempt either way), or retried like any transient error."""
+    if isinstance(exc, AccountUnusable):
+        _hold(send.action, token, report, exc.reason, send.started_before)
+    else:
+        _retry_or_fail(send.action, token, exc.reason, exc.retry_after_s, report)
 
 
 # What the re-check and the send read of a prospect, under its lock.

@@ -16,6 +16,10 @@ from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+# The account of the environment-only setup (followups.models re-exports it). Defined here, not
+# there: the demo's settings import this module before the models can load.
+DEFAULT_ACCOUNT = "default"
+
 # Telegram's limit for one text message.
 MAX_TEXT_LENGTH = 4096
 
@@ -36,6 +40,12 @@ class TransientSendError(SendError):
         self.retry_after_s = retry_after_s
 
 
+class AccountUnusable(TransientSendError):
+    """Telegram refuses our own account's session (revoked, logged out, banned), or its stored
+    session cannot be read: every send from that account would fail alike. The account needs
+    a new login; its actions wait for it (followups.delivery)."""
+
+
 class PermanentSendError(SendError):
     """Will never succeed as asked. `recipient_unreachable`: the client blocked the account,
     deleted theirs, or forbids messages; nothing more should be sent to them."""
@@ -47,9 +57,13 @@ class PermanentSendError(SendError):
 
 @dataclass(frozen=True)
 class Recipient:
+    """A client, and the account (its name) that talks to them: a send goes from that account,
+    never another (an access hash is only valid for the account that received it)."""
+
     telegram_id: int
     access_hash: int | None = None
     username: str = ""
+    account: str = DEFAULT_ACCOUNT
 
 
 @dataclass(frozen=True)
@@ -87,6 +101,7 @@ class Delivered:
     random_id: int
     message_id: int
     at: datetime
+    account: str = DEFAULT_ACCOUNT  # the account that sent it
 
 
 @dataclass
@@ -108,7 +123,12 @@ class InMemoryMessenger:
             if seen is not None:
                 return SentMessage(seen.message_id, duplicate=True)
             item = Delivered(
-                recipient.telegram_id, text, random_id, next(self._ids), timezone.now()
+                recipient.telegram_id,
+                text,
+                random_id,
+                next(self._ids),
+                timezone.now(),
+                recipient.account,
             )
             self._by_random_id[random_id] = item
             self.delivered.append(item)
@@ -119,7 +139,11 @@ class InMemoryMessenger:
     ) -> SentMessage | None:
         with self._lock:
             seen = self._by_random_id.get(random_id)
-        if seen is None or seen.recipient_id != recipient.telegram_id or seen.at < since:
+        if (
+            seen is None
+            or (seen.recipient_id, seen.account) != (recipient.telegram_id, recipient.account)
+            or seen.at < since
+        ):
             return None
         return SentMessage(seen.message_id)
 
@@ -127,10 +151,14 @@ class InMemoryMessenger:
         with self._lock:
             self._failures.extend(errors)
 
-    def to(self, telegram_id: int) -> list[str]:
-        """Texts delivered to one recipient, oldest first."""
+    def to(self, telegram_id: int, account: str | None = None) -> list[str]:
+        """Texts delivered to one recipient (from `account`, or from any), oldest first."""
         with self._lock:
-            return [d.text for d in self.delivered if d.recipient_id == telegram_id]
+            return [
+                d.text
+                for d in self.delivered
+                if d.recipient_id == telegram_id and account in (None, d.account)
+            ]
 
     def reset(self) -> None:
         with self._lock:
@@ -145,7 +173,8 @@ _instances_lock = threading.Lock()
 
 def get_messenger() -> Messenger:
     """The process-wide messenger named by settings: one instance per process, even when
-    several worker threads ask at once (a Telegram messenger holds one connection)."""
+    several worker threads ask at once. It sends from the account each Recipient names (a
+    Telegram messenger holds one connection per account)."""
     path = settings.FOLLOWUPS_MESSENGER
     with _instances_lock:
         if path not in _instances:

@@ -10,6 +10,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from followups.messenger import DEFAULT_ACCOUNT
+from followups.quiet_hours import validate_quiet_hours
+
 
 def validate_time_zone(value: str) -> None:
     try:
@@ -20,9 +23,6 @@ def validate_time_zone(value: str) -> None:
 
 def default_time_zone() -> str:
     return settings.FOLLOWUPS_DEFAULT_TZ
-
-
-DEFAULT_ACCOUNT = "default"
 
 
 class Account(models.Model):
@@ -41,7 +41,8 @@ class Account(models.Model):
     state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
     state_reason = models.CharField(max_length=255, blank=True)
     send_rate_per_minute = models.PositiveIntegerField(null=True, blank=True)
-    quiet_hours = models.CharField(max_length=11, blank=True)  # "21:00-09:00"
+    # "21:00-09:00", or "off"; empty: FOLLOWUPS_QUIET_HOURS.
+    quiet_hours = models.CharField(max_length=11, blank=True, validators=[validate_quiet_hours])
     default_time_zone = models.CharField(max_length=64, blank=True, validators=[validate_time_zone])
     # The Telethon string session, encrypted at rest (never shown, never logged); empty when
     # the session comes from the environment.

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django.core.exceptions import ValidationError
+
 
 @dataclass(frozen=True)
 class QuietHours:
@@ -37,3 +39,11 @@ class QuietHours:
             return when
         day = local.date() if local.time() < self.end else local.date() + timedelta(days=1)
         return datetime.combine(day, self.end, tzinfo=zone).astimezone(when.tzinfo)
+
+
+def validate_quiet_hours(spec: str) -> None:
+    """A model validator: '21:00-09:00', 'off' or ''."""
+    try:
+        QuietHours.parse(spec)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None

@@ -22,10 +22,12 @@ from django.db.models import Case, Count, F, QuerySet, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from followups import bulk, dispatcher, events, outcomes
+from followups import accounts, bulk, dispatcher, events, outcomes
 from followups.cleaning import clean_text
 from followups.messenger import MAX_TEXT_LENGTH
 from followups.models import (
+    DEFAULT_ACCOUNT,
+    Account,
     ActionStatus,
     ActionType,
     Meeting,
@@ -34,7 +36,6 @@ from followups.models import (
     Prospect,
     ScheduledAction,
 )
-from followups.quiet_hours import QuietHours
 from followups.transitions import transition
 
 log = logging.getLogger(__name__)
@@ -105,22 +106,20 @@ def _clean_payload(payload: object) -> dict:
     return payload
 
 
-def quiet_hours() -> QuietHours | None:
-    return QuietHours.parse(settings.FOLLOWUPS_QUIET_HOURS)
-
-
 def respect_quiet_hours(when: datetime, prospect: Prospect, client_requested_time: bool):
-    """`when`, or the end of the quiet window it falls in, unless the client named it."""
-    window = None if client_requested_time else quiet_hours()
+    """`when`, or the end of the quiet window (the prospect's account's) it falls in, unless
+    the client named it."""
+    window = None if client_requested_time else accounts.quiet_hours(prospect.account)
     return window.defer(when, prospect.zone) if window else when
 
 
 # --- prospects -----------------------------------------------------------------------------
 
 
-def get_prospect(telegram_id: int) -> Prospect:
+def get_prospect(telegram_id: int, account: str = DEFAULT_ACCOUNT) -> Prospect:
+    """The client with this Telegram id among `account`'s (a name)."""
     try:
-        return Prospect.objects.get(telegram_id=telegram_id)
+        return Prospect.objects.get(account__name=account, telegram_id=telegram_id)
     except (Prospect.DoesNotExist, ValueError, TypeError):
         raise SchedulingError(f"unknown prospect: telegram id {telegram_id!r}") from None
 
@@ -213,12 +212,17 @@ def schedule_actions(new: Sequence[NewAction], *, now: datetime | None = None) -
     if not cleaned:
         return []
     zones = _bulk_prospects(items)
-    window = quiet_hours()
+    windows = {
+        account.pk: accounts.quiet_hours(account)
+        for account in Account.objects.filter(pk__in={a for _, a in zones.values()})
+    }
     actions = []
     for item, payload in zip(items, cleaned, strict=True):
         when = item.scheduled_for
+        zone, account_id = zones[item.prospect_id]
+        window = windows[account_id]
         if window and not item.client_requested_time:
-            when = window.defer(when, ZoneInfo(zones[item.prospect_id]))
+            when = window.defer(when, ZoneInfo(zone))
         actions.append(
             ScheduledAction(
                 id=uuid4(),
@@ -260,19 +264,20 @@ def _check_new(index: int, item: object, now: datetime) -> dict:
         raise SchedulingError(f"action {index}: {exc}") from None
 
 
-def _bulk_prospects(items: list[NewAction]) -> dict[int, str]:
-    """The time zone of each of the items' prospects, each known, not opted out, and kept
-    within the pending follow-up limit counting this call's rows; else SchedulingError."""
+def _bulk_prospects(items: list[NewAction]) -> dict[int, tuple[str, int]]:
+    """The time zone and account of each of the items' prospects, each known, not opted out,
+    and kept within the pending follow-up limit counting this call's rows; else
+    SchedulingError."""
     wanted = {item.prospect_id for item in items}
     rows = Prospect.objects.filter(pk__any=list(wanted)).values_list(
-        "pk", "telegram_id", "time_zone", "opted_out_at"
+        "pk", "telegram_id", "time_zone", "opted_out_at", "account_id"
     )
-    prospects = {pk: (telegram_id, zone, opted_out) for pk, telegram_id, zone, opted_out in rows}
+    prospects = {pk: tuple(rest) for pk, *rest in rows}
     unknown = sorted(wanted - prospects.keys())
     if unknown:
         shown = ", ".join(map(str, unknown[:10])) + (" …" if len(unknown) > 10 else "")
         raise SchedulingError(f"unknown prospect id(s): {shown}; nothing was scheduled")
-    opted_out = sorted(telegram_id for telegram_id, _, opted_out in prospects.values() if opted_out)
+    opted_out = sorted(t_id for t_id, _, opted_out, _ in prospects.values() if opted_out)
     if opted_out:
         raise SchedulingError(
             f"prospect(s) {', '.join(map(str, opted_out[:10]))} opted out; nothing was scheduled"
@@ -296,7 +301,7 @@ def _bulk_prospects(items: list[NewAction]) -> dict[int, str]:
                 f"prospect(s) {', '.join(map(str, over[:10]))} would have more than {limit} "
                 "pending follow-ups; nothing was scheduled"
             )
-    return {pk: zone for pk, (_, zone, _) in prospects.items()}
+    return {pk: (zone, account) for pk, (_, zone, _, account) in prospects.items()}
 
 
 def _publish_soon(actions: list[ScheduledAction]) -> None:

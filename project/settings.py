@@ -265,6 +265,10 @@ TELEGRAM_API_HASH = env_str("TELEGRAM_API_HASH", "")
 # session with receive_updates=False when it is empty.
 TELEGRAM_SESSION = env_str("TELEGRAM_SESSION", "")
 TELEGRAM_WORKER_SESSION = env_str("TELEGRAM_WORKER_SESSION", "")
+# Fernet key(s) encrypting the sessions of accounts stored in the database (`telegram_login
+# --account NAME`); comma-separated for rotation (the first encrypts). Not needed when the one
+# account's session comes from TELEGRAM_SESSION.
+FOLLOWUPS_SESSION_KEY = env_str("FOLLOWUPS_SESSION_KEY", "")
 ANTHROPIC_API_KEY = env_str("ANTHROPIC_API_KEY", "")
 ANTHROPIC_MODEL = env_str("ANTHROPIC_MODEL", "claude-sonnet-5-5")
 ANTHROPIC_TIMEOUT_S = env_int("ANTHROPIC_TIMEOUT_S", 30, minimum=1)

@@ -13,7 +13,14 @@ from bot.humanize import describe_when
 from bot.models import ToolCall
 from bot.tools import Turn, run_tool
 from followups import services
-from followups.models import ActionStatus, Meeting, Message, Prospect, ScheduledAction
+from followups.models import (
+    DEFAULT_ACCOUNT,
+    ActionStatus,
+    Meeting,
+    Message,
+    Prospect,
+    ScheduledAction,
+)
 from tests.anthropic_fakes import FakeClaude, end_turn, last_tool_results, tool_use, tool_uses
 from tests.conftest import client_time, wait_until
 
@@ -50,7 +57,7 @@ def incoming(text: str, *, kind: str = "text", at: datetime | None = None, lang:
 def converse(text: str, **kwargs) -> str:
     """A client message and the agent's reply, recorded as the listener would."""
     reply = handle_incoming(incoming(text, **kwargs))
-    record_outgoing(CLIENT_ID, reply, None, timezone.now())
+    record_outgoing(DEFAULT_ACCOUNT, CLIENT_ID, reply, None, timezone.now())
     return reply
 
 

@@ -21,7 +21,7 @@ from dramatiq.common import xq_name
 from telethon import errors, functions, types
 
 from bot.telegram import classify
-from followups import alerts, delivery, dispatcher, services
+from followups import accounts, alerts, delivery, dispatcher, services
 from followups.messenger import PermanentSendError, TransientSendError
 from followups.models import AlertState, Heartbeat, Message, ScheduledAction
 from tests.conftest import wait_until
@@ -148,7 +148,7 @@ def test_send_failures_fire_once_and_clear_end_to_end(
     alerts.check()
     assert len(receiver.bodies) == 1
     text = receiver.texts()[0]
-    assert "send_failures:telegram" in text and "3 sends failed in the last 15 min" in text
+    assert "send_failures:default" in text and "3 sends failed in the last 15 min" in text
     assert "CHAT_WRITE_FORBIDDEN ×2" in text and "RuntimeError ×1" in text
     assert str(failed[-1].pk) in text
     assert receiver.paths == [SECRET_PATH]
@@ -160,7 +160,7 @@ def test_send_failures_fire_once_and_clear_end_to_end(
     beat()
     alerts.check()
     assert len(receiver.bodies) == 2
-    assert "send_failures:telegram resolved after 16 min" in receiver.texts()[1]
+    assert "send_failures:default resolved after 16 min" in receiver.texts()[1]
     assert "0 failed sends in the last 15 min" in receiver.texts()[1]
     alerts.check()
     assert len(receiver.bodies) == 2  # the clear is said once too
@@ -174,41 +174,27 @@ def test_send_failures_fire_once_and_clear_end_to_end(
         (errors.SessionRevokedError(REQUEST), "SESSION_REVOKED"),
     ],
 )
-def test_a_revoked_session_fires_and_clears_once_a_send_succeeds(
+@override_settings(FOLLOWUPS_MAX_RETRIES=0)
+def test_a_revoked_session_fires_and_clears_once_the_account_logs_in_again(
     error, name, receiver, client_texts, messenger, clock, broker, transactional_db
 ):
-    """The reason bot.telegram gives a send refused for the session is what the condition reads."""
+    """The account needs a login: its actions wait (never failed, whatever the retries), the
+    alert says so once, and clears once a login made it active again."""
     action = deliver_failing(messenger, clock, client_texts, classify(error))[0]
     action.refresh_from_db()
     assert action.status == "pending"
-    assert only("session:telegram") is not None
+    assert only("session:default") is not None
     text = receiver.texts()[0]
-    assert f"Telegram refuses account telegram's session ({name}): 1 actions" in text
+    assert f"Telegram refuses account default's session ({name}): 1 pending actions" in text
     assert str(action.pk) in text
-    clock.shift(timedelta(seconds=61))  # the retry, with a new session
+    clock.shift(timedelta(minutes=5))
+    assert only("session:default") is None  # still firing: nothing new to say yet
+    accounts.logged_in(accounts.default(), 1, "")  # runbot or telegram_login, with a new session
+    ScheduledAction.objects.filter(pk=action.pk).update(scheduled_for=timezone.now())
     delivery.deliver([action.pk])
     action.refresh_from_db()
     assert action.status == "executed"
-    assert "resolved after" in only("session:telegram")
-
-
-@override_settings(FOLLOWUPS_MAX_RETRIES=0)
-def test_a_session_failure_given_up_on_stays_until_a_send_succeeds(
-    client_texts, messenger, clock, broker, transactional_db
-):
-    def session_firing() -> bool:
-        return next(f for f in alerts.evaluate() if f.key == "session:telegram").firing
-
-    error = classify(errors.AuthKeyUnregisteredError(REQUEST))
-    deliver_failing(messenger, clock, client_texts, error, error)
-    assert set(ScheduledAction.objects.values_list("status", flat=True)) == {"failed"}
-    clock.shift(timedelta(minutes=5))
-    assert session_firing()
-    action = due_action(client_texts, "hello")
-    clock.shift(timedelta(seconds=2))
-    delivery.deliver([action.pk])
-    assert messenger.to(client_texts.telegram_id) == ["hello"]
-    assert not session_firing()
+    assert "resolved after" in only("session:default")
 
 
 def test_a_long_flood_wait_fires_until_it_is_over(
@@ -216,17 +202,17 @@ def test_a_long_flood_wait_fires_until_it_is_over(
 ):
     short = classify(errors.FloodWaitError(REQUEST, capture=120))  # 2 min: under the limit
     deliver_failing(messenger, clock, client_texts, short)
-    assert only("flood_wait:telegram") is None
+    assert only("flood_wait:default") is None
     long = classify(errors.FloodWaitError(REQUEST, capture=1200))
     action = deliver_failing(messenger, clock, client_texts, long)[0]
-    assert only("flood_wait:telegram") is not None
+    assert only("flood_wait:default") is not None
     text = receiver.texts()[0]
-    assert "flood wait of 20 min on account telegram (limit 10 min)" in text
+    assert "flood wait of 20 min on account default (limit 10 min)" in text
     assert str(action.pk) in text
     clock.shift(timedelta(minutes=19))
-    assert only("flood_wait:telegram") is None  # still waiting: nothing new to say
+    assert only("flood_wait:default") is None  # still waiting: nothing new to say
     clock.shift(timedelta(minutes=2))
-    assert "flood_wait:telegram resolved after 21 min" in only("flood_wait:telegram")
+    assert "flood_wait:default resolved after 21 min" in only("flood_wait:default")
 
 
 def test_a_stale_dispatcher_heartbeat(receiver, clock, transactional_db):
@@ -452,7 +438,7 @@ def test_a_condition_that_raises_leaves_the_others_told(receiver, transactional_
 
     monkeypatch.setattr(alerts, "flood_wait", boom)
     findings, sent = alerts.check()
-    assert "flood_wait:telegram" not in {f.key for f in findings}
+    assert "flood_wait:default" not in {f.key for f in findings}
     assert any("heartbeat:dispatcher" in n for n in sent)
 
 

@@ -328,10 +328,10 @@ def test_a_long_past_send_slot_is_stale(transactional_db, make_prospect, messeng
     """After an outage, actions holding slots that passed long ago take new ones instead of
     all going at once; one that comes back a moment late keeps its slot."""
     settings.FOLLOWUPS_SEND_RATE_PER_MINUTE = 20  # a slot every 3 s
-    from followups.models import SendRate
+    from followups.models import DEFAULT_ACCOUNT, SendRate
 
     now = timezone.now()
-    SendRate.objects.create(account="telegram", next_free_at=now + timedelta(seconds=30))
+    SendRate.objects.create(account=DEFAULT_ACCOUNT, next_free_at=now + timedelta(seconds=30))
     late, stale = follow_up(make_prospect(), soon(0)), follow_up(make_prospect(), soon(0))
     ScheduledAction.objects.filter(pk=late.pk).update(rate_slot_at=now - timedelta(seconds=2))
     ScheduledAction.objects.filter(pk=stale.pk).update(rate_slot_at=now - timedelta(minutes=10))

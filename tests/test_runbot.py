@@ -114,7 +114,7 @@ def test_dry_run_reports_unapplied_migrations(db, configured, monkeypatch):
         dry_run()
 
 
-def test_runbot_refuses_to_start_without_credentials(configured):
+def test_runbot_refuses_to_start_without_credentials(db, configured):
     configured.TELEGRAM_SESSION = ""
     with pytest.raises(CommandError, match="set TELEGRAM_SESSION"):
         call_command("runbot")

@@ -28,7 +28,14 @@ from followups.messenger import (
     SentMessage,
     TransientSendError,
 )
-from followups.models import ActionStatus, Message, Prospect, ScheduledAction
+from followups.models import (
+    DEFAULT_ACCOUNT,
+    Account,
+    ActionStatus,
+    Message,
+    Prospect,
+    ScheduledAction,
+)
 from tests import telegram_fakes
 from tests.telegram_fakes import (
     SELF_ID,
@@ -184,16 +191,16 @@ def test_build_client_rejects_a_malformed_session_without_echoing_it(telegram_se
     assert c.value.__suppress_context__  # the decoder's own error is not chained
 
 
-def test_worker_messenger_falls_back_to_the_listener_session(telegram_settings):
-    messenger = TelethonMessenger()
-    assert messenger._client._no_updates is True
-    assert messenger._client.session.save() == telegram_settings.TELEGRAM_SESSION
+def test_worker_messenger_falls_back_to_the_listener_session(telegram_settings, db):
+    client = TelethonMessenger().client_for(DEFAULT_ACCOUNT)
+    assert client._no_updates is True
+    assert client.session.save() == telegram_settings.TELEGRAM_SESSION
 
 
-def test_worker_messenger_prefers_its_own_session(telegram_settings):
+def test_worker_messenger_prefers_its_own_session(telegram_settings, db):
     telegram_settings.TELEGRAM_WORKER_SESSION = session_string()
-    messenger = TelethonMessenger()
-    assert messenger._client.session.save() == telegram_settings.TELEGRAM_WORKER_SESSION
+    client = TelethonMessenger().client_for(DEFAULT_ACCOUNT)
+    assert client.session.save() == telegram_settings.TELEGRAM_WORKER_SESSION
 
 
 # --- the messenger against a fake client ------------------------------------------------------
@@ -695,7 +702,7 @@ def test_to_incoming_with_sparse_profile():
 @pytest.fixture
 def agent(monkeypatch):
     """handle_incoming and record_outgoing as the listener calls them (in a thread)."""
-    calls = {"incoming": [], "outgoing": [], "reply": "Добрый день! Чем помочь?"}
+    calls = {"incoming": [], "outgoing": [], "from": [], "reply": "Добрый день! Чем помочь?"}
 
     def handle_incoming(incoming):
         calls["incoming"].append(incoming)
@@ -704,8 +711,9 @@ def agent(monkeypatch):
             raise reply
         return reply
 
-    def record_outgoing(telegram_id, text, message_id, at):
+    def record_outgoing(account, telegram_id, text, message_id, at):
         calls["outgoing"].append((telegram_id, text, message_id, at))
+        calls["from"].append(account)
 
     monkeypatch.setattr(conversation, "handle_incoming", handle_incoming)
     monkeypatch.setattr(conversation, "record_outgoing", record_outgoing, raising=False)
@@ -847,7 +855,9 @@ def test_one_clients_messages_are_handled_one_at_a_time_in_order(agent, monkeypa
 # --- the listener: run and shutdown ------------------------------------------------------------
 
 
-def test_shutdown_finishes_the_message_in_flight_then_disconnects(agent, monkeypatch):
+def test_shutdown_finishes_the_message_in_flight_then_disconnects(
+    agent, monkeypatch, transactional_db
+):
     entered, release = threading.Event(), threading.Event()
 
     def slow(incoming):
@@ -885,7 +895,7 @@ def test_shutdown_finishes_the_message_in_flight_then_disconnects(agent, monkeyp
     assert not client.connected
 
 
-def test_shutdown_does_not_wait_forever(agent, monkeypatch):
+def test_shutdown_does_not_wait_forever(agent, monkeypatch, transactional_db):
     release = threading.Event()
 
     def stuck(incoming):
@@ -928,7 +938,7 @@ def test_a_stop_while_connecting_just_disconnects():
     asyncio.run(scenario())
 
 
-def test_a_logged_out_session_stops_the_listener():
+def test_a_logged_out_session_stops_the_listener(transactional_db):
     async def scenario():
         client = FakeTelegramClient(authorized=False)
         with pytest.raises(listener.NotAuthorized, match="telegram_login"):
@@ -937,9 +947,12 @@ def test_a_logged_out_session_stops_the_listener():
         assert client.handlers == []
 
     asyncio.run(scenario())
+    default = Account.objects.get(name=DEFAULT_ACCOUNT)
+    assert default.state == Account.State.NEEDS_LOGIN
+    assert "TELEGRAM_NOT_AUTHORIZED" in default.state_reason
 
 
-def test_losing_telegram_for_good_ends_run_with_an_error():
+def test_losing_telegram_for_good_ends_run_with_an_error(transactional_db):
     async def scenario():
         client = FakeTelegramClient()
         running = asyncio.create_task(listener.run(client, asyncio.Event()))

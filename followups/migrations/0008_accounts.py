@@ -2,6 +2,7 @@
 
 import django.db.models.deletion
 import followups.models
+import followups.quiet_hours
 from django.conf import settings
 from django.db import migrations, models
 
@@ -11,6 +12,14 @@ def to_default_account(apps, schema_editor):
     Prospect = apps.get_model("followups", "Prospect")
     default, _ = Account.objects.get_or_create(name=followups.models.DEFAULT_ACCOUNT)
     Prospect.objects.filter(account__isnull=True).update(account=default)
+    # The one rate cap row was keyed "telegram"; the cap is now per account, keyed by its name.
+    SendRate = apps.get_model("followups", "SendRate")
+    SendRate.objects.filter(account="telegram").update(account=default.name)
+    # So are the alert conditions of the account ("session:telegram" -> "session:default").
+    AlertState = apps.get_model("followups", "AlertState")
+    for state in AlertState.objects.filter(key__endswith=":telegram"):
+        state.key = state.key.removesuffix(":telegram") + f":{default.name}"
+        state.save(update_fields=["key"])
 
 
 class Migration(migrations.Migration):
@@ -36,7 +45,7 @@ class Migration(migrations.Migration):
                 ('state', models.CharField(choices=[('active', 'Active'), ('paused', 'Paused'), ('needs_login', 'needs login')], default='active', max_length=16)),
                 ('state_reason', models.CharField(blank=True, max_length=255)),
                 ('send_rate_per_minute', models.PositiveIntegerField(blank=True, null=True)),
-                ('quiet_hours', models.CharField(blank=True, max_length=11)),
+                ('quiet_hours', models.CharField(blank=True, max_length=11, validators=[followups.quiet_hours.validate_quiet_hours])),
                 ('default_time_zone', models.CharField(blank=True, max_length=64, validators=[followups.models.validate_time_zone])),
                 ('session', models.BinaryField(blank=True, null=True)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),

@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from bot import demo
 from bot.conversation import Incoming, handle_incoming, record_outgoing
-from followups import dispatcher
-from followups.models import Prospect
+from followups import accounts, dispatcher, services
+from followups.models import DEFAULT_ACCOUNT, Prospect
 
 QUIET_WINDOW = timedelta(hours=1)
 DEFAULT_PORT = 8000
@@ -60,6 +60,7 @@ class Command(BaseCommand):
         clock.save()
         call_command("migrate", verbosity=0)
         Prospect.objects.get_or_create(
+            account=accounts.default(),
             telegram_id=demo.CLIENT_ID,
             defaults={"display_name": "Demo client", "username": "demo_client"},
         )
@@ -111,7 +112,7 @@ class Command(BaseCommand):
         demo.say(f"Logs: {settings.DEMO_LOG_FILE}")
         if report.enqueued or report.missed:
             demo.say(f"Restarted: {report}.")
-        pending = demo.describe_pending(Prospect.objects.get(telegram_id=demo.CLIENT_ID))
+        pending = demo.describe_pending(services.get_prospect(demo.CLIENT_ID))
         if pending:
             demo.say("Pending: " + "; ".join(pending))
         if server is not None:
@@ -155,5 +156,5 @@ class Command(BaseCommand):
                     text=text,
                 )
             )
-            record_outgoing(demo.CLIENT_ID, reply, None, timezone.now())
+            record_outgoing(DEFAULT_ACCOUNT, demo.CLIENT_ID, reply, None, timezone.now())
             demo.say_at(f"агент> {reply}")

@@ -1,0 +1,146 @@
+"""The Telegram accounts the agency sends from: their sessions (encrypted at rest), their state,
+and the per-account settings that override the global ones.
+
+A session stored in the database is encrypted with Fernet under FOLLOWUPS_SESSION_KEY (several
+comma-separated keys: the first encrypts, any decrypts, for rotation). The environment-only
+setup stores nothing: the `default` account uses TELEGRAM_SESSION (and the workers
+TELEGRAM_WORKER_SESSION), as before. A session is never logged and never shown.
+"""
+
+import logging
+from datetime import timedelta
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
+
+from followups.models import DEFAULT_ACCOUNT, Account
+from followups.quiet_hours import QuietHours
+
+log = logging.getLogger(__name__)
+
+# How long the due actions of an account that cannot send (paused, needs login) are held
+# before they are looked at again.
+HOLD = timedelta(minutes=1)
+
+
+class SessionKeyError(ImproperlyConfigured):
+    """A stored session cannot be read: the key is missing, malformed or not the one it was
+    encrypted with. Says which account and which setting, never the key or the session."""
+
+
+def _fernet(account_name: str) -> MultiFernet:
+    keys = [k.strip() for k in settings.FOLLOWUPS_SESSION_KEY.split(",") if k.strip()]
+    if not keys:
+        raise SessionKeyError(
+            f"FOLLOWUPS_SESSION_KEY is not set: it encrypts account {account_name}'s stored session"
+        )
+    try:
+        return MultiFernet([Fernet(key) for key in keys])
+    except ValueError:
+        raise SessionKeyError(
+            "FOLLOWUPS_SESSION_KEY is not a Fernet key (32 url-safe base64-encoded bytes; "
+            'make one with: python -c "from cryptography.fernet import Fernet; '
+            'print(Fernet.generate_key().decode())")'
+        ) from None
+
+
+def encrypt_session(account_name: str, session: str) -> bytes:
+    return _fernet(account_name).encrypt(session.encode())
+
+
+def decrypt_session(account_name: str, token: bytes) -> str:
+    try:
+        return _fernet(account_name).decrypt(bytes(token)).decode()
+    except InvalidToken:
+        raise SessionKeyError(
+            f"account {account_name}'s stored session does not decrypt with FOLLOWUPS_SESSION_KEY "
+            "(a wrong or rotated-out key); set the key it was stored with, or log in again: "
+            f"manage.py telegram_login --account {account_name}"
+        ) from None
+
+
+def store_session(account: Account, session: str, user_id: int, username: str) -> None:
+    """Keep a fresh login's session (encrypted) and make the account active again."""
+    account.session = encrypt_session(account.name, session)
+    account.telegram_user_id, account.telegram_username = user_id, username[:64]
+    account.state, account.state_reason = Account.State.ACTIVE, ""
+    account.save()
+
+
+def session_of(account: Account, *, for_worker: bool) -> str:
+    """The account's session string: the stored one, else (the default account only) the
+    environment's. '' when it has none. Raises SessionKeyError when the stored one cannot
+    be read."""
+    if account.session:
+        return decrypt_session(account.name, account.session)
+    if account.name != DEFAULT_ACCOUNT:
+        return ""
+    if for_worker and settings.TELEGRAM_WORKER_SESSION:
+        return settings.TELEGRAM_WORKER_SESSION
+    return settings.TELEGRAM_SESSION
+
+
+def session_source(account: Account) -> str:
+    """Where the account's session comes from, for staff and the dry run (never the value)."""
+    if account.session:
+        return "stored (encrypted)"
+    if account.name == DEFAULT_ACCOUNT and settings.TELEGRAM_SESSION:
+        return "TELEGRAM_SESSION"
+    return "none"
+
+
+def default() -> Account:
+    return Account.objects.get_or_create(name=DEFAULT_ACCOUNT)[0]
+
+
+def get(name: str) -> Account:
+    """The account named `name` (the default one is made if missing); ImproperlyConfigured
+    for an unknown name."""
+    if name == DEFAULT_ACCOUNT:
+        return default()
+    try:
+        return Account.objects.get(name=name)
+    except Account.DoesNotExist:
+        raise ImproperlyConfigured(f"no account named {name[:64]!r}") from None
+
+
+def needs_login(account_id: int, reason: str) -> bool:
+    """Record that Telegram refused the account's session; True if it was active before (the
+    caller logs it once). Its actions wait until it logs in again."""
+    changed = (
+        Account.objects.filter(pk=account_id)
+        .exclude(state=Account.State.NEEDS_LOGIN)
+        .update(
+            state=Account.State.NEEDS_LOGIN, state_reason=reason[:255], updated_at=timezone.now()
+        )
+    )
+    if changed:
+        log.warning("account id=%s needs a new login: %s", account_id, reason[:255])
+    return bool(changed)
+
+
+def logged_in(account: Account, user_id: int, username: str) -> None:
+    """Telegram accepted the session: who it is, and a `needs login` cleared (a paused account
+    stays paused: staff paused it)."""
+    fields = {"telegram_user_id": user_id, "telegram_username": (username or "")[:64]}
+    if account.state == Account.State.NEEDS_LOGIN:
+        fields.update(state=Account.State.ACTIVE, state_reason="")
+    Account.objects.filter(pk=account.pk).update(updated_at=timezone.now(), **fields)
+    for name, value in fields.items():
+        setattr(account, name, value)
+
+
+def quiet_hours(account: Account | None) -> QuietHours | None:
+    """The account's quiet hours, else the global FOLLOWUPS_QUIET_HOURS ('off' turns them off
+    for one account)."""
+    spec = account.quiet_hours if account is not None and account.quiet_hours else None
+    return QuietHours.parse(spec or settings.FOLLOWUPS_QUIET_HOURS)
+
+
+def time_zone(account: Account | None) -> str:
+    """The zone a new client of this account is assumed to be in until they say otherwise."""
+    if account is not None and account.default_time_zone:
+        return account.default_time_zone
+    return settings.FOLLOWUPS_DEFAULT_TZ

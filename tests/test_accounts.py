@@ -1,0 +1,314 @@
+"""Several Telegram accounts (issue 14): sessions encrypted at rest, a client per account, sends
+from the client's own account under its own cap, a revoked session holding only its account."""
+
+import asyncio
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from cryptography.fernet import Fernet
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.utils import timezone
+from telethon import errors
+
+from bot import conversation, listener
+from bot.conversation import Incoming
+from bot.management.commands import runbot
+from bot.telegram import TelethonMessenger, classify
+from followups import accounts, alerts, delivery, services
+from followups.messenger import AccountUnusable, Recipient, TransientSendError
+from followups.models import (
+    DEFAULT_ACCOUNT,
+    Account,
+    ActionStatus,
+    ActionType,
+    Message,
+    Prospect,
+    ScheduledAction,
+    SendRate,
+)
+from tests.telegram_fakes import (
+    FakeTelegramClient,
+    make_user,
+    new_message,
+    private_message,
+    session_string,
+)
+
+REQUEST = object()
+
+
+@pytest.fixture
+def key(settings) -> str:
+    settings.FOLLOWUPS_SESSION_KEY = Fernet.generate_key().decode()
+    return settings.FOLLOWUPS_SESSION_KEY
+
+
+@pytest.fixture
+def two(db):
+    """The default account and a second manager's."""
+    return accounts.default(), Account.objects.create(name="anna")
+
+
+def follow_up(prospect: Prospect, text: str, seconds: float = 0.5) -> ScheduledAction:
+    return services.schedule_action(
+        prospect,
+        ActionType.FOLLOW_UP,
+        timezone.now() + timedelta(seconds=seconds),
+        payload={"message_template": text},
+    )
+
+
+def due(*actions: ScheduledAction) -> list:
+    ScheduledAction.objects.filter(pk__in=[a.pk for a in actions]).update(
+        scheduled_for=timezone.now()
+    )
+    return [a.pk for a in actions]
+
+
+# --- sessions at rest ---------------------------------------------------------------------------
+
+
+def test_a_stored_session_is_encrypted_and_reads_back(key, db):
+    session = session_string()
+    account = Account.objects.create(name="anna")
+    accounts.store_session(account, session, 4242, "anna_sales")
+    raw = bytes(Account.objects.get(name="anna").session)
+    assert session.encode() not in raw and session[10:40].encode() not in raw
+    fresh = Account.objects.get(name="anna")
+    assert accounts.session_of(fresh, for_worker=True) == session
+    assert (fresh.telegram_user_id, fresh.state) == (4242, Account.State.ACTIVE)
+
+
+def test_a_wrong_or_missing_key_is_a_clear_error_without_the_session(key, settings, db):
+    session = session_string()
+    account = Account.objects.create(name="anna")
+    accounts.store_session(account, session, 1, "")
+    settings.FOLLOWUPS_SESSION_KEY = Fernet.generate_key().decode()
+    with pytest.raises(accounts.SessionKeyError, match="does not decrypt") as wrong:
+        accounts.session_of(account, for_worker=False)
+    settings.FOLLOWUPS_SESSION_KEY = ""
+    with pytest.raises(accounts.SessionKeyError, match="FOLLOWUPS_SESSION_KEY is not set") as none:
+        accounts.session_of(account, for_worker=False)
+    settings.FOLLOWUPS_SESSION_KEY = "not-a-key"
+    with pytest.raises(accounts.SessionKeyError, match="not a Fernet key") as bad:
+        accounts.session_of(account, for_worker=False)
+    for caught in (wrong, none, bad):
+        assert session not in str(caught.value)
+    assert wrong.value.__suppress_context__  # Fernet's own error is not chained
+
+
+def test_keys_rotate_the_first_encrypts_any_decrypts(key, settings, db):
+    account = Account.objects.create(name="anna")
+    accounts.store_session(account, "old-session", 1, "")
+    settings.FOLLOWUPS_SESSION_KEY = f"{Fernet.generate_key().decode()},{key}"
+    assert accounts.session_of(account, for_worker=False) == "old-session"
+
+
+def test_the_environment_only_setup_is_the_default_account(settings, db):
+    """Existing deployments: no stored session, TELEGRAM_SESSION is the default account's, and
+    a client made without naming an account belongs to it."""
+    settings.TELEGRAM_SESSION, settings.TELEGRAM_WORKER_SESSION = "listener", "worker"
+    default = accounts.default()
+    assert accounts.session_of(default, for_worker=False) == "listener"
+    assert accounts.session_of(default, for_worker=True) == "worker"
+    assert accounts.session_source(default) == "TELEGRAM_SESSION"
+    assert Prospect.objects.create(telegram_id=5).account == default
+    other = Account.objects.create(name="anna")
+    assert accounts.session_of(other, for_worker=False) == ""
+
+
+def test_runbot_dry_run_checks_every_account_it_would_serve(key, settings, db):
+    settings.TELEGRAM_API_ID, settings.TELEGRAM_API_HASH = 1, "hash"
+    settings.TELEGRAM_SESSION = env = session_string()
+    stored = session_string()
+    accounts.store_session(Account.objects.create(name="anna"), stored, 7, "")
+    Account.objects.create(name="boris", state=Account.State.PAUSED, session=b"x")
+    assert [a.name for a in runbot.to_serve(None)] == [DEFAULT_ACCOUNT, "anna"]
+    out = StringIO()
+    call_command("runbot", "--dry-run", stdout=out)
+    text = out.getvalue()
+    assert "accounts: default, anna" in text and "account anna: ok" in text
+    assert env not in text and stored not in text
+    settings.FOLLOWUPS_SESSION_KEY = Fernet.generate_key().decode()
+    out = StringIO()
+    with pytest.raises(CommandError, match=r"account anna: .*does not decrypt"):
+        call_command("runbot", "--dry-run", "--account", "anna", stdout=out)
+    with pytest.raises(CommandError, match="account boris is paused"):
+        call_command("runbot", "--dry-run", "--account", "boris", stdout=StringIO())
+
+
+def test_telegram_login_refuses_a_bad_name_or_no_key_before_asking(settings, db):
+    settings.TELEGRAM_API_ID, settings.TELEGRAM_API_HASH = 1, "hash"
+    settings.FOLLOWUPS_SESSION_KEY = ""
+    with pytest.raises(CommandError, match="FOLLOWUPS_SESSION_KEY is not set"):
+        call_command("telegram_login", "--account", "anna")
+    settings.FOLLOWUPS_SESSION_KEY = Fernet.generate_key().decode()
+    with pytest.raises(CommandError, match="at most 64 letters"):
+        call_command("telegram_login", "--account", "anna\x00; drop")
+    assert not Account.objects.filter(name="anna").exists()
+
+
+# --- a client per account -----------------------------------------------------------------------
+
+
+def incoming(account: str, text: str, message_id: int) -> Incoming:
+    return Incoming(
+        telegram_id=4242,
+        access_hash=1,
+        username="ivan",
+        display_name="Ivan",
+        language_code="",
+        message_id=message_id,
+        at=timezone.now(),
+        text=text,
+        account=account,
+    )
+
+
+def test_one_telegram_user_writing_to_two_accounts_is_two_clients(two, settings):
+    anna = two[1]
+    anna.default_time_zone = "Europe/Moscow"
+    anna.save()
+    conversation.handle_incoming(incoming(DEFAULT_ACCOUNT, "Здравствуйте", 1))
+    conversation.handle_incoming(incoming("anna", "Hello there", 1))
+    ours, hers = (Prospect.objects.get(account=a, telegram_id=4242) for a in two)
+    assert ours.pk != hers.pk
+    assert (ours.time_zone, hers.time_zone) == (settings.FOLLOWUPS_DEFAULT_TZ, "Europe/Moscow")
+    assert conversation.is_stored("anna", 4242, 1) and conversation.is_stored(
+        DEFAULT_ACCOUNT, 4242, 1
+    )
+    assert not conversation.is_stored("anna", 4242, 2)
+    conversation.record_outgoing("anna", 4242, "Hi!", 9, timezone.now())
+    assert list(hers.messages.values_list("text", flat=True).order_by("sent_at"))[-1] == "Hi!"
+    assert not ours.messages.filter(text="Hi!").exists()
+
+
+def test_listeners_of_two_accounts_file_each_message_under_its_own(two, transactional_db):
+    """Two listeners in one loop, as runbot runs them: the same sender's messages reach two
+    different clients, and each reply is recorded on its own account's client."""
+
+    async def scenario():
+        clients = {name: FakeTelegramClient() for name in (DEFAULT_ACCOUNT, "anna")}
+        for name, client in clients.items():
+            listener.Listener(client, account=name).register()
+        sender = make_user(4242)
+        await clients[DEFAULT_ACCOUNT].dispatch(
+            new_message(private_message(sender, "Добрый день", msg_id=11)), [sender]
+        )
+        await clients["anna"].dispatch(
+            new_message(private_message(sender, "Hello", msg_id=12)), [sender]
+        )
+        return clients
+
+    clients = asyncio.run(scenario())
+    assert len(clients[DEFAULT_ACCOUNT].sent) == len(clients["anna"].sent) == 1
+    ours, hers = (Prospect.objects.get(account=a, telegram_id=4242) for a in two)
+    assert list(ours.messages.values_list("telegram_message_id", flat=True)).count(11) == 1
+    assert not ours.messages.filter(telegram_message_id=12).exists()
+    assert hers.messages.filter(
+        direction=Message.Direction.INBOUND, telegram_message_id=12
+    ).exists()
+    assert hers.messages.filter(direction=Message.Direction.OUTBOUND).count() == 1
+
+
+# --- sends from the client's own account ------------------------------------------------------
+
+
+def test_each_send_goes_from_the_clients_own_account(two, messenger, broker):
+    default, anna = two
+    ours = Prospect.objects.create(telegram_id=4242, account=default)
+    hers = Prospect.objects.create(telegram_id=4242, account=anna)
+    a, b = follow_up(ours, "from default"), follow_up(hers, "from anna")
+    delivery.deliver(due(a, b))
+    assert messenger.to(4242, DEFAULT_ACCOUNT) == ["from default"]
+    assert messenger.to(4242, "anna") == ["from anna"]
+
+
+def test_each_account_has_its_own_cap(two, messenger, broker, settings):
+    """Anna's backlog (next slot 30 s away) defers her send; the default account's goes now."""
+    settings.FOLLOWUPS_SEND_RATE_PER_MINUTE = 60
+    default, anna = two
+    anna.send_rate_per_minute = 2
+    anna.save()
+    SendRate.objects.create(account="anna", next_free_at=timezone.now() + timedelta(seconds=30))
+    ours = Prospect.objects.create(telegram_id=1, account=default)
+    hers = Prospect.objects.create(telegram_id=2, account=anna)
+    a, b, c = follow_up(ours, "a"), follow_up(hers, "b"), follow_up(hers, "c")
+    report = delivery.deliver(due(a, b, c))
+    assert report.sent == [a.pk] and set(report.deferred) == {b.pk, c.pk}
+    b.refresh_from_db(), c.refresh_from_db()
+    # Anna's own cap: 2 a minute, a slot every 30 s, starting at her row's next free slot.
+    assert c.rate_slot_at - b.rate_slot_at == timedelta(seconds=30)
+    assert SendRate.objects.get(account=DEFAULT_ACCOUNT).next_free_at > timezone.now()
+
+
+def test_a_revoked_session_holds_only_its_own_accounts_actions(two, key, messenger, broker, clock):
+    default, anna = two
+    ours = Prospect.objects.create(telegram_id=1, account=default)
+    hers = Prospect.objects.create(telegram_id=2, account=anna)
+    first, second = follow_up(hers, "one"), follow_up(hers, "two")
+    mine = follow_up(ours, "mine")
+    messenger.fail_next(classify(errors.AuthKeyUnregisteredError(REQUEST)))
+    report = delivery.deliver(due(first, second))
+    assert set(report.deferred) == {first.pk, second.pk} and not report.failed
+    anna.refresh_from_db()
+    assert anna.state == Account.State.NEEDS_LOGIN and "AUTH_KEY_UNREGISTERED" in anna.state_reason
+    for action in (first, second):
+        action.refresh_from_db()
+        assert (action.status, action.attempts) == (ActionStatus.PENDING, 0)
+        assert action.scheduled_for > timezone.now()
+    # The other account is untouched; Anna's alert fires, the default account's does not.
+    assert delivery.deliver(due(mine)).sent == [mine.pk]
+    found = {f.key: f for f in alerts.evaluate()}
+    assert found["session:anna"].firing and "2 pending actions wait" in found["session:anna"].text
+    assert not found[f"session:{DEFAULT_ACCOUNT}"].firing
+    # Still held while she needs a login, without asking Telegram; sent once she is back.
+    clock.shift(accounts.HOLD + timedelta(seconds=1))
+    assert set(delivery.deliver([first.pk, second.pk]).deferred) == {first.pk, second.pk}
+    assert messenger.to(2) == []
+    accounts.store_session(anna, "new", 7, "")  # telegram_login --account anna
+    clock.shift(accounts.HOLD + timedelta(seconds=1))
+    assert set(delivery.deliver([first.pk, second.pk]).sent) == {first.pk, second.pk}
+    assert messenger.to(2, "anna") == ["one", "two"]
+    assert not next(f for f in alerts.evaluate() if f.key == "session:anna").firing
+
+
+def test_a_flood_wait_stops_only_its_accounts_sends(two, messenger, broker):
+    default, anna = two
+    hers = [Prospect.objects.create(telegram_id=i, account=anna) for i in (1, 2)]
+    ours = Prospect.objects.create(telegram_id=3, account=default)
+    waits = [follow_up(p, "x") for p in hers]
+    mine = follow_up(ours, "mine")
+    messenger.fail_next(TransientSendError("FLOOD_WAIT_30", retry_after_s=30))
+    report = delivery.deliver(due(*waits, mine))
+    assert report.sent == [mine.pk] and set(report.retried) == {w.pk for w in waits}
+    assert messenger.to(3) == ["mine"]
+    for action in waits:
+        action.refresh_from_db()
+        assert action.last_error == "FLOOD_WAIT_30" and action.attempts == 0
+
+
+def test_per_account_quiet_hours(two, settings):
+    settings.FOLLOWUPS_QUIET_HOURS = "21:00-09:00"
+    default, anna = two
+    anna.quiet_hours = "off"
+    anna.save()
+    late = timezone.now().replace(hour=14)  # 22:00 in the client's zone (UTC+8)
+    ours = Prospect.objects.create(telegram_id=1, account=default)
+    hers = Prospect.objects.create(telegram_id=2, account=anna)
+    assert services.respect_quiet_hours(late, hers, False) == late
+    assert services.respect_quiet_hours(late, ours, False) > late
+
+
+def test_the_messenger_keeps_a_client_per_account_and_drops_a_refused_one(two, transactional_db):
+    refused = FakeTelegramClient(authorized=False)
+    messenger = TelethonMessenger(client=FakeTelegramClient(), timeout_s=5)
+    messenger._clients["anna"] = refused
+    with pytest.raises(AccountUnusable, match="TELEGRAM_NOT_AUTHORIZED"):
+        messenger.send(Recipient(1, access_hash=2, account="anna"), "hi", 1)
+    assert "anna" not in messenger._clients and DEFAULT_ACCOUNT in messenger._clients
+    # Rebuilt from the account's session: it has none, which is said, not a crash.
+    with pytest.raises(AccountUnusable, match="SESSION_UNUSABLE"):
+        messenger.send(Recipient(1, access_hash=2, account="anna"), "hi", 1)
