@@ -2,7 +2,8 @@
 [--backlog N] [--burst M] [--scale]`.
 
 Writes bench/results/latest.{md,json} and lateness.png (quick runs: quick.{md,json} and
-lateness-quick.png; other sizes: sized.*; --scale: scale.*). With --json, prints the results
+lateness-quick.png; other sizes: sized.*; a subset (--only): partial.*, or
+sized-<scenarios>.* with other sizes; --scale: scale.*). With --json, prints the results
 object to stdout; progress goes to stderr. See bench/README.md.
 """
 
@@ -72,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     results["total_s"] = round(time.monotonic() - started, 1)
     # A subset does not overwrite the reports of complete runs.
     complete = set(args.only) == set(SCENARIOS)
-    stem = {"quick": "quick", "full": "latest"}.get(mode, mode) if complete else "partial"
+    stem = {"quick": "quick", "full": "latest"}.get(mode, mode)
+    if not complete:
+        stem = "sized-" + "-".join(args.only) if mode == "sized" else "partial"
     if args.scale:
         stem = "scale"
     document = report.write(results, config.RESULTS, stem)
