@@ -310,7 +310,7 @@ def _memory_section(details: dict) -> list[str]:
                 f"| {point['worker_rss_sum_mb']} | {_fmt(point.get('dispatcher_rss_mb'))} "
                 f"| {_fmt(point.get('delay_queue_ready'))} |"
             )
-    return lines
+    return lines if len(lines) > 5 else []  # no burst ran: no memory was measured
 
 
 def _table_section(table: dict) -> list[str]:
