@@ -205,6 +205,10 @@ _VOCAB: dict[str, str] = {
     # questions about the business or free dates: "вы работаете 20-го?", "свободные даты"
     "biz": "работаете работаешь работает даты датах dates цены цена цену ценах стоимость прайс "
     "price prices rates",
+    # something else ends or holds until then: "договор действует до 31 декабря"
+    "lapse": "действует действуют действителен действительна действительны истекает истекают "
+    "истечет истек истекла заканчивается заканчиваются закончится закончатся кончается кончится "
+    "оканчивается ends expires expire expiring expired expiry expiration valid",
     "": "the of во-первых во-вторых like типа",  # fillers: "in like 20 min"
 }
 
@@ -888,6 +892,7 @@ _NO_FUZZY_TAGS = {
     "if",
     "interest",
     "ish",
+    "lapse",
     "me",
     "more",
     "move",

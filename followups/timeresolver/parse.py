@@ -67,6 +67,7 @@ DROP_REASONS = {
     "reported": "a report of an earlier contact or visit, not a contact time",
     "replaced": "corrected by a later time",
     "worse": "the client prefers another time to this one",
+    "lapse": "a date something else ends or holds until, not a contact time",
 }
 
 
@@ -641,6 +642,12 @@ def _year(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
     return {"year": m.group("rel")}
 
 
+def _year_number(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
+    """ "в 2025 году", "in 2028": a year named alone is `past` once it has gone, else it names
+    no day; beside a month it is that month's year ("в 2027 году в марте")."""
+    return {"year": int(m.group("y") or m.group("y2"))}
+
+
 def _same_time(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
     return {"same_time": True}
 
@@ -676,7 +683,7 @@ RULES = [
     _rule(
         rf"(?P<pre>in|within|after|give(?: me)?) (?:around )?(?P<next>next )?"
         rf"(?:(?P<n>{NUM}|several) (?:(?P<sep>-|or|to) (?P<n2>{NUM}) )?"
-        rf"(?:(?:from|and) (?P<plushalf>half) )?)?"
+        rf"(?:(?:from|and) (?:1 )?(?P<plushalf>half) )?)?"  # "2 and a half hours"
         rf"(?:(?P<half>half) (?:1 )?)?(?P<u>{UNIT})"
         rf"(?: (?:and )?(?P<n3>{D12}) min|(?<=hour) (?P<n3b>\d\d){NOT_COUNTED})?"  # "1h30"
         rf"(?: (?:and|from) (?:1 )?(?P<half2>half))?"
@@ -730,6 +737,7 @@ RULES = [
         "month mo",
     ),
     _rule(r"(?:(?:on|at|in) )?(?P<rel>next|this) year", _year, "year"),
+    _rule(r"(?:(?:on|at|in) )?(?P<y>20\d\d) year|in (?P<y2>20\d\d)", _year_number, "###"),
     _rule(
         rf"{DAYPRE}(?:(?P<wd>wd[1-7]) (?:, )?)?(?P<d>{D12})(?:th)? (?:date )?(?P<mo>mo\d{{1,2}})"
         rf"(?:(?: ,)? (?P<y>\d{{4}})(?: year)?| (?P<yy>\d\d) year)?",
@@ -1184,17 +1192,34 @@ def _after_window(m: re.Match[str], ref: _Expr | None, tags: _Tags):
 
 def _next_one(m: re.Match[str], ref: _Expr | None, tags: _Tags):
     """ "в эти выходные не получится, давайте на следующих", "в эту пятницу не могу, давайте в
-    следующую": the same kind of day, next week (or month)."""
+    следующую": the same kind of day, next week (or month). A part named with it is its own:
+    "до конца месяца в отпуске, напишите в начале следующего" is the start of next month."""
     option = ref.options[-1] if ref else {}
-    if option.get("weekend"):
+    part = m.group("part")
+    if part is None and option.get("weekend"):
         return [{"weekend": True, "week": "next"}], False
-    if "weekday" in option and not option.keys() & (DAY_KEYS - {"weekday", "weekday_modifier"}):
-        return [{"weekday": option["weekday"], "week": "next"}], False
-    if "month_part" in option or option.keys() & DAY_KEYS == {"month"}:
-        return [{**_only(option, {"month_part"}), "month": "next"}], False
+    days = option.keys() & DAY_KEYS
+    if "weekday" in option and days <= {"weekday", "weekday_modifier"}:
+        # "в эту пятницу не могу, давайте в следующую" / "... в начале следующей (недели)"
+        named = {"week_part": part} if part else {"weekday": option["weekday"]}
+        return [{**named, "week": "next"}], False
+    if "month_part" in option or ("month" in days and days <= {"month", "year"}):
+        parts = {"month_part": part} if part else _only(option, {"month_part"})
+        return [{**parts, **_month_after(option)}], False
     if "week" in option and not option.keys() & {"weekday", "weekend"}:
-        return [{**_only(option, {"week_part"}), "week": "next"}], False
+        parts = {"week_part": part} if part else _only(option, {"week_part"})
+        return [{**parts, "week": "next"}], False
     return None
+
+
+def _month_after(option: dict[str, Any]) -> dict[str, Any]:
+    """The month after the one named: "в декабре не получится, давайте в следующем" is
+    January; after "this month" or a part of one, next month."""
+    month, year = option.get("month"), option.get("year")
+    if not isinstance(month, int) or isinstance(year, str):
+        return {"month": "next"}
+    after = {"month": month % 12 + 1}
+    return {**after, "year": year + (month == 12)} if year else after
 
 
 def _part_of_it(m: re.Match[str], ref: _Expr | None, tags: _Tags):
@@ -1278,7 +1303,14 @@ _FRAGMENTS = [
     (re.compile(rf"(?<![^ ])week after{_ELIDED}"), _week_after, False),
     (re.compile(rf"(?<![^ ])after(?: this)?{_ELIDED}"), _after_that, False),  # not "after church"
     (re.compile(rf"(?<![^ ])later{_ELIDED}"), _after_window, False),
-    (re.compile(rf"(?<![^ ])(?:(?:on|at|in|to) )?(?:next|nearest){_ELIDED}"), _next_one, False),
+    (
+        re.compile(
+            r"(?<![^ ])(?:(?:on|at|in|to|toward|by) )?(?:(?P<part>start|middle|end) )?"
+            rf"(?:next|nearest){_ELIDED}"
+        ),
+        _next_one,
+        False,
+    ),
     (
         re.compile(
             r"(?<![^ ])(?:around )?(?:on|at|in|toward|by|to) (?:around )?"
@@ -1485,6 +1517,9 @@ def _weigh(expr: _Expr, tags: _Tags) -> tuple[int, str | None]:
     # "во сколько выезд, в 12?": a question about the trip, within one sentence
     parts = [part.split() for part in " ".join(sentence).split("|")]
     asked = any("whattime" in part and _BOOKING & set(part) for part in parts)
+    days_only = not any(option.keys() & TIME_KEYS for option in expr.options)
+    if "lapse" in clause and days_only and not _PROPOSING & set(sentence) - {"free"}:
+        return 0, "lapse"  # "договор действует до 31 декабря 2027", "our fiscal year ends on ..."
     nights = _NIGHTS.search(" ".join(clause))
     booking = bool(_BOOKING & set(clause)) or nights or expr.is_range or asked
     able = "can" in clause and not unavailable  # not "если в 3 неудобно"
@@ -1740,7 +1775,7 @@ def parse(text: str, month_first: bool = False) -> Parsed:
         if drop in ("unavailable", "negated") and until:
             # "занят до 5", "до 9 не звоните": contact can start where the window ends
             fields, drop = {k: v for k, v in fields.items() if k != "bound"}, None
-        if fields.keys() <= {"year", "bound"}:
+        if fields.keys() <= {"year", "bound"} and not isinstance(fields.get("year"), int):
             fields = {"vague": True}  # "в следующем году" alone: no month, no day
         if spec := _spec(fields):
             weighed.append((expr, spec, score, drop))
