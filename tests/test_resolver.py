@@ -496,6 +496,37 @@ def test_round_30_classes(text, status, expected):
     assert (result.status, result.when) == (status, expected and local(expected)), result.reason
 
 
+@pytest.mark.parametrize(
+    ("text", "status", "expected"),
+    [
+        # a quarter added to an amount, or an amount of a quarter
+        ("перезвоните через 2 часа с четвертью", Status.OK, "2026-11-18 16:45"),
+        ("in an hour and a quarter", Status.OK, "2026-11-18 15:45"),
+        ("in a quarter of an hour", Status.OK, "2026-11-18 14:45"),
+        ("at a quarter past 5", Status.OK, "2026-11-18 17:15"),
+        ("в 5 с четвертью", Status.OK, "2026-11-18 17:15"),
+        # a minute phrase before midnight or noon
+        ("без пяти полночь", Status.OK, "2026-11-18 23:55"),
+        # weeks counted from a named day: from a weekday, the first is the nearest upcoming one
+        ("a week from friday", Status.OK, "2026-11-27 10:00"),
+        ("через 2 недели от понедельника", Status.OK, "2026-12-07 10:00"),
+        ("созвонимся через неделю от завтра", Status.OK, "2026-11-26 10:00"),
+        ("3 days from monday", Status.AMBIGUOUS, None),
+        # "по" before a zone abbreviation
+        ("в 12 по UTC+5", Status.OK, "2026-11-18 15:00"),
+        # a weekday abbreviation that is the whole message; not inside a sentence
+        ("Sat.", Status.OK, "2026-11-21 10:00"),
+        ("we sat in the sun", Status.NONE, None),
+        # "24/7" is round the clock; a gift's date is the occasion
+        ("we need 24/7 support", Status.NONE, None),
+        ("gifts for march 8 are ready", Status.NONE, None),
+    ],
+)
+def test_round_31_classes(text, status, expected):
+    result = resolve_text(text, "2026-11-18T14:30")
+    assert (result.status, result.when) == (status, expected and local(expected)), result.reason
+
+
 # --- vocabulary ----------------------------------------------------------------------------------
 
 

@@ -185,6 +185,9 @@ def _amount_fields(amount: float, unit: str, extra_minutes: float = 0) -> dict[s
     return {"months_ahead": int(months)} if whole else {"days_ahead": round(months * 30)}
 
 
+_FRACTIONS = {"half": 0.5, "quarter": 0.25}
+
+
 def _duration(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     g = m.groupdict()
     unit, pre, number = g["u"], g.get("pre"), g.get("n")
@@ -198,14 +201,9 @@ def _duration(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     if pre == "within" and number is None and unit not in ("min", "hour"):
         return {"vague": True}
     approximate = number == "several"
-    if approximate:
-        amount = float(SEVERAL)
-    elif number:
-        amount = float(number)
-    else:
-        amount = 0.5 if g.get("half") else 1.0
-    if g.get("plushalf") or g.get("half2"):
-        amount += 0.5
+    amount = float(SEVERAL if approximate else number or 1)
+    amount *= _FRACTIONS.get(g.get("half"), 1)  # "a half hour", "a quarter of an hour"
+    amount += _FRACTIONS.get(g.get("plushalf") or g.get("half2"), 0)  # "час с четвертью"
     extra = float(g.get("n3") or g.get("n3b") or 0)
     sign = -1 if g.get("ago") else 1
     options = [amount]
@@ -367,11 +365,18 @@ def _clock_fraction(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
 
 
 def _from_day(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
-    """ "a week from tomorrow", "3 days from tomorrow": days counted from a named day."""
-    days = float(m.group("n")) * (7 if m.group("u") == "week" else 1)
+    """ "a week from tomorrow", "через неделю от завтра", "3 days from tomorrow": days counted
+    from a named day; "two weeks from Monday" is the third coming Monday (the first is the
+    nearest upcoming one, as for a weekday alone)."""
+    count, weeks, day = float(m.group("n") or 1), m.group("u") == "week", m.group("d")
+    if day.startswith("wd"):
+        if not (weeks and count in (1, 2, 3, 4)):
+            return None  # "3 days from monday": left unread, so asked about
+        return {"weekday": _weekday_fields(day), "weekday_ordinal": int(count) + 1}
+    days = count * (7 if weeks else 1)
     if not days.is_integer():
         return None
-    return {"days_ahead": int(days) + {"today": 0, "tomorrow": 1, "dayafter": 2}[m.group("d")]}
+    return {"days_ahead": int(days) + {"today": 0, "tomorrow": 1, "dayafter": 2}[day]}
 
 
 def _nth_weekday(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
@@ -550,6 +555,8 @@ def _date(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
 def _numeric_date(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     """ "20.11" is a date, "в 10.30" a time, "20/11" and "20.11.2026" always dates."""
     text, pre, mer = m.group("dm"), m.group("pre"), m.group("mer")
+    if text == "24/7" and not pre:
+        return None  # "24/7 support": round the clock, not 24 July
     parts = re.split(r"[./]", text)
     first, second = int(parts[0]), int(parts[1])
     year = {"year": int(parts[2])} if len(parts) == 3 else {}
@@ -683,10 +690,10 @@ RULES = [
     _rule(
         rf"(?P<pre>in|within|after|give(?: me)?) (?:around )?(?P<next>next )?"
         rf"(?:(?P<n>{NUM}|several) (?:(?P<sep>-|or|to) (?P<n2>{NUM}) )?"
-        rf"(?:(?:from|and) (?:1 )?(?P<plushalf>half) )?)?"  # "2 and a half hours"
-        rf"(?:(?P<half>half) (?:1 )?)?(?P<u>{UNIT})"
+        rf"(?:(?:from|and) (?:1 )?(?P<plushalf>half|quarter) )?)?"  # "2 and a half hours"
+        rf"(?:(?P<half>half|quarter) (?:1 )?)?(?P<u>{UNIT})"
         rf"(?: (?:and )?(?P<n3>{D12}) min|(?<=hour) (?P<n3b>\d\d){NOT_COUNTED})?"  # "1h30"
-        rf"(?: (?:and|from) (?:1 )?(?P<half2>half))?"
+        rf"(?: (?:and|from) (?:1 )?(?P<half2>half|quarter))?"  # "час с четвертью"
         rf"(?: (?P<sep2>-|or) (?P<n4>{NUM})(?: {UNIT})?)?",
         _duration,
         "UNIT",
@@ -710,9 +717,10 @@ RULES = [
         "UNIT",
     ),
     _rule(
-        rf"(?P<n>{NUM}) (?P<u>day|dayg|week) (?:from|after) (?P<d>today|tomorrow|dayafter)",
+        rf"(?:(?:in )?(?P<n>{NUM})|in) (?P<u>day|dayg|week) (?:from|after) "
+        rf"(?P<d>today|tomorrow|dayafter|wd[1-7])",
         _from_day,
-        "today tomorrow dayafter",
+        "today tomorrow dayafter wd",
     ),
     _rule(
         rf"{DAYPRE}(?P<d>today|tomorrow|dayafter|yesterday|daybefore)(?: (?:day|dayg))?",
@@ -804,7 +812,7 @@ RULES = [
         for fraction, anchor in (
             (rf"(?P<q>half|quarter) (?P<h>{D12})th", "half quarter"),
             (rf"(?P<q>half) (?P<h>{D12}){NOT_COUNTED}", "half"),  # "в пол 7", "half 7"
-            (rf"(?P<op>without) (?P<q>{D12}|quarter)(?: min)? (?P<h>{D12})(?: hour)?", "without"),
+            (rf"(?P<op>without) (?P<q>{D12}|quarter)(?: min)? (?P<h>{HOUR})(?: hour)?", "without"),
             (
                 rf"(?P<h>{D12}) (?P<op>without) (?P<q>{D12}|quarter)(?: min)?",
                 "without",
@@ -817,7 +825,10 @@ RULES = [
             (rf"(?P<q>{D12}) min (?P<h>{D12})th", "min"),  # "в 5 минут девятого"
             (rf"(?P<q>{D12}) (?P<op>to) (?P<h>{D12})", "to"),  # "twenty to six", checked
             # "в 5 с половиной", "at 5 and a half"
-            (rf"(?P<h>{D12}) (?P<op>from|and) (?:1 )?(?P<q>half)(?! (?:hour|min))", "half"),
+            (
+                rf"(?P<h>{D12}) (?P<op>from|and) (?:1 )?(?P<q>half|quarter)(?! (?:hour|min))",
+                "half quarter",
+            ),
             (rf"(?P<q>start) (?P<h>{D12})th(?! date| mo\d)", "start"),  # "в начале шестого"
             (rf"(?P<h>{D12})(?:th|ord) (?P<running>hour)", "hour"),  # "в пятом часу"
         )
