@@ -507,6 +507,7 @@ def test_round_30_classes(text, status, expected):
         ("в 5 с четвертью", Status.OK, "2026-11-18 17:15"),
         # a minute phrase before midnight or noon
         ("без пяти полночь", Status.OK, "2026-11-18 23:55"),
+        ("без четверти час", Status.OK, "2026-11-19 12:45"),
         # weeks counted from a named day: from a weekday, the first is the nearest upcoming one
         ("a week from friday", Status.OK, "2026-11-27 10:00"),
         ("через 2 недели от понедельника", Status.OK, "2026-12-07 10:00"),

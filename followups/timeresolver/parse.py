@@ -351,7 +351,8 @@ def _clock_fraction(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     g = m.groupdict()
     if g.get("running") and ctx.texts(m, "running") != ["часу"]:
         return None  # "25-го часа в 4" is no hour of the clock
-    hour, op, amount = _NAMED_HOURS.get(g["h"]) or int(g["h"]), g.get("op"), g.get("q")
+    named = g["h"] or "1"  # "без пяти час"
+    hour, op, amount = _NAMED_HOURS.get(named) or int(named), g.get("op"), g.get("q")
     if op == "to" and amount.isdigit() and not _spelt_minutes_to(m, ctx):
         return None  # "5 to 6", "с 5 по 6" are ranges
     if g.get("q") and ctx.texts(m, "q") == ["half"]:
@@ -812,7 +813,11 @@ RULES = [
         for fraction, anchor in (
             (rf"(?P<q>half|quarter) (?P<h>{D12})th", "half quarter"),
             (rf"(?P<q>half) (?P<h>{D12}){NOT_COUNTED}", "half"),  # "в пол 7", "half 7"
-            (rf"(?P<op>without) (?P<q>{D12}|quarter)(?: min)? (?P<h>{HOUR})(?: hour)?", "without"),
+            # "без четверти пять", "без четверти полночь", "без пяти час" (one o'clock)
+            (
+                rf"(?P<op>without) (?P<q>{D12}|quarter)(?: min)? (?:(?P<h>{HOUR})(?: hour)?|hour)",
+                "without",
+            ),
             (
                 rf"(?P<h>{D12}) (?P<op>without) (?P<q>{D12}|quarter)(?: min)?",
                 "without",
