@@ -255,6 +255,13 @@ def test_dates_without_a_year():
     assert fields_at({"day": 20, "month": "next"}, now).when == local("2026-12-20 10:00")
 
 
+def test_a_year_alone_is_past_once_gone_and_else_names_no_day():
+    now = "2026-11-18 14:30"
+    assert fields_at({"year": 2025}, now).status == Status.PAST
+    assert fields_at({"year": 2026}, now).status == Status.AMBIGUOUS
+    assert fields_at({"year": 2028}, now).fallback is None
+
+
 def test_a_date_and_a_weekday_that_disagree_are_ambiguous():
     result = fields_at({"day": 20, "month": 11, "weekday": "saturday"}, "2026-11-18 14:30")
     assert (result.status, result.fallback) == (Status.AMBIGUOUS, local("2026-11-20 10:00"))
@@ -331,7 +338,8 @@ def test_text_and_fields_share_the_arithmetic(text, fields):
         ({"alternatives": [{"days_ahead": 1}]}, "alternatives"),
         ({"alternatives": [{"days_ahead": 1}, {"hour": 99}]}, "alternatives[1].hour"),
         ({"alternatives": [{"days_ahead": 1}, {"alternatives": []}]}, "alternatives[1]"),
-        ({"year": 2027}, "year"),
+        ({"year": "next"}, "year"),
+        ({"year": 2027, "day": 3}, "year"),
         ({"bound": "after"}, "bound"),
         ({"week": "after_last"}, "week"),
         ({"day": 3, "days_before": 0}, "days_before"),
@@ -462,6 +470,62 @@ def test_numbers_that_are_not_contact_times(text):
 def test_run_on_messages_keep_each_time_with_its_own_words(text, expected):
     """Typed without punctuation, a message still has clauses: each time keeps its cues."""
     assert resolve_text(text, "2026-11-18T14:30").when == local(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "status", "expected"),
+    [
+        # a fraction after "and a": "in 2 and a half hours"
+        ("call me in three and a half hours", Status.OK, "2026-11-18 18:00"),
+        # a part of the day named with an elided "next": the part is the new time's own
+        ("до конца месяца в отпуске, напишите в начале следующего", Status.OK, "2026-12-01 10:00"),
+        ("away till end of month, ping me at the start of next", Status.OK, "2026-12-01 10:00"),
+        ("на этой неделе занят, давайте в середине следующей", Status.OK, "2026-11-25 10:00"),
+        ("в январе не получится, давайте в начале следующего", Status.OK, "2027-02-01 10:00"),
+        # a year alone: past once gone, else no day
+        ("в 2025 году", Status.PAST, None),
+        ("in 2028", Status.AMBIGUOUS, None),
+        # a date something else ends or holds until, with no contact word in the sentence
+        ("our contract expires on December 31", Status.NONE, None),
+        ("подписка истекает 20 января", Status.NONE, None),
+        ("договор действует до 31 декабря, напишите 1-го", Status.OK, "2026-12-01 10:00"),
+    ],
+)
+def test_round_30_classes(text, status, expected):
+    result = resolve_text(text, "2026-11-18T14:30")
+    assert (result.status, result.when) == (status, expected and local(expected)), result.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "status", "expected"),
+    [
+        # a quarter added to an amount, or an amount of a quarter
+        ("перезвоните через 2 часа с четвертью", Status.OK, "2026-11-18 16:45"),
+        ("in an hour and a quarter", Status.OK, "2026-11-18 15:45"),
+        ("in a quarter of an hour", Status.OK, "2026-11-18 14:45"),
+        ("at a quarter past 5", Status.OK, "2026-11-18 17:15"),
+        ("в 5 с четвертью", Status.OK, "2026-11-18 17:15"),
+        # a minute phrase before midnight or noon
+        ("без пяти полночь", Status.OK, "2026-11-18 23:55"),
+        ("без четверти час", Status.OK, "2026-11-19 12:45"),
+        # weeks counted from a named day: from a weekday, the first is the nearest upcoming one
+        ("a week from friday", Status.OK, "2026-11-27 10:00"),
+        ("через 2 недели от понедельника", Status.OK, "2026-12-07 10:00"),
+        ("созвонимся через неделю от завтра", Status.OK, "2026-11-26 10:00"),
+        ("3 days from monday", Status.AMBIGUOUS, None),
+        # "по" before a zone abbreviation
+        ("в 12 по UTC+5", Status.OK, "2026-11-18 15:00"),
+        # a weekday abbreviation that is the whole message; not inside a sentence
+        ("Sat.", Status.OK, "2026-11-21 10:00"),
+        ("we sat in the sun", Status.NONE, None),
+        # "24/7" is round the clock; a gift's date is the occasion
+        ("we need 24/7 support", Status.NONE, None),
+        ("gifts for march 8 are ready", Status.NONE, None),
+    ],
+)
+def test_round_31_classes(text, status, expected):
+    result = resolve_text(text, "2026-11-18T14:30")
+    assert (result.status, result.when) == (status, expected and local(expected)), result.reason
 
 
 # --- vocabulary ----------------------------------------------------------------------------------

@@ -188,6 +188,10 @@ def _duration(spec: Spec, now: datetime) -> Outcome:
 def _calendar(spec: Spec, now: datetime) -> Outcome:
     if isinstance(spec.year, str):  # "в следующем году в марте"
         spec = replace(spec, year=now.year + (spec.year == "next"))
+    if spec.year and spec.month is None:  # "в 2025 году" alone (validated)
+        if spec.year < now.year:
+            return Outcome(Status.PAST, reason=f"the year {spec.year} has gone")
+        return Outcome(Status.AMBIGUOUS, reason=f"the year {spec.year} names no day")
     clock = _clock(spec, now)
     if clock is None:
         return Outcome(Status.AMBIGUOUS, reason="'at night' is not a contact time")

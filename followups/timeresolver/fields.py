@@ -85,7 +85,7 @@ FIELDS: dict[str, dict[str, Any]] = {
     "weekend": {"type": "boolean", "description": "the weekend"},
     "year": {
         "anyOf": [
-            _int(2000, 2100, "a year the client wrote"),
+            _int(2000, 2100, "a year the client wrote (alone: past once gone, else no day)"),
             _enum(("this", "next"), "this/next year, with a month"),
         ]
     },
@@ -294,11 +294,12 @@ def _check_combination(values: dict[str, Any], path: str) -> None:
     needs("weekday_modifier", "weekday")
     needs("minute", "hour")
     needs("meridiem", "hour")
-    needs("year", "month")
+    if present != {"year"} or not isinstance(values["year"], int):
+        needs("year", "month")  # a year number alone is allowed: "в 2025 году"
     needs("approximate", "duration_minutes", *_RELATIVE)
     needs("days_before", "day", "weekday", "week_part", "month_part", *_RELATIVE)
     conflict("days_before", {"bound"})
-    if "year" in present and not isinstance(values["month"], int):
+    if "month" in present and "year" in present and not isinstance(values["month"], int):
         raise ResolverInputError(f"field {_q(path, 'year')} needs a month number in 'month'")
     if "time_zone" in present and present <= {"time_zone", "bound"}:
         raise ResolverInputError(f"field {_q(path, 'time_zone')} needs a time or a day")

@@ -155,7 +155,7 @@ _VOCAB: dict[str, str] = {
     "day before": "накануне",
     "half": "пол половина половину половине половиной half",
     "half hour": "получаса",
-    "quarter": "четверть четверти quarter",
+    "quarter": "четверть четверти четвертью quarter",
     "without": "без",
     "past": "past",
     "date": "числа число числу числе числах",
@@ -200,11 +200,16 @@ _VOCAB: dict[str, str] = {
     "would": "бы б would",
     "event": "arrive arriving arrival arrives land landing fly flying flight flights book booked "
     "booking reservation reserve reserved stay staying villa villas trip tour holiday holidays "
-    "vacation wedding depart departure leave leaving hotel bali ubud canggu seminyak visit будем "
+    "vacation wedding depart departure leave leaving hotel bali ubud canggu seminyak visit gift "
+    "gifts будем "
     "тур тура туре туры",
     # questions about the business or free dates: "вы работаете 20-го?", "свободные даты"
     "biz": "работаете работаешь работает даты датах dates цены цена цену ценах стоимость прайс "
     "price prices rates",
+    # something else ends or holds until then: "договор действует до 31 декабря"
+    "lapse": "действует действуют действителен действительна действительны истекает истекают "
+    "истечет истек истекла заканчивается заканчиваются закончится закончатся кончается кончится "
+    "оканчивается ends expires expire expiring expired expiry expiration valid",
     "": "the of во-первых во-вторых like типа",  # fillers: "in like 20 min"
 }
 
@@ -659,6 +664,7 @@ _EVENT_STEMS = (
     "брони",
     "отпуск",
     "свадьб",
+    "подар",  # "подарок на 8 марта": the date is the occasion
     "свадеб",
     "церемон",
     "аренд",
@@ -888,6 +894,7 @@ _NO_FUZZY_TAGS = {
     "if",
     "interest",
     "ish",
+    "lapse",
     "me",
     "more",
     "move",
@@ -1307,12 +1314,19 @@ def _paired(toks: list[Tok], i: int) -> bool:
 
 
 _WEEK_MOD = {"this", "next", "last"}  # "wed next week"
+_CLOCK_QUARTER = {"past", "to", "after", "before", "from"}  # "a quarter past 5"
 _MONTH_PREV = {"day", "date", "dayg", "start", "middle", "end"}
 
 
 def _weak_checked(toks: list[Tok]) -> list[Tok]:
+    """Weak words ("may", "sun", "a") that have no time word to lean on become "_"; a weekday
+    abbreviation that is the whole message ("mon.", "Sat?") is the weekday. "по" before a zone
+    abbreviation ("в 10 вечера по CET") is dropped, as in "по мск"."""
     out = []
+    alone = sum(tok.tag not in ("|", ",") for tok in toks) == 1
     for i, tok in enumerate(toks):
+        if tok.text == "по" and i + 1 < len(toks) and toks[i + 1].tag.startswith("zone="):
+            continue
         if tok.text == "second" and i + 1 < len(toks) and toks[i + 1].tag.startswith("wd"):
             tok = Tok("2th", tok.start, tok.end, tok.text)  # "second monday": not the unit
         if tok.text in _WEAK and tok.tag != "_":
@@ -1330,10 +1344,13 @@ def _weak_checked(toks: list[Tok]) -> list[Tok]:
                 supported = True  # "third tuesday of september"
             if tok.tag.startswith("mo") and (prev.startswith("wd") or prev in _MONTH_PREV):
                 supported = True  # "first monday of may", "last day of march", "end of may"
-            if tok.text in ("a", "an"):
-                supported = nxt in _UNIT_TAGS or nxt in ("half", "several")
             after_next = toks[i + 2].tag if i + 2 < len(toks) else ""
+            if tok.text in ("a", "an"):
+                # "an hour and a quarter", but not the clock's "a quarter past 5"
+                quarter = nxt == "quarter" and after_next not in _CLOCK_QUARTER
+                supported = nxt in _UNIT_TAGS or nxt in ("half", "several") or quarter
             supported = supported or _paired(toks, i) or (nxt in _WEEK_MOD and after_next == "week")
+            supported = supported or (alone and tok.tag.startswith("wd"))
             if not supported:
                 tok = Tok("_", tok.start, tok.end, tok.text)
         out.append(tok)

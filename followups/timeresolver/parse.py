@@ -67,6 +67,7 @@ DROP_REASONS = {
     "reported": "a report of an earlier contact or visit, not a contact time",
     "replaced": "corrected by a later time",
     "worse": "the client prefers another time to this one",
+    "lapse": "a date something else ends or holds until, not a contact time",
 }
 
 
@@ -184,6 +185,9 @@ def _amount_fields(amount: float, unit: str, extra_minutes: float = 0) -> dict[s
     return {"months_ahead": int(months)} if whole else {"days_ahead": round(months * 30)}
 
 
+_FRACTIONS = {"half": 0.5, "quarter": 0.25}
+
+
 def _duration(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     g = m.groupdict()
     unit, pre, number = g["u"], g.get("pre"), g.get("n")
@@ -197,14 +201,9 @@ def _duration(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     if pre == "within" and number is None and unit not in ("min", "hour"):
         return {"vague": True}
     approximate = number == "several"
-    if approximate:
-        amount = float(SEVERAL)
-    elif number:
-        amount = float(number)
-    else:
-        amount = 0.5 if g.get("half") else 1.0
-    if g.get("plushalf") or g.get("half2"):
-        amount += 0.5
+    amount = float(SEVERAL if approximate else number or 1)
+    amount *= _FRACTIONS.get(g.get("half"), 1)  # "a half hour", "a quarter of an hour"
+    amount += _FRACTIONS.get(g.get("plushalf") or g.get("half2"), 0)  # "час с четвертью"
     extra = float(g.get("n3") or g.get("n3b") or 0)
     sign = -1 if g.get("ago") else 1
     options = [amount]
@@ -352,7 +351,8 @@ def _clock_fraction(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     g = m.groupdict()
     if g.get("running") and ctx.texts(m, "running") != ["часу"]:
         return None  # "25-го часа в 4" is no hour of the clock
-    hour, op, amount = _NAMED_HOURS.get(g["h"]) or int(g["h"]), g.get("op"), g.get("q")
+    named = g["h"] or "1"  # "без пяти час"
+    hour, op, amount = _NAMED_HOURS.get(named) or int(named), g.get("op"), g.get("q")
     if op == "to" and amount.isdigit() and not _spelt_minutes_to(m, ctx):
         return None  # "5 to 6", "с 5 по 6" are ranges
     if g.get("q") and ctx.texts(m, "q") == ["half"]:
@@ -366,11 +366,18 @@ def _clock_fraction(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
 
 
 def _from_day(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
-    """ "a week from tomorrow", "3 days from tomorrow": days counted from a named day."""
-    days = float(m.group("n")) * (7 if m.group("u") == "week" else 1)
+    """ "a week from tomorrow", "через неделю от завтра", "3 days from tomorrow": days counted
+    from a named day; "two weeks from Monday" is the third coming Monday (the first is the
+    nearest upcoming one, as for a weekday alone)."""
+    count, weeks, day = float(m.group("n") or 1), m.group("u") == "week", m.group("d")
+    if day.startswith("wd"):
+        if not (weeks and count in (1, 2, 3, 4)):
+            return None  # "3 days from monday": left unread, so asked about
+        return {"weekday": _weekday_fields(day), "weekday_ordinal": int(count) + 1}
+    days = count * (7 if weeks else 1)
     if not days.is_integer():
         return None
-    return {"days_ahead": int(days) + {"today": 0, "tomorrow": 1, "dayafter": 2}[m.group("d")]}
+    return {"days_ahead": int(days) + {"today": 0, "tomorrow": 1, "dayafter": 2}[day]}
 
 
 def _nth_weekday(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
@@ -549,6 +556,8 @@ def _date(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
 def _numeric_date(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     """ "20.11" is a date, "в 10.30" a time, "20/11" and "20.11.2026" always dates."""
     text, pre, mer = m.group("dm"), m.group("pre"), m.group("mer")
+    if text == "24/7" and not pre:
+        return None  # "24/7 support": round the clock, not 24 July
     parts = re.split(r"[./]", text)
     first, second = int(parts[0]), int(parts[1])
     year = {"year": int(parts[2])} if len(parts) == 3 else {}
@@ -641,6 +650,12 @@ def _year(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
     return {"year": m.group("rel")}
 
 
+def _year_number(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
+    """ "в 2025 году", "in 2028": a year named alone is `past` once it has gone, else it names
+    no day; beside a month it is that month's year ("в 2027 году в марте")."""
+    return {"year": int(m.group("y") or m.group("y2"))}
+
+
 def _same_time(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
     return {"same_time": True}
 
@@ -676,10 +691,10 @@ RULES = [
     _rule(
         rf"(?P<pre>in|within|after|give(?: me)?) (?:around )?(?P<next>next )?"
         rf"(?:(?P<n>{NUM}|several) (?:(?P<sep>-|or|to) (?P<n2>{NUM}) )?"
-        rf"(?:(?:from|and) (?P<plushalf>half) )?)?"
-        rf"(?:(?P<half>half) (?:1 )?)?(?P<u>{UNIT})"
+        rf"(?:(?:from|and) (?:1 )?(?P<plushalf>half|quarter) )?)?"  # "2 and a half hours"
+        rf"(?:(?P<half>half|quarter) (?:1 )?)?(?P<u>{UNIT})"
         rf"(?: (?:and )?(?P<n3>{D12}) min|(?<=hour) (?P<n3b>\d\d){NOT_COUNTED})?"  # "1h30"
-        rf"(?: (?:and|from) (?:1 )?(?P<half2>half))?"
+        rf"(?: (?:and|from) (?:1 )?(?P<half2>half|quarter))?"  # "час с четвертью"
         rf"(?: (?P<sep2>-|or) (?P<n4>{NUM})(?: {UNIT})?)?",
         _duration,
         "UNIT",
@@ -703,9 +718,10 @@ RULES = [
         "UNIT",
     ),
     _rule(
-        rf"(?P<n>{NUM}) (?P<u>day|dayg|week) (?:from|after) (?P<d>today|tomorrow|dayafter)",
+        rf"(?:(?:in )?(?P<n>{NUM})|in) (?P<u>day|dayg|week) (?:from|after) "
+        rf"(?P<d>today|tomorrow|dayafter|wd[1-7])",
         _from_day,
-        "today tomorrow dayafter",
+        "today tomorrow dayafter wd",
     ),
     _rule(
         rf"{DAYPRE}(?P<d>today|tomorrow|dayafter|yesterday|daybefore)(?: (?:day|dayg))?",
@@ -730,6 +746,7 @@ RULES = [
         "month mo",
     ),
     _rule(r"(?:(?:on|at|in) )?(?P<rel>next|this) year", _year, "year"),
+    _rule(r"(?:(?:on|at|in) )?(?P<y>20\d\d) year|in (?P<y2>20\d\d)", _year_number, "###"),
     _rule(
         rf"{DAYPRE}(?:(?P<wd>wd[1-7]) (?:, )?)?(?P<d>{D12})(?:th)? (?:date )?(?P<mo>mo\d{{1,2}})"
         rf"(?:(?: ,)? (?P<y>\d{{4}})(?: year)?| (?P<yy>\d\d) year)?",
@@ -796,7 +813,11 @@ RULES = [
         for fraction, anchor in (
             (rf"(?P<q>half|quarter) (?P<h>{D12})th", "half quarter"),
             (rf"(?P<q>half) (?P<h>{D12}){NOT_COUNTED}", "half"),  # "в пол 7", "half 7"
-            (rf"(?P<op>without) (?P<q>{D12}|quarter)(?: min)? (?P<h>{D12})(?: hour)?", "without"),
+            # "без четверти пять", "без четверти полночь", "без пяти час" (one o'clock)
+            (
+                rf"(?P<op>without) (?P<q>{D12}|quarter)(?: min)? (?:(?P<h>{HOUR})(?: hour)?|hour)",
+                "without",
+            ),
             (
                 rf"(?P<h>{D12}) (?P<op>without) (?P<q>{D12}|quarter)(?: min)?",
                 "without",
@@ -809,7 +830,10 @@ RULES = [
             (rf"(?P<q>{D12}) min (?P<h>{D12})th", "min"),  # "в 5 минут девятого"
             (rf"(?P<q>{D12}) (?P<op>to) (?P<h>{D12})", "to"),  # "twenty to six", checked
             # "в 5 с половиной", "at 5 and a half"
-            (rf"(?P<h>{D12}) (?P<op>from|and) (?:1 )?(?P<q>half)(?! (?:hour|min))", "half"),
+            (
+                rf"(?P<h>{D12}) (?P<op>from|and) (?:1 )?(?P<q>half|quarter)(?! (?:hour|min))",
+                "half quarter",
+            ),
             (rf"(?P<q>start) (?P<h>{D12})th(?! date| mo\d)", "start"),  # "в начале шестого"
             (rf"(?P<h>{D12})(?:th|ord) (?P<running>hour)", "hour"),  # "в пятом часу"
         )
@@ -1184,17 +1208,34 @@ def _after_window(m: re.Match[str], ref: _Expr | None, tags: _Tags):
 
 def _next_one(m: re.Match[str], ref: _Expr | None, tags: _Tags):
     """ "в эти выходные не получится, давайте на следующих", "в эту пятницу не могу, давайте в
-    следующую": the same kind of day, next week (or month)."""
+    следующую": the same kind of day, next week (or month). A part named with it is its own:
+    "до конца месяца в отпуске, напишите в начале следующего" is the start of next month."""
     option = ref.options[-1] if ref else {}
-    if option.get("weekend"):
+    part = m.group("part")
+    if part is None and option.get("weekend"):
         return [{"weekend": True, "week": "next"}], False
-    if "weekday" in option and not option.keys() & (DAY_KEYS - {"weekday", "weekday_modifier"}):
-        return [{"weekday": option["weekday"], "week": "next"}], False
-    if "month_part" in option or option.keys() & DAY_KEYS == {"month"}:
-        return [{**_only(option, {"month_part"}), "month": "next"}], False
+    days = option.keys() & DAY_KEYS
+    if "weekday" in option and days <= {"weekday", "weekday_modifier"}:
+        # "в эту пятницу не могу, давайте в следующую" / "... в начале следующей (недели)"
+        named = {"week_part": part} if part else {"weekday": option["weekday"]}
+        return [{**named, "week": "next"}], False
+    if "month_part" in option or ("month" in days and days <= {"month", "year"}):
+        parts = {"month_part": part} if part else _only(option, {"month_part"})
+        return [{**parts, **_month_after(option)}], False
     if "week" in option and not option.keys() & {"weekday", "weekend"}:
-        return [{**_only(option, {"week_part"}), "week": "next"}], False
+        parts = {"week_part": part} if part else _only(option, {"week_part"})
+        return [{**parts, "week": "next"}], False
     return None
+
+
+def _month_after(option: dict[str, Any]) -> dict[str, Any]:
+    """The month after the one named: "в декабре не получится, давайте в следующем" is
+    January; after "this month" or a part of one, next month."""
+    month, year = option.get("month"), option.get("year")
+    if not isinstance(month, int) or isinstance(year, str):
+        return {"month": "next"}
+    after = {"month": month % 12 + 1}
+    return {**after, "year": year + (month == 12)} if year else after
 
 
 def _part_of_it(m: re.Match[str], ref: _Expr | None, tags: _Tags):
@@ -1278,7 +1319,14 @@ _FRAGMENTS = [
     (re.compile(rf"(?<![^ ])week after{_ELIDED}"), _week_after, False),
     (re.compile(rf"(?<![^ ])after(?: this)?{_ELIDED}"), _after_that, False),  # not "after church"
     (re.compile(rf"(?<![^ ])later{_ELIDED}"), _after_window, False),
-    (re.compile(rf"(?<![^ ])(?:(?:on|at|in|to) )?(?:next|nearest){_ELIDED}"), _next_one, False),
+    (
+        re.compile(
+            r"(?<![^ ])(?:(?:on|at|in|to|toward|by) )?(?:(?P<part>start|middle|end) )?"
+            rf"(?:next|nearest){_ELIDED}"
+        ),
+        _next_one,
+        False,
+    ),
     (
         re.compile(
             r"(?<![^ ])(?:around )?(?:on|at|in|toward|by|to) (?:around )?"
@@ -1485,6 +1533,9 @@ def _weigh(expr: _Expr, tags: _Tags) -> tuple[int, str | None]:
     # "во сколько выезд, в 12?": a question about the trip, within one sentence
     parts = [part.split() for part in " ".join(sentence).split("|")]
     asked = any("whattime" in part and _BOOKING & set(part) for part in parts)
+    days_only = not any(option.keys() & TIME_KEYS for option in expr.options)
+    if "lapse" in clause and days_only and not _PROPOSING & set(sentence) - {"free"}:
+        return 0, "lapse"  # "договор действует до 31 декабря 2027", "our fiscal year ends on ..."
     nights = _NIGHTS.search(" ".join(clause))
     booking = bool(_BOOKING & set(clause)) or nights or expr.is_range or asked
     able = "can" in clause and not unavailable  # not "если в 3 неудобно"
@@ -1740,7 +1791,7 @@ def parse(text: str, month_first: bool = False) -> Parsed:
         if drop in ("unavailable", "negated") and until:
             # "занят до 5", "до 9 не звоните": contact can start where the window ends
             fields, drop = {k: v for k, v in fields.items() if k != "bound"}, None
-        if fields.keys() <= {"year", "bound"}:
+        if fields.keys() <= {"year", "bound"} and not isinstance(fields.get("year"), int):
             fields = {"vague": True}  # "в следующем году" alone: no month, no day
         if spec := _spec(fields):
             weighed.append((expr, spec, score, drop))
