@@ -8,7 +8,7 @@ TELEGRAM_WORKER_SESSION), as before. A session is never logged and never shown.
 """
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
@@ -23,6 +23,10 @@ log = logging.getLogger(__name__)
 # How long the due actions of an account that cannot send (paused, needs login) are held
 # before they are looked at again.
 HOLD = timedelta(minutes=1)
+
+
+# The reason recorded (needs_login) for an account whose stored session cannot be decrypted.
+UNREADABLE = "SESSION_UNREADABLE"
 
 
 class SessionKeyError(ImproperlyConfigured):
@@ -119,6 +123,53 @@ def needs_login(account_id: int, reason: str) -> bool:
     if changed:
         log.warning("account id=%s needs a new login: %s", account_id, reason[:255])
     return bool(changed)
+
+
+class StateRefused(Exception):
+    """Staff asked for a state the account cannot take from here; the message says why and
+    what to do instead."""
+
+
+def _by(who: str, now: datetime) -> str:
+    return f"by {who} at {now.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def pause(account: Account, who: str) -> bool:
+    """Staff stop the account's sends: its due actions wait (held, neither failed nor missed)
+    and its listener is no longer served, until it is reactivated. True if it was not paused
+    already. One that needs a login may be paused too (a manager who left)."""
+    now = timezone.now()
+    reason = f"paused {_by(who, now)}"
+    changed = (
+        Account.objects.filter(pk=account.pk)
+        .exclude(state=Account.State.PAUSED)
+        .update(state=Account.State.PAUSED, state_reason=reason[:255], updated_at=now)
+    )
+    if changed:
+        log.info("account id=%s paused by staff", account.pk)
+    return bool(changed)
+
+
+def reactivate(account: Account, who: str) -> bool:
+    """A paused account sends again: its held actions go out at their next look (within
+    HOLD). True if it was paused; False if it was active already. StateRefused for one that
+    needs a login: only a new login clears that."""
+    now = timezone.now()
+    changed = Account.objects.filter(pk=account.pk, state=Account.State.PAUSED).update(
+        state=Account.State.ACTIVE,
+        state_reason=f"reactivated {_by(who, now)}"[:255],
+        updated_at=now,
+    )
+    if changed:
+        log.info("account id=%s reactivated by staff", account.pk)
+        return True
+    if Account.objects.filter(pk=account.pk, state=Account.State.NEEDS_LOGIN).exists():
+        raise StateRefused(
+            f"account {account.name} needs a new login (Telegram refused its session, or it "
+            f"cannot be read): only a login makes it active again. Run: "
+            f"manage.py telegram_login --account {account.name}"
+        )
+    return False
 
 
 def logged_in(account: Account, user_id: int, username: str) -> None:
