@@ -30,6 +30,7 @@ from followups.models import (
     SendRate,
 )
 from followups.roles import HEAD_OF_SALES, OPERATORS, VIEWERS
+from tests.conftest import wait_until
 from tests.telegram_fakes import (
     FakeTelegramClient,
     make_user,
@@ -246,6 +247,35 @@ def test_each_account_has_its_own_cap(two, messenger, broker, settings):
     # Anna's own cap: 2 a minute, a slot every 30 s, starting at her row's next free slot.
     assert c.rate_slot_at - b.rate_slot_at == timedelta(seconds=30)
     assert SendRate.objects.get(account=DEFAULT_ACCOUNT).next_free_at > timezone.now()
+
+
+@pytest.mark.services
+def test_a_burst_on_two_accounts_through_workers_each_at_its_own_cap(two, worker, messenger):
+    """8 follow-ups each, due at one instant in one batch (a bulk schedule publishes them
+    together), on caps of 120 and 150 a minute: each account's k-th send goes out at its own
+    k-th slot (the instant + k × its interval), none early, none kept waiting by the other
+    account's sends or deferrals (the rows beyond 2 s go back to pending together)."""
+    steps = {DEFAULT_ACCOUNT: 0.5, "anna": 0.4}
+    for account, step in zip(two, steps.values(), strict=True):
+        account.send_rate_per_minute = round(60 / step)
+        account.save()
+    at = timezone.now() + timedelta(seconds=1.5)
+    services.schedule_actions(
+        [
+            services.NewAction(
+                Prospect.objects.create(telegram_id=100 + i, account=account).pk,
+                at,
+                payload={"message_template": "x"},
+            )
+            for i in range(8)
+            for account in two
+        ]
+    )
+    wait_until(lambda: len(messenger.delivered) == 16, timeout=20)
+    for name, step in steps.items():
+        sent = sorted(d.at for d in messenger.delivered if d.account == name)
+        behind = [(t - at).total_seconds() - k * step for k, t in enumerate(sent)]
+        assert all(-0.05 < b < 0.35 for b in behind), (name, behind)
 
 
 def test_a_revoked_session_holds_only_its_own_accounts_actions(two, key, messenger, broker, clock):
