@@ -209,7 +209,8 @@ def _hold_unusable_accounts(
 ) -> list[ScheduledAction]:
     """The actions whose account can send; those of a paused account or of one that needs a
     new login go back to pending, unchanged but for their time (accounts.HOLD later), neither
-    failed nor missed: they go out once the account is back."""
+    failed nor missed, and unpublished: the dispatcher publishes them once the account is back
+    (accounts.resume). This re-check is the safety for messages published before it stopped."""
     usable = []
     for action in claimed:
         account = action.prospect.account
@@ -228,9 +229,9 @@ def _hold(
     reason: str,
     send_started_at: datetime | None,
 ) -> None:
-    """Back to pending for accounts.HOLD (out of quiet hours), not counted as an attempt: the
-    account could not send, nothing was tried. `send_started_at`: the mark of an earlier
-    attempt, kept (None if there was none)."""
+    """Back to pending for accounts.HOLD (out of quiet hours), unpublished, not counted as an
+    attempt: the account could not send, nothing was tried. `send_started_at`: the mark of an
+    earlier attempt, kept (None if there was none)."""
     when = respect_quiet_hours(
         timezone.now() + accounts.HOLD, action.prospect, action.client_requested_time
     )
@@ -238,6 +239,7 @@ def _hold(
         action,
         token,
         when,
+        publish=False,
         rate_slot_at=None,
         attempts=F("attempts") - 1,
         last_error=reason[:MAX_ERROR_LENGTH],
@@ -340,18 +342,23 @@ def _defer(sends: list[_Send], token: uuid.UUID, report: DeliveryReport) -> None
         events.of(send.action, "deferred", reason="send rate cap", slot=send.slot.isoformat())
 
 
-def _back_to_pending(action: ScheduledAction, token: uuid.UUID, when: datetime, **fields) -> None:
-    """Give our claim back: pending again, due at `when`, published after commit if it is
-    within the horizon (otherwise the dispatcher publishes it in time)."""
+def _back_to_pending(
+    action: ScheduledAction, token: uuid.UUID, when: datetime, *, publish: bool = True, **fields
+) -> None:
+    """Give our claim back: pending again, due at `when`, published after commit if `publish`
+    and it is within the horizon (otherwise the dispatcher publishes it in time)."""
     with transaction.atomic():
-        if _finish(
-            action,
-            token,
-            ActionStatus.PENDING,
-            scheduled_for=when,
-            claimed_at=None,
-            enqueued_at=None,
-            **fields,
+        if (
+            _finish(
+                action,
+                token,
+                ActionStatus.PENDING,
+                scheduled_for=when,
+                claimed_at=None,
+                enqueued_at=None,
+                **fields,
+            )
+            and publish
         ):
             action.scheduled_for = when
             dispatcher.enqueue_on_commit(action)

@@ -24,7 +24,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from followups import claims, events
+from followups import accounts, claims, events
 from followups.models import ActionStatus, Heartbeat, ScheduledAction
 from followups.transitions import transition
 
@@ -136,7 +136,8 @@ def enqueue_on_commit(*actions: ScheduledAction) -> None:
 def enqueue_due(
     now: datetime | None = None, *, force: bool = False, progress: Progress | None = None
 ) -> int:
-    """Publish pending actions due within the horizon that have no message on the broker.
+    """Publish pending actions due within the horizon that have no message on the broker,
+    but those of accounts that cannot send (accounts.sending_only).
 
     A row counts as published once `enqueued_at` is set; one still pending well after its due
     time lost its message (purged queue, broker restart) and is published again. `force`
@@ -154,7 +155,7 @@ def enqueue_due(
         needs_message = Q(enqueued_at__isnull=True) | Q(
             enqueued_at__lt=stale, scheduled_for__lt=stale
         )
-    qs = qs.filter(needs_message).order_by("scheduled_for")
+    qs = accounts.sending_only(qs.filter(needs_message)).order_by("scheduled_for")
     total = 0
     while True:
         with transaction.atomic():
@@ -222,10 +223,11 @@ def mark_missed(now: datetime | None = None) -> int:
 def missed_now(qs) -> list[dict]:
     """Mark the pending rows of `qs` missed (their due time is past the grace period). A row
     with a send mark is left to its worker: it may have reached the client (see
-    ScheduledAction.send_started_at)."""
+    ScheduledAction.send_started_at); so is one whose account cannot send: it waits for it
+    (accounts.resume)."""
     reason = missed_reason()
     return transition(
-        qs.filter(send_started_at__isnull=True),
+        accounts.sending_only(qs.filter(send_started_at__isnull=True)),
         ActionStatus.PENDING,
         "missed",
         level=logging.WARNING,
