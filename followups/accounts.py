@@ -99,9 +99,8 @@ def resume(account: Account) -> int:
         prospect__account=account, status=ActionStatus.PENDING, scheduled_for__lt=now
     )
     moved = 0
-    for zone, requested in waiting.values_list(
-        "prospect__time_zone", "client_requested_time"
-    ).distinct():
+    groups = waiting.order_by().values_list("prospect__time_zone", "client_requested_time")
+    for zone, requested in groups.distinct():
         when = window.defer(now, ZoneInfo(zone)) if window and not requested else now
         moved += waiting.filter(prospect__time_zone=zone, client_requested_time=requested).update(
             scheduled_for=when, enqueued_at=None, updated_at=now
