@@ -85,7 +85,7 @@ def _product_bursts(
             points[-1]["singles"] = _singles(singles)
         return points
     finally:
-        _clean_up(config.PRODUCT_QUEUE, dispatcher, workers)
+        clean_up(config.PRODUCT_QUEUE, dispatcher, workers)
 
 
 def run_naive(sizes: config.Sizes) -> dict:
@@ -125,7 +125,7 @@ def run_naive(sizes: config.Sizes) -> dict:
         )
         return result
     finally:
-        _clean_up(config.NAIVE_QUEUE, workers)
+        clean_up(config.NAIVE_QUEUE, workers)
 
 
 def _singles(n: int) -> dict:
@@ -146,7 +146,7 @@ def _singles(n: int) -> dict:
     return result
 
 
-def _clean_up(queue: str, *processes: procs.Proc | None) -> None:
+def clean_up(queue: str, *processes: procs.Proc | None) -> None:
     """Drop the queue's ready messages, stop the processes, then drop the messages they held
     (a consumer's unacked messages go back to the queue when it stops). Purging first keeps
     RabbitMQ from requeueing the held ones in front of a long queue, which takes minutes."""

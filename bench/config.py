@@ -71,6 +71,8 @@ class Sizes:
     n_profile: int
     n_bulk: int  # schedule_actions: actions in one call
     n_singles: int  # lone follow-ups after the burst, 1.1 s apart
+    n_per_account: int  # --accounts: follow-ups due at one instant for each account
+    accounts_budget_s: float  # --accounts: how long after the due instant they may take
     publish_threads: int = 6
 
 
@@ -87,6 +89,8 @@ FULL = Sizes(
     n_profile=1_000,
     n_bulk=10_000,
     n_singles=20,
+    n_per_account=500,
+    accounts_budget_s=120.0,
 )
 QUICK = Sizes(
     n_background=10_000,
@@ -101,6 +105,8 @@ QUICK = Sizes(
     n_profile=200,
     n_bulk=2_000,
     n_singles=5,
+    n_per_account=100,
+    accounts_budget_s=30.0,
 )
 
 

@@ -51,12 +51,15 @@ def vacuum_analyze() -> None:
             cur.execute(f"VACUUM ANALYZE {model._meta.db_table}")
 
 
-def make_prospects(n: int) -> list[int]:
-    """Create n prospects; returns their primary keys."""
+def make_prospects(n: int, account_id: int | None = None) -> list[int]:
+    """Create n prospects (of the default account unless `account_id`); returns their
+    primary keys."""
     from followups.models import Prospect
 
+    account = {"account_id": account_id} if account_id is not None else {}
     prospects = [
-        Prospect(telegram_id=next(_telegram_ids), username="", language="ru") for _ in range(n)
+        Prospect(telegram_id=next(_telegram_ids), username="", language="ru", **account)
+        for _ in range(n)
     ]
     created = Prospect.objects.bulk_create(prospects, batch_size=2_000)
     return [p.pk for p in created]
@@ -167,6 +170,21 @@ def count_unfinished(due: datetime) -> int:
         return cur.fetchone()[0]
 
 
+def count_unfinished_of(ids: Sequence[uuid.UUID]) -> int:
+    """How many of the given actions are still pending or being sent."""
+    from django.db import connection
+
+    from followups.models import ScheduledAction
+
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT count(*) FROM {ScheduledAction._meta.db_table} WHERE id = ANY(%s) "
+            "AND status IN ('pending', 'sending')",
+            [list(ids)],
+        )
+        return cur.fetchone()[0]
+
+
 def outcomes(ids: Sequence[uuid.UUID]) -> list[tuple[str, datetime | None]]:
     """(status, executed_at) of the given actions."""
     from django.db import connection
@@ -191,6 +209,22 @@ def lateness(ids: Sequence[uuid.UUID]) -> list[tuple[str, float | None]]:
         cur.execute(
             "SELECT status, EXTRACT(EPOCH FROM executed_at - scheduled_for)::float8 "
             f"FROM {ScheduledAction._meta.db_table} WHERE id = ANY(%s)",
+            [list(ids)],
+        )
+        return cur.fetchall()
+
+
+def sends_by_account(ids: Sequence[uuid.UUID]) -> list[tuple[str, str, datetime | None]]:
+    """(account name, status, executed_at) of the given actions."""
+    from django.db import connection
+
+    from followups.models import Account, Prospect, ScheduledAction
+
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT acc.name, a.status, a.executed_at FROM {ScheduledAction._meta.db_table} a "
+            f"JOIN {Prospect._meta.db_table} p ON p.id = a.prospect_id "
+            f"JOIN {Account._meta.db_table} acc ON acc.id = p.account_id WHERE a.id = ANY(%s)",
             [list(ids)],
         )
         return cur.fetchall()

@@ -1,9 +1,10 @@
 """Run the benchmarks: `uv run python bench/run.py [--quick] [--json] [--only ...]
-[--backlog N] [--burst M] [--scale]`.
+[--backlog N] [--burst M] [--scale] [--accounts]`.
 
 Writes bench/results/latest.{md,json} and lateness.png (quick runs: quick.{md,json} and
 lateness-quick.png; other sizes: sized.*; a subset (--only): partial.*, or
-sized-<scenarios>.* with other sizes; --scale: scale.*). With --json, prints the results
+sized-<scenarios>.* with other sizes; --scale: scale.*; --accounts: accounts.* or
+accounts-quick.*). With --json, prints the results
 object to stdout; progress goes to stderr. See bench/README.md.
 """
 
@@ -49,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     mode = "quick" if args.quick else "full"
     if args.backlog is not None or args.burst is not None:
         mode = "sized"
+    if args.accounts:
+        mode = "accounts-quick" if args.quick else "accounts"
     results = {
         "mode": "scale" if args.scale else mode,
         "sizes": vars(sizes) | {"memory_checkpoints": list(sizes.memory_checkpoints)},
@@ -65,6 +68,14 @@ def main(argv: list[str] | None = None) -> int:
         results["load_average_1m"]["scale"] = round(os.getloadavg()[0], 2)
         results["scale"] = burst.run_scale(sizes, SCALE_BACKLOGS)
         args.only = []
+    if args.accounts:
+        from bench import accounts_burst
+
+        results["load_average_1m"]["accounts"] = round(os.getloadavg()[0], 2)
+        results["accounts_burst"] = accounts_burst.run(
+            sizes.n_per_account, sizes.lead_s, sizes.accounts_budget_s
+        )
+        args.only = []
     for name in args.only:
         # Other work on this machine shows up in the numbers: keep the load next to them.
         results["load_average_1m"][name] = round(os.getloadavg()[0], 2)
@@ -78,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         stem = "sized-" + "-".join(args.only) if mode == "sized" else "partial"
     if args.scale:
         stem = "scale"
+    if args.accounts:
+        stem = mode
     document = report.write(results, config.RESULTS, stem)
     logging.getLogger("bench").info(
         "wrote %s (%.0f s)", config.RESULTS / f"{stem}.md", results["total_s"]
@@ -115,7 +128,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         + ", ".join(f"{n:,}" for n in SCALE_BACKLOGS)
         + " pending: lateness against backlog size",
     )
+    parser.add_argument(
+        "--accounts",
+        action="store_true",
+        help="10 accounts × 500 follow-ups due at one instant, each under its own send cap: "
+        "results/accounts.* (--quick: 100 each, accounts-quick.*)",
+    )
     args = parser.parse_args(argv)
+    if args.accounts and (args.scale or args.peers or args.backlog or args.burst):
+        parser.error("--accounts runs its own sizes; it takes --quick and --json only")
     unknown = set(args.only) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")

@@ -309,7 +309,9 @@ class TelethonMessenger:
                     account = Account.objects.get(name=account_name)
                     client = account_client(account, for_worker=True)
                 except (Account.DoesNotExist, ImproperlyConfigured) as exc:
-                    raise AccountUnusable(f"SESSION_UNUSABLE: {exc}"[:255]) from None
+                    unreadable = isinstance(exc, accounts.SessionKeyError)
+                    name = accounts.UNREADABLE if unreadable else "SESSION_UNUSABLE"
+                    raise AccountUnusable(f"{name}: {exc}"[:255]) from None
                 self._clients[account_name] = client
             return client
 

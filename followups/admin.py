@@ -22,7 +22,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from followups import access, services, texts
+from followups import access, accounts, services, texts
 from followups.cleaning import clean_text
 from followups.delivery import render_text
 from followups.models import (
@@ -946,11 +946,104 @@ class AccountAdmin(
     readonly_fields = tuple(f for f in fields if f != "staff")
     filter_horizontal = ("staff",)
 
+    actions = ("pause_selected", "reactivate_selected")
+
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("staff")
 
     def has_add_permission(self, request):
         return False  # an account is made where it logs in to Telegram, not here
+
+    def has_operate_permission(self, request, obj=None) -> bool:
+        """Pausing and reactivating an account is acting on its actions: the operators' right
+        (and the head of sales'), on the accounts they see (get_queryset)."""
+        return request.user.has_perm("followups.change_scheduledaction")
+
+    # --- pause and reactivate ------------------------------------------------------------------
+
+    @admin.action(description="Pause selected accounts (their sends wait)", permissions=["operate"])
+    def pause_selected(self, request, queryset):
+        for account in queryset:
+            self._change_state(request, account, "pause")
+
+    @admin.action(description="Reactivate selected paused accounts", permissions=["operate"])
+    def reactivate_selected(self, request, queryset):
+        for account in queryset:
+            self._change_state(request, account, "reactivate")
+
+    def _change_state(self, request, account: Account, to: str) -> None:
+        who = request.user.get_username()
+        if to == "pause":
+            if accounts.pause(account, who):
+                self.message_user(
+                    request,
+                    f"Paused account {account}: its due actions wait (neither failed nor "
+                    "missed) until it is reactivated.",
+                    messages.SUCCESS,
+                )
+            else:
+                self.message_user(request, f"Account {account} was already paused.", messages.INFO)
+            return
+        try:
+            done = accounts.reactivate(account, who)
+        except accounts.StateRefused as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        if done:
+            self.message_user(
+                request,
+                f"Reactivated account {account}: its waiting actions go out within a minute.",
+                messages.SUCCESS,
+            )
+        else:
+            self.message_user(request, f"Account {account} was already active.", messages.INFO)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            *(
+                path(
+                    f"<path:object_id>/{to}/",
+                    view(self.state_view),
+                    {"to": to},
+                    name=f"followups_account_{to}",
+                )
+                for to in ("pause", "reactivate")
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        account = self.get_object(request, object_id)
+        can_operate = account is not None and self.has_operate_permission(request, account)
+        return super().change_view(
+            request, object_id, form_url, {**(extra_context or {}), "can_operate": can_operate}
+        )
+
+    def state_view(self, request: HttpRequest, object_id: str, to: str):
+        """GET asks first, saying what pausing or reactivating does; POST does it."""
+        account = self.get_object(request, object_id)
+        if account is None:
+            raise Http404("No such account.")
+        if not self.has_operate_permission(request, account):
+            raise PermissionDenied
+        if request.method == "POST":
+            self._change_state(request, account, to)
+            return HttpResponseRedirect(
+                reverse("admin:followups_account_change", args=[account.pk])
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{to.capitalize()} account {account}?",
+            "opts": self.model._meta,
+            "obj": account,
+            "account": account,
+            "to": to,
+            "waiting": ScheduledAction.objects.filter(
+                prospect__account=account, status=ActionStatus.PENDING
+            ).count(),
+        }
+        return TemplateResponse(request, "admin/followups/account/state.html", context)
 
     def has_delete_permission(self, request, obj=None):
         return False  # its clients' history hangs on it

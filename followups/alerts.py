@@ -25,11 +25,12 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
-from followups import health
-from followups.messenger import Recipient, SendError, get_messenger
+from followups import accounts, health
+from followups.messenger import DEFAULT_ACCOUNT, Recipient, SendError, get_messenger
 from followups.models import Account, ActionStatus, AlertState, ScheduledAction
 
 log = logging.getLogger(__name__)
@@ -109,11 +110,19 @@ def session(now: datetime, account: Account) -> Finding:
     if account.state != Account.State.NEEDS_LOGIN:
         return Finding(key, False, f"account {account.name} is {account.get_state_display()}")
     held = _actions(account).filter(status=ActionStatus.PENDING)
+    name = error_name(account.state_reason)
+    if name == accounts.UNREADABLE:
+        what = (
+            f"account {account.name}'s stored session cannot be read with "
+            "FOLLOWUPS_SESSION_KEY (missing, wrong or rotated out: set the key it was stored "
+            "with and restart runbot, or log in again)"
+        )
+    else:
+        what = f"Telegram refuses account {account.name}'s session ({name})"
     return Finding(
         key,
         True,
-        f"Telegram refuses account {account.name}'s session "
-        f"({error_name(account.state_reason)}): {held.count()} pending actions wait until it "
+        f"{what}: {held.count()} pending actions wait until it "
         f"logs in again (manage.py telegram_login --account {account.name}, docs/telegram.md). "
         f"Latest ids: {_ids(held)}",
     )
@@ -303,13 +312,16 @@ class Webhook(Channel):
 
 
 class TelegramChat(Channel):
-    """A staff member's chat, through the product's messenger (its Telegram account)."""
+    """A staff member's chat, written to through the product's messenger from `account`."""
 
     name = "telegram"
 
-    def __init__(self, chat_id: int, username: str = ""):
+    def __init__(self, chat_id: int, username: str = "", account: str = DEFAULT_ACCOUNT):
         super().__init__()
-        self._recipient = Recipient(chat_id, username=username)
+        self._recipient = Recipient(chat_id, username=username, account=account)
+
+    def describe(self) -> str:
+        return f"telegram (from account {self._recipient.account})"
 
     def _deliver(self, text: str, random_id: int) -> str:
         try:
@@ -322,7 +334,8 @@ class TelegramChat(Channel):
 
 
 def channels() -> list[Channel]:
-    """The configured channels, fresh for one check."""
+    """The configured channels, fresh for one check. ImproperlyConfigured when the Telegram
+    chat is set and FOLLOWUPS_ALERT_ACCOUNT names no account."""
     found: list[Channel] = []
     if settings.FOLLOWUPS_ALERT_WEBHOOK_URL:
         url, timeout_s = (
@@ -335,8 +348,20 @@ def channels() -> list[Channel]:
             settings.FOLLOWUPS_ALERT_TELEGRAM_CHAT,
             settings.FOLLOWUPS_ALERT_TELEGRAM_USERNAME,
         )
-        found.append(TelegramChat(chat, username))
+        found.append(TelegramChat(chat, username, _alert_account()))
     return found
+
+
+def _alert_account() -> str:
+    name = settings.FOLLOWUPS_ALERT_ACCOUNT
+    if name != DEFAULT_ACCOUNT and not Account.objects.filter(name=name).exists():
+        known = ", ".join(Account.objects.order_by("name").values_list("name", flat=True)[:20])
+        raise ImproperlyConfigured(
+            f"FOLLOWUPS_ALERT_ACCOUNT={name}: no account of that name writes to the alert "
+            f"chat (accounts: {known or 'none yet'}); log it in with manage.py telegram_login "
+            f"--account {name}, or name another"
+        )
+    return name
 
 
 def _send_within_budget(channel: Channel, text: str, random_id: int, now: datetime) -> bool:

@@ -209,7 +209,8 @@ def _hold_unusable_accounts(
 ) -> list[ScheduledAction]:
     """The actions whose account can send; those of a paused account or of one that needs a
     new login go back to pending, unchanged but for their time (accounts.HOLD later), neither
-    failed nor missed: they go out once the account is back."""
+    failed nor missed, and unpublished: the dispatcher publishes them once the account is back
+    (accounts.resume). This re-check is the safety for messages published before it stopped."""
     usable = []
     for action in claimed:
         account = action.prospect.account
@@ -228,9 +229,9 @@ def _hold(
     reason: str,
     send_started_at: datetime | None,
 ) -> None:
-    """Back to pending for accounts.HOLD (out of quiet hours), not counted as an attempt: the
-    account could not send, nothing was tried. `send_started_at`: the mark of an earlier
-    attempt, kept (None if there was none)."""
+    """Back to pending for accounts.HOLD (out of quiet hours), unpublished, not counted as an
+    attempt: the account could not send, nothing was tried. `send_started_at`: the mark of an
+    earlier attempt, kept (None if there was none)."""
     when = respect_quiet_hours(
         timezone.now() + accounts.HOLD, action.prospect, action.client_requested_time
     )
@@ -238,6 +239,7 @@ def _hold(
         action,
         token,
         when,
+        publish=False,
         rate_slot_at=None,
         attempts=F("attempts") - 1,
         last_error=reason[:MAX_ERROR_LENGTH],
@@ -252,19 +254,20 @@ def _take_send_slots(sends: list[_Send], token: uuid.UUID, report: DeliveryRepor
     by_account: dict[int, list[_Send]] = {}
     for send in sends:
         by_account.setdefault(send.action.prospect.account_id, []).append(send)
-    ready = []
+    ready, later = [], []
     for group in by_account.values():
-        ready += _take_account_slots(group, token, report)
+        now, then = _take_account_slots(group)
+        ready += now
+        later += then
+    _defer(later, token, report)
     # In slot order: a send waiting for its account's slot never holds up another account's.
     return sorted(ready, key=lambda s: (s.slot or s.action.scheduled_for, s.action.scheduled_for))
 
 
-def _take_account_slots(
-    sends: list[_Send], token: uuid.UUID, report: DeliveryReport
-) -> list[_Send]:
+def _take_account_slots(sends: list[_Send]) -> tuple[list[_Send], list[_Send]]:
     """Honour one account's rate cap. Each action gets a send slot — the one it holds, or a
-    new one (all reserved in one statement); those whose slot is more than MAX_SLOT_WAIT away
-    go back to pending until then, holding it. Returns the sends to make now.
+    new one (all reserved in one statement). Returns the sends to make now, and those whose
+    slot is more than MAX_SLOT_WAIT away, to go back to pending until then, holding it.
 
     A held slot long past (workers were down, the broker away) is stale: sending on it would
     release the whole backlog at once, so it takes a new one. "Long" is one slot interval or a
@@ -274,7 +277,7 @@ def _take_account_slots(
     account = sends[0].action.prospect.account
     step = ratelimit.interval(account)
     if step is None:
-        return sends
+        return sends, []
     now = timezone.now()
     stale = now - max(step, timedelta(seconds=1))
     for send in sends:
@@ -284,40 +287,78 @@ def _take_account_slots(
     start = max(now, min(s.action.scheduled_for for s in sends))
     needed = sum(1 for s in sends if s.slot is None)
     fresh = iter(ratelimit.reserve_slots(needed, start, account=account))
-    ready = []
+    ready, later = [], []
     for send in sends:
         send.slot = send.slot or next(fresh)
-        if send.slot - start <= MAX_SLOT_WAIT:
-            ready.append(send)
-        else:
-            _defer(send, token, report)
-    return ready
+        (ready if send.slot - start <= MAX_SLOT_WAIT else later).append(send)
+    return ready, later
 
 
-def _defer(send: _Send, token: uuid.UUID, report: DeliveryReport) -> None:
-    _back_to_pending(
-        send.action,
-        token,
-        send.slot,
-        rate_slot_at=send.slot,
-        attempts=F("attempts") - 1,  # not an attempt: nothing was tried
-    )
-    report.deferred.append(send.action.pk)
-    events.of(send.action, "deferred", reason="send rate cap", slot=send.slot.isoformat())
+# A capped burst defers most of each batch: one statement for all of them (not one each), and
+# one grouped publish after it, so the batch's ready sends, of any account, do not wait on it.
+_DEFER_SQL = f"""
+UPDATE {ScheduledAction._meta.db_table} AS a
+SET status = %s, scheduled_for = v.slot, rate_slot_at = v.slot, claim_token = NULL,
+    claimed_at = NULL, enqueued_at = NULL, attempts = a.attempts - 1, updated_at = %s
+FROM unnest(%s::uuid[], %s::timestamptz[]) AS v(id, slot)
+WHERE a.id = v.id AND a.status = %s AND a.claim_token = %s
+RETURNING a.id
+"""
 
 
-def _back_to_pending(action: ScheduledAction, token: uuid.UUID, when: datetime, **fields) -> None:
-    """Give our claim back: pending again, due at `when`, published after commit if it is
-    within the horizon (otherwise the dispatcher publishes it in time)."""
+def _defer(sends: list[_Send], token: uuid.UUID, report: DeliveryReport) -> None:
+    """Back to pending until their send slots, holding them (not an attempt: nothing was
+    tried), published after commit if within the horizon."""
+    if not sends:
+        return
+    if connection.vendor != "postgresql":
+        for send in sends:
+            _back_to_pending(
+                send.action, token, send.slot, rate_slot_at=send.slot, attempts=F("attempts") - 1
+            )
+    else:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                _DEFER_SQL,
+                [
+                    ActionStatus.PENDING.value,
+                    timezone.now(),
+                    [s.action.pk for s in sends],
+                    [s.slot for s in sends],
+                    SENDING.value,
+                    token,
+                ],
+            )
+            ours = {row[0] for row in cursor.fetchall()}
+            lost = [s for s in sends if s.action.pk not in ours]
+            sends = [s for s in sends if s.action.pk in ours]
+            for send in sends:
+                send.action.scheduled_for = send.slot
+            dispatcher.enqueue_on_commit(*(s.action for s in sends))
+        for send in lost:
+            log.warning("claim lost, outcome pending not recorded id=%s", send.action.pk)
+    for send in sends:
+        report.deferred.append(send.action.pk)
+        events.of(send.action, "deferred", reason="send rate cap", slot=send.slot.isoformat())
+
+
+def _back_to_pending(
+    action: ScheduledAction, token: uuid.UUID, when: datetime, *, publish: bool = True, **fields
+) -> None:
+    """Give our claim back: pending again, due at `when`, published after commit if `publish`
+    and it is within the horizon (otherwise the dispatcher publishes it in time)."""
     with transaction.atomic():
-        if _finish(
-            action,
-            token,
-            ActionStatus.PENDING,
-            scheduled_for=when,
-            claimed_at=None,
-            enqueued_at=None,
-            **fields,
+        if (
+            _finish(
+                action,
+                token,
+                ActionStatus.PENDING,
+                scheduled_for=when,
+                claimed_at=None,
+                enqueued_at=None,
+                **fields,
+            )
+            and publish
         ):
             action.scheduled_for = when
             dispatcher.enqueue_on_commit(action)

@@ -24,7 +24,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from followups import claims, events
+from followups import accounts, claims, events
 from followups.models import ActionStatus, Heartbeat, ScheduledAction
 from followups.transitions import transition
 
@@ -81,7 +81,9 @@ def batch_size(n: int) -> int:
 
 def publish(rows: list[tuple[UUID, datetime]], now: datetime) -> int:
     """Send delivery messages for (id, due) pairs, grouped by due second (batch_size ids each),
-    each firing prepare_lead before the latest due time in it. Returns the number of messages."""
+    each firing prepare_lead before the earliest due time in it (its worker sends each row at
+    its own time: rows deferred to their send slots spread over their second, and the first
+    must not wait for the last). Returns the number of messages."""
     from followups.actors import deliver_actions  # the actor module imports the broker
 
     by_second: dict[datetime, list[tuple[UUID, datetime]]] = defaultdict(list)
@@ -92,7 +94,7 @@ def publish(rows: list[tuple[UUID, datetime]], now: datetime) -> int:
         size, lead = batch_size(len(group)), prepare_lead(len(group))
         for start in range(0, len(group), size):
             batch = group[start : start + size]
-            eta = max(due for _, due in batch) - lead
+            eta = min(due for _, due in batch) - lead
             delay_ms = max(0, int((eta - now).total_seconds() * 1000) + 1)
             deliver_actions.send_with_options(
                 args=([str(action_id) for action_id, _ in batch],),
@@ -102,23 +104,31 @@ def publish(rows: list[tuple[UUID, datetime]], now: datetime) -> int:
     return messages
 
 
-def enqueue_on_commit(action: ScheduledAction) -> None:
-    """After the current transaction commits, publish `action` if it is due within the
-    horizon. A broker outage only logs: the dispatcher publishes it later."""
+def enqueue_on_commit(*actions: ScheduledAction) -> None:
+    """After the current transaction commits, publish those of `actions` due within the
+    horizon (grouped by due second, as the dispatcher does). A broker outage only logs: the
+    dispatcher publishes them later."""
 
     def _publish() -> None:
         now = timezone.now()
-        if action.scheduled_for > now + horizon():
+        soon = [a for a in actions if a.scheduled_for <= now + horizon()]
+        if not soon:
             return
         try:
-            publish([(action.pk, action.scheduled_for)], now)
+            publish([(a.pk, a.scheduled_for) for a in soon], now)
         except Exception:
-            log.warning("enqueue failed id=%s; the dispatcher will retry", action.pk, exc_info=True)
+            log.warning(
+                "enqueue failed for %d (first id=%s); the dispatcher will retry",
+                len(soon),
+                soon[0].pk,
+                exc_info=True,
+            )
             return
-        ScheduledAction.objects.filter(pk=action.pk, status=ActionStatus.PENDING).update(
-            enqueued_at=now
-        )
-        events.of(action, "enqueued")
+        ScheduledAction.objects.filter(
+            pk__in=[a.pk for a in soon], status=ActionStatus.PENDING
+        ).update(enqueued_at=now)
+        for action in soon:
+            events.of(action, "enqueued")
 
     transaction.on_commit(_publish)
 
@@ -126,7 +136,8 @@ def enqueue_on_commit(action: ScheduledAction) -> None:
 def enqueue_due(
     now: datetime | None = None, *, force: bool = False, progress: Progress | None = None
 ) -> int:
-    """Publish pending actions due within the horizon that have no message on the broker.
+    """Publish pending actions due within the horizon that have no message on the broker,
+    but those of accounts that cannot send (accounts.sending_only).
 
     A row counts as published once `enqueued_at` is set; one still pending well after its due
     time lost its message (purged queue, broker restart) and is published again. `force`
@@ -144,7 +155,7 @@ def enqueue_due(
         needs_message = Q(enqueued_at__isnull=True) | Q(
             enqueued_at__lt=stale, scheduled_for__lt=stale
         )
-    qs = qs.filter(needs_message).order_by("scheduled_for")
+    qs = accounts.sending_only(qs.filter(needs_message)).order_by("scheduled_for")
     total = 0
     while True:
         with transaction.atomic():
@@ -212,10 +223,11 @@ def mark_missed(now: datetime | None = None) -> int:
 def missed_now(qs) -> list[dict]:
     """Mark the pending rows of `qs` missed (their due time is past the grace period). A row
     with a send mark is left to its worker: it may have reached the client (see
-    ScheduledAction.send_started_at)."""
+    ScheduledAction.send_started_at); so is one whose account cannot send: it waits for it
+    (accounts.resume)."""
     reason = missed_reason()
     return transition(
-        qs.filter(send_started_at__isnull=True),
+        accounts.sending_only(qs.filter(send_started_at__isnull=True)),
         ActionStatus.PENDING,
         "missed",
         level=logging.WARNING,

@@ -3,6 +3,7 @@
 The defaults run against PostgreSQL and RabbitMQ on localhost, as on a developer machine.
 """
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -243,6 +244,14 @@ if FOLLOWUPS_ALERT_WEBHOOK_URL and not FOLLOWUPS_ALERT_WEBHOOK_URL.startswith(
 FOLLOWUPS_ALERT_WEBHOOK_TIMEOUT_S = env_int("FOLLOWUPS_ALERT_WEBHOOK_TIMEOUT_S", 5, minimum=1)
 FOLLOWUPS_ALERT_TELEGRAM_CHAT = env_int("FOLLOWUPS_ALERT_TELEGRAM_CHAT", 0, minimum=0)
 FOLLOWUPS_ALERT_TELEGRAM_USERNAME = env_str("FOLLOWUPS_ALERT_TELEGRAM_USERNAME", "").strip(" @")
+# The account that writes to that chat (`manage.py alerts` refuses to start if none has this
+# name). It cannot tell of its own refused session: the webhook can.
+FOLLOWUPS_ALERT_ACCOUNT = env_str("FOLLOWUPS_ALERT_ACCOUNT", "").strip() or "default"
+if not re.fullmatch(r"[-a-zA-Z0-9_]{1,64}", FOLLOWUPS_ALERT_ACCOUNT):
+    raise ImproperlyConfigured(
+        "FOLLOWUPS_ALERT_ACCOUNT must be an account's name (letters, digits, - and _; "
+        "at most 64), e.g. default"
+    )
 FOLLOWUPS_ALERT_INTERVAL_S = env_int("FOLLOWUPS_ALERT_INTERVAL_S", 60, minimum=1)
 # A condition still firing is told again this often; each channel sends at most this many
 # notices an hour (the rest wait, one per condition, for the next hour).

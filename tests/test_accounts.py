@@ -9,6 +9,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.urls import reverse
 from django.utils import timezone
 from telethon import errors
 
@@ -16,7 +17,7 @@ from bot import conversation, listener
 from bot.conversation import Incoming
 from bot.management.commands import runbot
 from bot.telegram import TelethonMessenger, classify
-from followups import accounts, alerts, delivery, services
+from followups import accounts, alerts, delivery, dispatcher, services
 from followups.messenger import AccountUnusable, Recipient, TransientSendError
 from followups.models import (
     DEFAULT_ACCOUNT,
@@ -28,6 +29,8 @@ from followups.models import (
     ScheduledAction,
     SendRate,
 )
+from followups.roles import HEAD_OF_SALES, OPERATORS, VIEWERS
+from tests.conftest import DEFAULT_DAY, client_time, wait_until
 from tests.telegram_fakes import (
     FakeTelegramClient,
     make_user,
@@ -35,6 +38,8 @@ from tests.telegram_fakes import (
     private_message,
     session_string,
 )
+from tests.test_access import logged_in
+from tests.test_admin import staff
 
 REQUEST = object()
 
@@ -244,6 +249,35 @@ def test_each_account_has_its_own_cap(two, messenger, broker, settings):
     assert SendRate.objects.get(account=DEFAULT_ACCOUNT).next_free_at > timezone.now()
 
 
+@pytest.mark.services
+def test_a_burst_on_two_accounts_through_workers_each_at_its_own_cap(two, worker, messenger):
+    """8 follow-ups each, due at one instant in one batch (a bulk schedule publishes them
+    together), on caps of 120 and 150 a minute: each account's k-th send goes out at its own
+    k-th slot (the instant + k × its interval), none early, none kept waiting by the other
+    account's sends or deferrals (the rows beyond 2 s go back to pending together)."""
+    steps = {DEFAULT_ACCOUNT: 0.5, "anna": 0.4}
+    for account, step in zip(two, steps.values(), strict=True):
+        account.send_rate_per_minute = round(60 / step)
+        account.save()
+    at = timezone.now() + timedelta(seconds=1.5)
+    services.schedule_actions(
+        [
+            services.NewAction(
+                Prospect.objects.create(telegram_id=100 + i, account=account).pk,
+                at,
+                payload={"message_template": "x"},
+            )
+            for i in range(8)
+            for account in two
+        ]
+    )
+    wait_until(lambda: len(messenger.delivered) == 16, timeout=20)
+    for name, step in steps.items():
+        sent = sorted(d.at for d in messenger.delivered if d.account == name)
+        behind = [(t - at).total_seconds() - k * step for k, t in enumerate(sent)]
+        assert all(-0.05 < b < 0.35 for b in behind), (name, behind)
+
+
 def test_a_revoked_session_holds_only_its_own_accounts_actions(two, key, messenger, broker, clock):
     default, anna = two
     ours = Prospect.objects.create(telegram_id=1, account=default)
@@ -312,3 +346,153 @@ def test_the_messenger_keeps_a_client_per_account_and_drops_a_refused_one(two, t
     # Rebuilt from the account's session: it has none, which is said, not a crash.
     with pytest.raises(AccountUnusable, match="SESSION_UNUSABLE"):
         messenger.send(Recipient(1, access_hash=2, account="anna"), "hi", 1)
+
+
+# --- a stored session that does not decrypt -----------------------------------------------------
+
+
+def test_runbot_serves_the_others_when_one_stored_session_does_not_decrypt(
+    key, settings, db, monkeypatch, caplog
+):
+    """A wrong FOLLOWUPS_SESSION_KEY for one account: `runbot` (all) serves the others, logs the
+    broken one by name (never the key or the session), its alert fires; `runbot --account` for
+    it exits non-zero saying why."""
+    settings.TELEGRAM_API_ID, settings.TELEGRAM_API_HASH, settings.TELEGRAM_SESSION = 1, "h", ""
+    good, bad = session_string(), session_string()
+    accounts.store_session(Account.objects.create(name="anna"), good, 7, "")
+    settings.FOLLOWUPS_SESSION_KEY = other_key = Fernet.generate_key().decode()
+    accounts.store_session(Account.objects.create(name="boris"), bad, 8, "")
+    settings.FOLLOWUPS_SESSION_KEY = key  # boris's was stored under another key
+    served = []
+
+    async def listen(client, stop, *, account):
+        served.append(account)
+
+    monkeypatch.setattr(listener, "run", listen)
+    out = StringIO()
+    call_command("runbot", stdout=out)
+    assert served == ["anna"] and "runbot: stopped" in out.getvalue()
+    boris = Account.objects.get(name="boris")
+    assert boris.state == Account.State.NEEDS_LOGIN
+    assert boris.state_reason.startswith(f"{accounts.UNREADABLE}: account boris's stored session")
+    assert "account boris not served" in caplog.text
+    for secret in (good, bad, key, other_key):
+        assert secret not in caplog.text and secret not in boris.state_reason
+    found = {f.key: f for f in alerts.evaluate()}
+    assert found["session:boris"].firing and "cannot be read" in found["session:boris"].text
+    assert not found["session:anna"].firing
+    with pytest.raises(CommandError, match="account boris's stored session does not decrypt"):
+        call_command("runbot", "--account", "boris", stdout=StringIO())
+    # The right key back: the listener serves it, and its login clears `needs login`.
+    settings.FOLLOWUPS_SESSION_KEY = f"{key},{other_key}"
+    served.clear()
+    call_command("runbot", stdout=StringIO())
+    assert sorted(served) == ["anna", "boris"]
+
+
+# --- staff pause and reactivate an account ------------------------------------------------------
+
+
+def test_an_operator_pauses_and_reactivates_their_account_its_actions_wait_then_go(
+    two, messenger, broker, clock
+):
+    anna = two[1]
+    operator = logged_in(staff("anna-op", OPERATORS, [anna]))
+    hers = Prospect.objects.create(telegram_id=2, account=anna)
+    action, other = follow_up(hers, "hello"), follow_up(Prospect.objects.create(telegram_id=3), "x")
+    page = reverse("admin:followups_account_change", args=[anna.pk])
+    assert "Pause…" in operator.get(page).content.decode()
+    pause = reverse("admin:followups_account_pause", args=[anna.pk])
+    assert "its 1 pending actions wait" in operator.get(pause).content.decode()
+    assert operator.post(pause).status_code == 302
+    anna.refresh_from_db()
+    assert anna.state == Account.State.PAUSED
+    assert anna.state_reason.startswith("paused by anna-op at 2026-11-18 ")
+    # A message published before the pause: held, not sent, not republished; the other
+    # account sends.
+    assert delivery.deliver(due(action, other)).sent == [other.pk]
+    # Hours paused, beyond the missed grace (1 h) of its due time: the dispatcher neither
+    # publishes it nor marks it missed, and nothing cycles.
+    for _ in range(6):
+        clock.shift(timedelta(minutes=30))
+        dispatcher.reconcile(force=False, clean=False)
+        action.refresh_from_db()
+        assert (action.status, action.enqueued_at, action.attempts) == (
+            ActionStatus.PENDING, None, 0
+        )  # fmt: skip
+    assert messenger.to(2) == []
+    assert "Reactivate…" in operator.get(page).content.decode()
+    changelist = reverse("admin:followups_account_changelist")
+    done = operator.post(
+        changelist, {"action": "reactivate_selected", "_selected_action": [anna.pk]}, follow=True
+    )
+    assert "Reactivated account anna" in done.content.decode()
+    anna.refresh_from_db()
+    assert anna.state == Account.State.ACTIVE and "reactivated by anna-op" in anna.state_reason
+    # Due now, late rather than missed; the dispatcher's next pass publishes it.
+    action.refresh_from_db()
+    assert abs(action.scheduled_for - timezone.now()) < timedelta(seconds=5)
+    dispatcher.reconcile(force=False, clean=False)
+    action.refresh_from_db()
+    assert action.status == ActionStatus.PENDING and action.enqueued_at is not None
+    assert delivery.deliver([action.pk]).sent == [action.pk]
+    assert messenger.to(2, "anna") == ["hello"]
+
+
+@pytest.mark.clock("22:00")
+def test_waiting_actions_go_out_after_the_quiet_hours_once_the_account_is_back(two, settings, key):
+    settings.FOLLOWUPS_QUIET_HOURS = "21:00-09:00"
+    anna = two[1]
+    hers = Prospect.objects.create(telegram_id=2, account=anna)
+    quiet, asked = follow_up(hers, "a"), follow_up(hers, "b")
+    ScheduledAction.objects.filter(pk__in=[quiet.pk, asked.pk]).update(
+        scheduled_for=timezone.now() - timedelta(hours=5)
+    )
+    ScheduledAction.objects.filter(pk=asked.pk).update(client_requested_time=True)
+    accounts.needs_login(anna.pk, "AUTH_KEY_UNREGISTERED")
+    assert dispatcher.mark_missed() == 0  # waiting, not missed
+    accounts.store_session(anna, "new", 7, "")  # telegram_login --account anna
+    quiet.refresh_from_db(), asked.refresh_from_db()
+    assert quiet.scheduled_for == client_time("09:00", DEFAULT_DAY + timedelta(days=1))
+    assert abs(asked.scheduled_for - timezone.now()) < timedelta(seconds=5)
+
+
+def test_an_account_that_needs_a_login_is_not_reactivated_by_staff(two, key):
+    anna = two[1]
+    accounts.needs_login(anna.pk, "AUTH_KEY_UNREGISTERED")
+    head = logged_in(staff("head", HEAD_OF_SALES, []))
+    url = reverse("admin:followups_account_reactivate", args=[anna.pk])
+    assert "telegram_login --account anna" in head.get(url).content.decode()
+    page = head.post(url, follow=True).content.decode()
+    assert "only a login makes it active again" in page
+    assert "manage.py telegram_login --account anna" in page
+    anna.refresh_from_db()
+    assert anna.state == Account.State.NEEDS_LOGIN
+    # A login does: telegram_login stores the new session.
+    accounts.store_session(anna, "new", 7, "")
+    anna.refresh_from_db()
+    assert anna.state == Account.State.ACTIVE
+
+
+def test_pausing_is_for_operators_of_the_account_and_the_head_of_sales(two):
+    default, anna = two
+    operator = logged_in(staff("anna-op", OPERATORS, [anna]))
+    viewer = logged_in(staff("anna-viewer", VIEWERS, [anna]))
+    head = logged_in(staff("head", HEAD_OF_SALES, []))
+    theirs = reverse("admin:followups_account_pause", args=[default.pk])
+    assert operator.get(theirs).status_code == operator.post(theirs).status_code == 404
+    changelist = reverse("admin:followups_account_changelist")
+    operator.post(changelist, {"action": "pause_selected", "_selected_action": [default.pk]})
+    mine = reverse("admin:followups_account_pause", args=[anna.pk])
+    assert viewer.post(mine).status_code == 403
+    assert "pause_selected" not in viewer.get(changelist).content.decode()
+    assert (
+        "Pause…"
+        not in viewer.get(
+            reverse("admin:followups_account_change", args=[anna.pk])
+        ).content.decode()
+    )
+    assert set(Account.objects.values_list("state", flat=True)) == {Account.State.ACTIVE}
+    assert head.post(theirs).status_code == 302
+    default.refresh_from_db()
+    assert default.state == Account.State.PAUSED and "paused by head" in default.state_reason

@@ -22,8 +22,8 @@ from telethon import errors, functions, types
 
 from bot.telegram import classify
 from followups import accounts, alerts, delivery, dispatcher, services
-from followups.messenger import PermanentSendError, TransientSendError
-from followups.models import AlertState, Heartbeat, Message, ScheduledAction
+from followups.messenger import DEFAULT_ACCOUNT, PermanentSendError, TransientSendError
+from followups.models import Account, AlertState, Heartbeat, Message, ScheduledAction
 from tests.conftest import wait_until
 
 SECRET_PATH = "/services/T0SECRET/B0SECRET/xoxb-very-secret-path"
@@ -371,6 +371,30 @@ def test_the_staff_telegram_chat(messenger, clock, transactional_db):
     sent = only("heartbeat:dispatcher")
     assert messenger.to(777) == [sent]
     assert "heartbeat:dispatcher" in sent
+
+
+@override_settings(FOLLOWUPS_ALERT_TELEGRAM_CHAT=777, FOLLOWUPS_ALERT_ACCOUNT="anna")
+def test_the_staff_telegram_chat_is_written_from_the_configured_account(
+    messenger, clock, transactional_db
+):
+    with pytest.raises(CommandError, match="FOLLOWUPS_ALERT_ACCOUNT=anna: no account of that"):
+        call_command("alerts")
+    assert messenger.delivered == []
+    Account.objects.create(name="anna")
+    sent = only("heartbeat:dispatcher")
+    assert messenger.to(777, "anna") == [sent]
+    assert messenger.to(777, DEFAULT_ACCOUNT) == []
+
+
+def test_an_alert_account_that_is_not_a_name_stops_startup():
+    from tests.test_production_settings import production, run
+
+    done = run(
+        ["-c", "import django; django.setup()"],
+        **production(FOLLOWUPS_ALERT_ACCOUNT="anna; drop"),
+    )
+    assert done.returncode != 0
+    assert "FOLLOWUPS_ALERT_ACCOUNT must be an account's name" in done.stderr
 
 
 def test_without_a_channel_the_log_is_the_notice(clock, transactional_db, caplog):

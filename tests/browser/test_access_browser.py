@@ -71,3 +71,26 @@ def test_the_head_of_sales_sees_both_accounts(browser, admin_url, login_as, two_
     other = two_accounts["villa-b"][1]
     browser.get(admin_url(page(other)))
     assert "Bob-B" in wait_for(browser, ".field-prospect").text
+
+
+def test_a_manager_pauses_and_reactivates_their_account(browser, admin_url, login_as, two_accounts):
+    villa_a, villa_b = two_accounts["villa-a"][0], two_accounts["villa-b"][0]
+    login_as("operator", accounts=[villa_a])
+    account_page = reverse("admin:followups_account_change", args=[villa_a.pk])
+    browser.get(admin_url(account_page))
+    browser.find_element(
+        By.CSS_SELECTOR, f'a[href="{reverse("admin:followups_account_pause", args=[villa_a.pk])}"]'
+    ).click()
+    wait_for_text(browser, "its 1 pending actions wait")
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit][value='Yes, pause it']").click()
+    wait_for_text(browser, "Paused account villa-a")
+    assert "paused by operator at" in wait_for(browser, ".field-state_reason").text
+    reactivate = reverse("admin:followups_account_reactivate", args=[villa_a.pk])
+    browser.find_element(By.CSS_SELECTOR, f'a[href="{reactivate}"]').click()
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit][value='Yes, reactivate it']").click()
+    wait_for_text(browser, "Reactivated account villa-a")
+    villa_a.refresh_from_db(), villa_b.refresh_from_db()
+    assert (villa_a.state, villa_b.state) == (Account.State.ACTIVE, Account.State.ACTIVE)
+    # The other account's pause page, its id guessed: not found.
+    browser.get(admin_url(reverse("admin:followups_account_pause", args=[villa_b.pk])))
+    wait_for_text(browser, "Not Found")

@@ -3,7 +3,9 @@
 It serves every account that is not paused and has a session (stored, or the environment's
 for the default account), each on its own client, in one process; `--account NAME` serves one
 (a process per account isolates them: one's crash or restart never stops another's listener).
-An account whose session Telegram refuses is put in `needs login` and the others go on.
+An account whose session Telegram refuses, or whose stored session does not decrypt (a wrong
+FOLLOWUPS_SESSION_KEY), is put in `needs login` (its alert fires) and the others go on;
+`--account NAME` for it exits non-zero saying why.
 
 The dry run prints what it found (secrets only as "set"/"missing") and exits non-zero, naming
 what is wrong, when the bot could not run.
@@ -207,8 +209,8 @@ class Command(BaseCommand):
             try:
                 clients[each.name] = account_client(each, for_worker=False)
             except ImproperlyConfigured as exc:  # no session, or a stored one it cannot read
-                if isinstance(exc, accounts.SessionKeyError):
-                    accounts.needs_login(each.pk, f"SESSION_UNUSABLE: {exc}")
+                if isinstance(exc, accounts.SessionKeyError):  # the session:<name> alert fires
+                    accounts.needs_login(each.pk, f"{accounts.UNREADABLE}: {exc}")
                 log.error("account %s not served: %s", each.name, exc)
                 refused.append(str(exc))
         if not clients:

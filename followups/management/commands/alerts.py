@@ -3,7 +3,8 @@ alerts loop, a process of its own so that it can tell of the dispatcher's death.
 
 import logging
 
-from django.core.management.base import BaseCommand
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
 from followups import alerts
@@ -30,7 +31,11 @@ class Command(BaseCommand):
         from django.conf import settings
 
         interval = interval_or_default(interval, settings.FOLLOWUPS_ALERT_INTERVAL_S)
-        if not alerts.channels():
+        try:
+            configured = alerts.channels()
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from None
+        if not configured:
             self.stderr.write("no alert channel configured: findings go to this output only")
         if not watch:
             if any(f.firing for f in self._check()):
