@@ -1175,6 +1175,75 @@ def _is_translit(words: list[str]) -> bool:
     return False
 
 
+# --- time words no rule read (for accounting) ---------------------------------------------------
+
+# Tags of the words that name a day, a month or a part of the day.
+_NAMED_TIME = re.compile(
+    r"(?:wd|mo)\d+|today|tomorrow|dayafter|yesterday|daybefore|weekend|newyear"
+    r"|morning|noon|afternoon|evening|night|midnight|today evening"
+)
+# A word cut short ("tomo", "завт", "wedn") is a form of the time word it starts, from four
+# letters on; except these real words, which only start one ("even" is no "evening", "выход" an
+# exit, "полу-" half).
+_REAL_PREFIXES = {"even", "over", "break", "toni", "mont", "вече", "полу", "полн", "полно"}
+_REAL_PREFIXES |= {"выход", "выхода"}
+_MIN_TRUNCATION = 4
+# "may" beside a time is the modal verb ("tomorrow may be better"); where the month is meant
+# it leans on a number or a preposition, and the weak check reads it.
+_MODAL_LOOKALIKES = {"may"}
+# Suffixes of approximation: "noonish", "tenish".
+_APPROXIMATE_SUFFIXES = ("ish",)
+
+
+def _build_time_prefixes() -> frozenset[str]:
+    prefixes = set()
+    for form, tag in WORDS.items():
+        if _NAMED_TIME.fullmatch(tag) and form.isalpha():
+            prefixes.update(form[:n] for n in range(_MIN_TRUNCATION, len(form)))
+    return frozenset(prefixes - WORDS.keys() - _REAL_PREFIXES)
+
+
+_TIME_PREFIXES = _build_time_prefixes()
+
+
+def _build_cities() -> tuple[frozenset[str], tuple[str, ...]]:
+    """The cities of the zone table, so that any case of one counts ("Москва", "Киева",
+    "Moscow"): English names as written, Russian ones by their stem (the dative without its
+    ending) when that keeps five letters, else as written ("по баку", "по индии": "инди" also
+    starts "индивидуальный")."""
+    names = {"moscow", "london", "dubai", "jakarta", "york", "kyiv", "kiev"}
+    stems = {"москв", "киев", "лондон", "джакарт"}
+    for ru, en in _CITY_ZONES.values():
+        names.update(en.split())
+        for name in ru.split():
+            if len(name) > 5:
+                stems.add(name[:-1])
+            else:
+                names.add(name)
+    return frozenset(names - WORDS.keys()), tuple(sorted(stems))
+
+
+_CITY_NAMES, _CITY_STEMS = _build_cities()
+
+
+@lru_cache(maxsize=4096)
+def time_form(word: str) -> bool:
+    """Whether a word that no rule read is still a time word in some form: its vocabulary tag
+    names a day, a month or a part of the day even where the context made it "_" ("mon" in
+    "Mon, 10am"), it is one with an approximation suffix ("noonish", "tenish") or cut short
+    ("tomo", "завт"), or it names a city of the zone table ("по Москве или по Киеву")."""
+    tag = "" if word in _MODAL_LOOKALIKES else WORDS.get(word, "")
+    if _NAMED_TIME.fullmatch(tag) or word in _TIME_PREFIXES or word in _CITY_NAMES:
+        return True
+    if word.startswith(_CITY_STEMS):
+        return True
+    for suffix in _APPROXIMATE_SUFFIXES:
+        head = WORDS.get(word.removesuffix(suffix), "")
+        if word.endswith(suffix) and (_NAMED_TIME.fullmatch(head) or head.isdigit()):
+            return True
+    return False
+
+
 # --- tokens -----------------------------------------------------------------------------------
 
 _TOKEN_RE = re.compile(
@@ -1316,6 +1385,7 @@ def _paired(toks: list[Tok], i: int) -> bool:
 _WEEK_MOD = {"this", "next", "last"}  # "wed next week"
 _CLOCK_QUARTER = {"past", "to", "after", "before", "from"}  # "a quarter past 5"
 _MONTH_PREV = {"day", "date", "dayg", "start", "middle", "end"}
+_NTH = re.compile(r"\d+th|last|end")  # "first monday of may", not "Friday may work"
 
 
 def _weak_checked(toks: list[Tok]) -> list[Tok]:
@@ -1342,7 +1412,8 @@ def _weak_checked(toks: list[Tok]) -> list[Tok]:
             )
             if tok.text in _EN_ORDINALS and nxt.startswith("wd"):
                 supported = True  # "third tuesday of september"
-            if tok.tag.startswith("mo") and (prev.startswith("wd") or prev in _MONTH_PREV):
+            nth_weekday = prev.startswith("wd") and len(out) > 1 and _NTH.fullmatch(out[-2].tag)
+            if tok.tag.startswith("mo") and (nth_weekday or prev in _MONTH_PREV):
                 supported = True  # "first monday of may", "last day of march", "end of may"
             after_next = toks[i + 2].tag if i + 2 < len(toks) else ""
             if tok.text in ("a", "an"):

@@ -23,7 +23,7 @@ from itertools import pairwise
 from typing import Any
 
 from .fields import WEEKDAYS, ResolverInputError, Spec, validate
-from .lexicon import ORDINAL_WORDS, Tok, tokenize
+from .lexicon import ORDINAL_WORDS, Tok, time_form, tokenize
 
 SEVERAL = 3  # "несколько дней": the fallback reading of "several"
 # A message naming more times than this is read from shortly before the last of them (see
@@ -89,7 +89,7 @@ UNIT = f"(?:{'|'.join(UNIT_TAGS)})"
 # At most four ("где-то около после 5"): a longer run would cost quadratic time to scan.
 PREPS = r"(?:(?:at|around|by|after|before|from|between|toward) ){1,4}"
 MER = r"(?:am|pm|morning|afternoon|evening|dayg|night|oclock)"
-DAYPRE = r"(?:(?P<pre>on|at|by|before|after|from|to|toward) )?"
+DAYPRE = r"(?:(?P<pre>(?:day |dayg )?after|on|at|by|before|from|to|toward) )?"
 # A number followed by one of these counts something else ("в 5 минутах", "в 2 раза").
 NOT_COUNTED = (
     r"(?! (?:cnt|cur|nights|night|min|hour|day|dayg|week|month|year|date|times|big|sec|mo\d+"
@@ -480,6 +480,9 @@ _HALF_HOUR_ZONES = {
 
 
 def _day_fields(pre: str | None) -> dict[str, Any]:
+    """ "после пятницы" is after it; "the day after tmrw, 9 a.m." is the day after at 9."""
+    if pre and pre.endswith(" after"):
+        return {"days_before": -1}
     return {"bound": "after"} if pre == "after" else {}
 
 
@@ -574,7 +577,7 @@ def _numeric_date(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
         return {"day": first, "month": second, **year, **_day_fields(pre)}
     is_date = 1 <= first <= 31 and 1 <= second <= 12 and max(map(len, parts)) == 2
     is_time = "." in text and first <= 23 and len(parts[1]) == 2 and second <= 59
-    said_as_time = mer or (pre and pre not in ("on", "to"))  # "в 10.30", "к 17.00"
+    said_as_time = mer or pre in ("at", "by", "before", "after", "from", "toward")  # "в 10.30"
     if is_time and (not is_date or (said_as_time and second % 5 == 0)):
         hour, minute, zero = _split_hm(text.replace(".", ":"))
         return _clock_fields(hour, minute, mer, pre, zero)
@@ -841,7 +844,7 @@ RULES = [
     _rule(
         r"(?:(?P<pre>at|in|on|by|before|after|from|toward|within|around) )?"
         r"(?:(?P<mod>this|start|end|middle) )?"
-        r"(?<![^a-z]\d )(?<!^\d )"  # "за 2 ночи" counts nights
+        r"(?<![^a-z\d]\d )(?<!^\d )(?<![^a-z\d]\d\d )(?<!^\d\d )"  # "за 2 ночи": nights
         r"(?P<p>morning|noon|lunch|afternoon|evening|night|midnight|breakfast|dinner|eod)",
         _part_of_day,
         "morning noon lunch afternoon evening night midnight breakfast dinner eod",
@@ -1591,7 +1594,10 @@ _TIME_VOCABULARY = {
 _COUNTING = {"cnt", "cur", "nights", "night", "times", "sec", "big", "me", "_"}
 _ORDINAL_OF_WEEKDAY = {"start", "end", "last", "next"}  # "в последнюю пятницу", "last friday"
 _OPEN = {"", "|", "or", "and"}
+_NAMED_DAY = re.compile(r"today|tomorrow|dayafter|yesterday|daybefore|(?:wd|mo)\d+|\d+th")
 _NAMES = {"#", "###", "wd", "mo", "zone"}
+# The run accounting looks at goes across time words and "или" ("в 10 по Москве или по Киеву").
+_ACCOUNT_ACROSS = _TIME_VOCABULARY | {"or"}
 # How far accounting looks either side of a time: no time expression is longer.
 _ACCOUNT_REACH = 8
 
@@ -1603,7 +1609,11 @@ def _time_bearing(toks: list[Tok], i: int) -> bool:
     after = toks[i + 1].tag if i + 1 < len(toks) else ""
     if tag == "_":  # a clock no one taught us: "в 18 по минскому", "at 7 Paris time"
         named = after == "times" and toks[i + 1].text == "time"
-        return named or (i > 0 and toks[i - 1].text == "по")
+        return named or (i > 0 and toks[i - 1].text == "по") or time_form(toks[i].text)
+    if tag in UNIT_TAGS and after in ("after", "before") and i + 2 < len(toks):
+        # "the day after tmrw", "a week before the 20th": days counted from a day; not from a
+        # clock time ("каждый день после 8 вечера" is every day)
+        return bool(_NAMED_DAY.fullmatch(toks[i + 2].tag))
     if tag == "half":
         return True  # "в 5 с половиной"
     if tag[0].isdigit():
@@ -1615,6 +1625,8 @@ def _time_bearing(toks: list[Tok], i: int) -> bool:
         # before any other word it counts that ("2 виллы", "3 of us")
         return after in _TIME_VOCABULARY or after in _OPEN or _tag_class(after) in _NAMES
     if _tag_class(tag) in ("wd", "mo", "zone") or tag in ("quarter", "past", "without"):
+        return True
+    if time_form(toks[i].text) and tag != "_":
         return True
     if tag == "year" and i and toks[i - 1].tag in ("this", "next", "last"):
         return True  # "next year in march"
@@ -1630,7 +1642,7 @@ def _unused(toks: list[Tok], expr: _Expr, read: set[int]) -> tuple[tuple[int, st
         i = first
         while 0 <= i < len(toks) and abs(i - first) < _ACCOUNT_REACH:
             bearing = _time_bearing(toks, i)
-            if not bearing and toks[i].tag not in _TIME_VOCABULARY:
+            if not bearing and toks[i].tag not in _ACCOUNT_ACROSS:
                 break
             if bearing and i not in read:
                 unused.append((toks[i].start, toks[i].text))
