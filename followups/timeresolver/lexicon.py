@@ -775,6 +775,12 @@ _WEAK_PREV = {"on", "at", "by", "before", "after", "from", "to", "this", "next",
 _WEAK_PREV |= {"am", "pm"}  # "845 a.m. wed"
 _NUMBER_TAG = re.compile(r"\d+(?:th)?")
 _WEAK_NEXT = re.compile(r"\d.*|mo\d+|am|pm|morning|afternoon|evening|night|at|hour|min|or")
+# A weekday abbreviation also leans on a time of day after it ("mon. after lunch", "sat
+# before noon"), on a clock time after a comma ("Mon, 10am"), and opens a sentence that
+# accepts it ("Sat works for me").
+_WEEKDAY_NEXT = re.compile(r"after|before|around|by|toward|noon|lunch|dinner|breakfast|eod")
+_CLOCK_TAG = re.compile(r"\d{1,2}:\d\d")
+_ACCEPTING = {"ok", "convenient", "free"}
 
 # A four-letter word is corrected only right after one of these ("после обда", "к вечру").
 _PREPOSITIONS = {"at", "on", "in", "after", "before", "by", "from", "to", "toward"}
@@ -1103,78 +1109,6 @@ def _fuzzy(word: str, min_len: int | None = None) -> str | None:
     return tags.pop() if len(tags) == 1 else None
 
 
-# --- words -------------------------------------------------------------------------------------
-
-_UNIT_TAGS = {"min", "hour", "day", "dayg", "week", "month", "year"}
-_ORDINAL_TAG = re.compile(r"\d+th")
-
-
-def _cue(word: str) -> str | None:
-    if word.startswith(_CONTACT_STEMS):
-        return "reported" if _PAST_TENSE.search(word) else "contact"
-    if word.startswith(_EVENT_STEMS):
-        return "event"
-    return None
-
-
-def _half_of(word: str) -> str | None:
-    """ "полчаса", "полдесятого", "пол-пятого": "пол" glued to a unit or an hour ordinal."""
-    if not word.startswith("пол") or len(word) < 6:
-        return None
-    rest = word[3:].lstrip("-")
-    tag = WORDS.get(rest) or _fuzzy(rest)
-    if tag in _UNIT_TAGS or (tag and _ORDINAL_TAG.fullmatch(tag)):
-        return f"half {tag}"
-    return None
-
-
-def word_tags(word: str, translit: bool = False) -> str:
-    """Tags for one normalised word ("" drops it, "_" is a word that means nothing here)."""
-    if len(word) > _MAX_FUZZY_LEN:
-        return _word_tags(word, translit)  # too long for a typo, so cheap; cached, it takes room
-    return _cached_word_tags(word, translit)
-
-
-def _word_tags(word: str, translit: bool) -> str:
-    if translit and len(word) <= 2 and word.isalpha() and word.isascii():
-        return word_tags(transliterate(word))  # "v", "k", "do", "na" in "zavtra k vecheru"
-    tag = WORDS.get(word)
-    if tag is not None:
-        return tag
-    if word.endswith("'s"):
-        return word_tags(word[:-2], translit)
-    if _LATIN.search(word) and _CYRILLIC.search(word):
-        cyrillic = word.translate(_HOMOGLYPHS)
-        if cyrillic != word:  # "приbет" keeps its "b": no look-alike left to replace
-            return word_tags(cyrillic, translit)
-    if translit and not _CYRILLIC.search(word):
-        return word_tags(transliterate(word))
-    return _half_of(word) or _cue(word) or _fuzzy(word) or "_"
-
-
-_cached_word_tags = lru_cache(maxsize=65536)(_word_tags)
-
-
-_MIN_TRANSLIT_TYPO = 7
-_TRANSLIT_PREPOSITIONS = {"v", "vo", "k", "ko", "na", "po", "ot", "za", "cherez"}
-
-
-def _is_translit(words: list[str]) -> bool:
-    """Whether a message is Russian in Latin letters: some longer word only makes sense so.
-    A typo counts only in a long word ("ponedelnik" lacks its "ь"): "cheers" is one letter
-    from "черес"; or beside a Russian preposition ("zavtr v 10")."""
-    prepositions = not _TRANSLIT_PREPOSITIONS.isdisjoint(words)
-    for word in words:
-        if len(word) >= 4 and word.isascii() and word_tags(word) == "_":
-            cyrillic = transliterate(word)
-            tag = WORDS.get(cyrillic) or _half_of(cyrillic) or _cue(cyrillic)
-            if not tag and len(word) >= (5 if prepositions else _MIN_TRANSLIT_TYPO):
-                tag = _fuzzy(cyrillic)
-            if tag and tag not in _NO_FUZZY_TAGS - {"contact"}:
-                return True
-    return False
-
-
 # --- time words no rule read (for accounting) ---------------------------------------------------
 
 # Tags of the words that name a day, a month or a part of the day.
@@ -1235,12 +1169,87 @@ def time_form(word: str) -> bool:
     tag = "" if word in _MODAL_LOOKALIKES else WORDS.get(word, "")
     if _NAMED_TIME.fullmatch(tag) or word in _TIME_PREFIXES or word in _CITY_NAMES:
         return True
-    if word.startswith(_CITY_STEMS):
-        return True
+    return word.startswith(_CITY_STEMS) or _approximate(word) is not None
+
+
+# --- words -------------------------------------------------------------------------------------
+
+_UNIT_TAGS = {"min", "hour", "day", "dayg", "week", "month", "year"}
+_ORDINAL_TAG = re.compile(r"\d+th")
+
+
+def _cue(word: str) -> str | None:
+    if word.startswith(_CONTACT_STEMS):
+        return "reported" if _PAST_TENSE.search(word) else "contact"
+    if word.startswith(_EVENT_STEMS):
+        return "event"
+    return None
+
+
+def _half_of(word: str) -> str | None:
+    """ "полчаса", "полдесятого", "пол-пятого": "пол" glued to a unit or an hour ordinal."""
+    if not word.startswith("пол") or len(word) < 6:
+        return None
+    rest = word[3:].lstrip("-")
+    tag = WORDS.get(rest) or _fuzzy(rest)
+    if tag in _UNIT_TAGS or (tag and _ORDINAL_TAG.fullmatch(tag)):
+        return f"half {tag}"
+    return None
+
+
+def word_tags(word: str, translit: bool = False) -> str:
+    """Tags for one normalised word ("" drops it, "_" is a word that means nothing here)."""
+    if len(word) > _MAX_FUZZY_LEN:
+        return _word_tags(word, translit)  # too long for a typo, so cheap; cached, it takes room
+    return _cached_word_tags(word, translit)
+
+
+def _word_tags(word: str, translit: bool) -> str:
+    if translit and len(word) <= 2 and word.isalpha() and word.isascii():
+        return word_tags(transliterate(word))  # "v", "k", "do", "na" in "zavtra k vecheru"
+    tag = WORDS.get(word)
+    if tag is not None:
+        return tag
+    if word.endswith("'s"):
+        return word_tags(word[:-2], translit)
+    if _LATIN.search(word) and _CYRILLIC.search(word):
+        cyrillic = word.translate(_HOMOGLYPHS)
+        if cyrillic != word:  # "приbет" keeps its "b": no look-alike left to replace
+            return word_tags(cyrillic, translit)
+    if translit and not _CYRILLIC.search(word):
+        return word_tags(transliterate(word))
+    return _half_of(word) or _approximate(word) or _cue(word) or _fuzzy(word) or "_"
+
+
+def _approximate(word: str) -> str | None:
+    """ "noonish", "tenish": a time word with a suffix of approximation, read as the word."""
     for suffix in _APPROXIMATE_SUFFIXES:
-        head = WORDS.get(word.removesuffix(suffix), "")
-        if word.endswith(suffix) and (_NAMED_TIME.fullmatch(head) or head.isdigit()):
-            return True
+        head = WORDS.get(word.removesuffix(suffix), "") if word.endswith(suffix) else ""
+        if _NAMED_TIME.fullmatch(head) or head.isdigit():
+            return f"{head} ish"
+    return None
+
+
+_cached_word_tags = lru_cache(maxsize=65536)(_word_tags)
+
+
+_MIN_TRANSLIT_TYPO = 7
+_TRANSLIT_PREPOSITIONS = {"v", "vo", "k", "ko", "na", "po", "ot", "za", "cherez"}
+
+
+def _is_translit(words: list[str]) -> bool:
+    """Whether a message is Russian in Latin letters: some longer word only makes sense so.
+    A typo counts only in a long word ("ponedelnik" lacks its "ь"): "cheers" is one letter
+    from "черес"; or beside a Russian preposition ("zavtr v 10")."""
+    prepositions = not _TRANSLIT_PREPOSITIONS.isdisjoint(words)
+    for word in words:
+        if len(word) >= 4 and word.isascii() and word_tags(word) == "_":
+            cyrillic = transliterate(word)
+            tag = WORDS.get(cyrillic) or _half_of(cyrillic) or _cue(cyrillic)
+            if not tag and len(word) >= (5 if prepositions else _MIN_TRANSLIT_TYPO):
+                tag = _fuzzy(cyrillic)
+            if tag and tag not in _NO_FUZZY_TAGS - {"contact"}:
+                return True
     return False
 
 
@@ -1421,11 +1430,23 @@ def _weak_checked(toks: list[Tok]) -> list[Tok]:
                 quarter = nxt == "quarter" and after_next not in _CLOCK_QUARTER
                 supported = nxt in _UNIT_TAGS or nxt in ("half", "several") or quarter
             supported = supported or _paired(toks, i) or (nxt in _WEEK_MOD and after_next == "week")
-            supported = supported or (alone and tok.tag.startswith("wd"))
+            if tok.tag.startswith("wd") and (alone or _weekday_leans(toks, i)):
+                supported = True
             if not supported:
                 tok = Tok("_", tok.start, tok.end, tok.text)
         out.append(tok)
     return out
+
+
+def _weekday_leans(toks: list[Tok], i: int) -> bool:
+    """Whether the weekday abbreviation toks[i] leans on what follows (see _WEEKDAY_NEXT)."""
+    tags = [tok.tag for tok in toks[i + 1 : i + 4]] + ["", "", ""]
+    if tags[0] == ",":  # "Mon, 10am", not "sun, 10 guests"
+        clock = tags[1].isdigit() and tags[2] in ("am", "pm", "oclock")
+        return clock or bool(_CLOCK_TAG.fullmatch(tags[1]))
+    if _WEEKDAY_NEXT.fullmatch(tags[0]):
+        return True
+    return (i == 0 or toks[i - 1].tag == "|") and tags[0] in _ACCEPTING
 
 
 def tokenize(text: str) -> list[Tok]:

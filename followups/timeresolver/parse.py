@@ -68,6 +68,7 @@ DROP_REASONS = {
     "replaced": "corrected by a later time",
     "worse": "the client prefers another time to this one",
     "lapse": "a date something else ends or holds until, not a contact time",
+    "condition": "part of a condition about something else, not a contact time",
 }
 
 
@@ -663,7 +664,13 @@ def _same_time(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
     return {"same_time": True}
 
 
-def _vague(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
+def _vague(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+    """A wish with no usable time; but "в следующий раз дайте другой номер" / "next time
+    another villa" is about the next stay."""
+    if m.group().endswith("times"):
+        start, end = ctx.tokens(m)
+        if "other" in ctx.tags[slice(*ctx.tags.clause(start, end))]:
+            return None
     return {"vague": True}
 
 
@@ -716,6 +723,7 @@ RULES = [
     ),
     _rule(
         rf"(?:(?P<n>{NUM}|several) )?(?:(?P<half>half) (?:1 )?)?(?P<u>{UNIT}) "
+        rf"(?:(?:and|from) (?:1 )?(?P<half2>half|quarter) )?"  # "an hour and a half from now"
         rf"(?:laterpost|later|from (?:now|today)|(?P<ago>ago))",
         _duration,
         "UNIT",
@@ -845,7 +853,8 @@ RULES = [
         r"(?:(?P<pre>at|in|on|by|before|after|from|toward|within|around) )?"
         r"(?:(?P<mod>this|start|end|middle) )?"
         r"(?<![^a-z\d]\d )(?<!^\d )(?<![^a-z\d]\d\d )(?<!^\d\d )"  # "за 2 ночи": nights
-        r"(?P<p>morning|noon|lunch|afternoon|evening|night|midnight|breakfast|dinner|eod)",
+        r"(?P<p>morning|noon|lunch|afternoon|evening|night|midnight|breakfast|dinner|eod)"
+        r"(?: (?:- )?ish)?",  # "noonish"
         _part_of_day,
         "morning noon lunch afternoon evening night midnight breakfast dinner eod",
     ),
@@ -853,7 +862,7 @@ RULES = [
     _rule(r"(?:(?:at|in|on) )?(?P<o>1|2)(?:th|ord) half (?:dayg|day)", _half_day, "half"),
     _rule(r"(?:(?P<pre>at|on|after|before|by|from|toward) )?newyear", _new_year, "newyear"),
     _rule(r"(?P<p>am|pm)", _meridiem_part, "am pm"),
-    _rule(rf"(?:(?P<pre>{PREPS}))?(?P<h>{D12}) ish", _clock, "ish"),
+    _rule(rf"(?:(?P<pre>{PREPS}))?(?P<h>{D12}) (?:- )?ish", _clock, "ish"),
     _rule(
         rf"{DAYPRE}(?P<n>[1-5](?:th|ord)|end|last) (?P<wd>wd[1-7]) (?:in )?"
         rf"(?:(?P<mo>mo\d{{1,2}})(?:(?: ,)? (?P<y>\d{{4}}))?|(?P<mod>this|next) month|month)",
@@ -941,7 +950,11 @@ def _flat_spec(items: tuple[tuple[str, Any], ...]) -> Spec | None:
 
 
 def _merged(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any] | None:
-    if a.keys() & b.keys() or {_kind(a), _kind(b)} & {"vague", "duration"}:
+    """One time from two mentions that fit together; a field both name must agree ("at 730 in
+    the evening, after dinner": dinner is the evening too)."""
+    if any(a[key] != b[key] for key in a.keys() & b.keys()):
+        return None
+    if {_kind(a), _kind(b)} & {"vague", "duration"}:
         return None
     union = {**a, **b}
     for wide, narrow, inside in _NARROWED:
@@ -1488,6 +1501,8 @@ _WELCOME = {"contact", "convenient", "free", "ok"}
 _PROPOSING = _WELCOME | {"lets"}
 _BOOKING = {"event", "biz"}  # a trip or a booking; a question about the business
 _PREFERRED = {"rather", "convenient", "ok"}  # "X лучше/удобнее, чем Y"
+# A condition ("если ...") about contact or the client's time, whose time is an option.
+_CONDITION_CUES = _WELCOME | {"can", "not can", "busy", "not convenient", "not ok", "lets"}
 _NIGHTS = re.compile(r"(?:^|(?<!at) )(?:\d+|several) nights?(?= |$)")
 
 
@@ -1521,6 +1536,10 @@ def _weigh(expr: _Expr, tags: _Tags) -> tuple[int, str | None]:
     unavailable = _unavailable(clause) or ("also" in clause and _UNAVAILABLE.search(before_this))
     if unavailable and "if" not in clause:  # "если не получится, то в понедельник": an option
         return 0, "unavailable"  # "завтра не могу, в четверг тоже"
+    if "if" in before and "_" in clause and not _CONDITION_CUES & set(clause):
+        # "завтра утром, если не просплю после Нового года": the condition is about something
+        # else; "если в пятницу не получится, то в понедельник" offers two times
+        return 0, "condition"
     if "reported" in clause and not _POSITIVE & set(clause) and "would" not in clause:
         return 0, "reported"  # "мы созванивались в понедельник", "I called yesterday"
     opening, closing = tags.clause(left, right, ("|",))
