@@ -1445,7 +1445,7 @@ def _weekday_leans(toks: list[Tok], i: int) -> bool:
         clock = tags[1].isdigit() and tags[2] in ("am", "pm", "oclock")
         return clock or bool(_CLOCK_TAG.fullmatch(tags[1]))
     if _WEEKDAY_NEXT.fullmatch(tags[0]):
-        return True
+        return not i or toks[i - 1].tag != "_"  # not the verb: "I sat by the pool"
     return (i == 0 or toks[i - 1].tag == "|") and tags[0] in _ACCEPTING
 
 
