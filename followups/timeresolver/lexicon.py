@@ -1160,6 +1160,11 @@ def _build_cities() -> tuple[frozenset[str], tuple[str, ...]]:
 _CITY_NAMES, _CITY_STEMS = _build_cities()
 
 
+def names_time(tag: str) -> bool:
+    """Whether a tag names a day, a month or a part of the day."""
+    return _NAMED_TIME.fullmatch(tag) is not None
+
+
 @lru_cache(maxsize=4096)
 def time_form(word: str) -> bool:
     """Whether a word that no rule read is still a time word in some form: its vocabulary tag

@@ -23,7 +23,7 @@ from itertools import pairwise
 from typing import Any
 
 from .fields import WEEKDAYS, ResolverInputError, Spec, validate
-from .lexicon import ORDINAL_WORDS, Tok, time_form, tokenize
+from .lexicon import ORDINAL_WORDS, Tok, names_time, time_form, tokenize
 
 SEVERAL = 3  # "несколько дней": the fallback reading of "several"
 # A message naming more times than this is read from shortly before the last of them (see
@@ -1623,7 +1623,9 @@ _ACCOUNT_REACH = 8
 
 def _time_bearing(toks: list[Tok], i: int) -> bool:
     """Whether toks[i] names (part of) a time: a number that counts no thing, a weekday, a
-    month, a zone, a minute phrase, or an ordinal before a weekday ("третий вторник")."""
+    month, a named day or part of the day, a zone, a minute phrase, an ordinal before a
+    weekday ("третий вторник"), or a word that is one of these in a form no rule read
+    (lexicon.time_form: "tomo", "Mon" the weak check set aside, "Москва")."""
     tag = toks[i].tag
     after = toks[i + 1].tag if i + 1 < len(toks) else ""
     if tag == "_":  # a clock no one taught us: "в 18 по минскому", "at 7 Paris time"
@@ -1645,7 +1647,7 @@ def _time_bearing(toks: list[Tok], i: int) -> bool:
         return after in _TIME_VOCABULARY or after in _OPEN or _tag_class(after) in _NAMES
     if _tag_class(tag) in ("wd", "mo", "zone") or tag in ("quarter", "past", "without"):
         return True
-    if time_form(toks[i].text) and tag != "_":
+    if names_time(tag):  # "завтра", "утром", "вечерм" (a typo of one)
         return True
     if tag == "year" and i and toks[i - 1].tag in ("this", "next", "last"):
         return True  # "next year in march"
