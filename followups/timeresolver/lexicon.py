@@ -1118,8 +1118,8 @@ _NAMED_TIME = re.compile(
 )
 # A word cut short ("tomo", "завт", "wedn") is a form of the time word it starts, from four
 # letters on; except these real words, which only start one ("even" is no "evening", "выход" an
-# exit, "полу-" half).
-_REAL_PREFIXES = {"even", "over", "break", "toni", "mont", "вече", "полу", "полн", "полно"}
+# exit, "полу-" half; "вече" is one too, but rare beside "вечером" cut short).
+_REAL_PREFIXES = {"even", "over", "break", "toni", "mont", "полу", "полн", "полно"}
 _REAL_PREFIXES |= {"выход", "выхода"}
 _MIN_TRUNCATION = 4
 # "may" beside a time is the modal verb ("tomorrow may be better"); where the month is meant
@@ -1170,11 +1170,16 @@ def time_form(word: str) -> bool:
     """Whether a word that no rule read is still a time word in some form: its vocabulary tag
     names a day, a month or a part of the day even where the context made it "_" ("mon" in
     "Mon, 10am"), it is one with an approximation suffix ("noonish", "tenish") or cut short
-    ("tomo", "завт"), or it names a city of the zone table ("по Москве или по Киеву")."""
+    ("tomo", "завт"), or it names a city of the zone table ("по Москве или по Киеву"); in
+    Latin letters, also as transliterated Russian ("zavt")."""
     tag = "" if word in _MODAL_LOOKALIKES else WORDS.get(word, "")
     if _NAMED_TIME.fullmatch(tag) or word in _TIME_PREFIXES or word in _CITY_NAMES:
         return True
-    return word.startswith(_CITY_STEMS) or _approximate(word) is not None
+    if word.startswith(_CITY_STEMS) or _approximate(word) is not None:
+        return True
+    # Russian in Latin letters ("zavt", "v pone utrom"); of the corpus's 562 Latin words only
+    # such ones read as a Russian time word
+    return word.isascii() and word.isalpha() and time_form(transliterate(word))
 
 
 # --- words -------------------------------------------------------------------------------------

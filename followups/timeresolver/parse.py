@@ -1644,6 +1644,8 @@ def _time_bearing(toks: list[Tok], i: int) -> bool:
             return False
         # before a time word, a number, a name of a day or month or nothing: part of the time;
         # before any other word it counts that ("2 виллы", "3 of us")
+        if after == "_":
+            return time_form(toks[i + 1].text)  # "4 дека": a month cut short
         return after in _TIME_VOCABULARY or after in _OPEN or _tag_class(after) in _NAMES
     if _tag_class(tag) in ("wd", "mo", "zone") or tag in ("quarter", "past", "without"):
         return True
@@ -1658,7 +1660,12 @@ def _time_bearing(toks: list[Tok], i: int) -> bool:
 def _unused(toks: list[Tok], expr: _Expr, read: set[int]) -> tuple[tuple[int, str], ...]:
     """The time-bearing words in the run of time words around `expr` that no reading used:
     "April 14, 2015" read as 14 April leaves "2015", "через 3 пятницы" read as Friday "3"."""
-    unused = []
+    # inside: an unknown word between the mentions it joins ("text me Frid afternoon")
+    unused = [
+        (tok.start, tok.text)
+        for tok in toks[expr.start : expr.end]
+        if tok.tag == "_" and time_form(tok.text)
+    ]
     for step, first in ((-1, expr.start - 1), (1, expr.end)):
         i = first
         while 0 <= i < len(toks) and abs(i - first) < _ACCOUNT_REACH:
@@ -1831,6 +1838,7 @@ def parse(text: str, month_first: bool = False) -> Parsed:
     # the words of every time found were read, whether it is chosen or set aside; a vague
     # wish reads none ("next year in march": which March?)
     read = {i for e, spec, *_ in weighed if not spec.vague for i in range(e.start, e.end)}
+    read -= {i for i in read if toks[i].tag == "_" and time_form(toks[i].text)}  # a gap
     candidates = [
         Candidate(spec, _span(toks, expr.start, expr.end), score, drop, _unused(toks, expr, read))
         for expr, spec, score, drop in weighed
