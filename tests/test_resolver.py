@@ -400,6 +400,11 @@ def test_resolution_shape():
         ("завт в 10", ["завт"], "2026-11-19 10:00"),
         ("tomorrow at 5, London", ["london"], "2026-11-19 17:00"),
         ("в 10 по Москве или по Киеву", ["по киеву"], "2026-11-18 15:00"),
+        # inside a joined time, in its sentence, before a number, in Latin letters
+        ("text me Frid afternoon", ["frid"], "2026-11-18 14:00"),
+        ("давайте завт, только не раньше двух", ["завт"], "2026-11-18 14:00"),
+        ("Давайте в пятницу, 4 дека, в 16:00", ["дека"], "2026-11-20 10:00"),
+        ("zavt v 17:00", ["zavt"], "2026-11-18 17:00"),
     ],
 )
 def test_a_time_bearing_word_left_unread_is_never_ok(text, unused, fallback):

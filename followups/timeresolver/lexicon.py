@@ -1160,6 +1160,13 @@ def _build_cities() -> tuple[frozenset[str], tuple[str, ...]]:
 _CITY_NAMES, _CITY_STEMS = _build_cities()
 
 
+def cut_short(word: str) -> bool:
+    """Whether a word is a time word cut short ("tomo", "завт", "wedn"; "zavt" in Latin)."""
+    if word.isascii() and word.isalpha() and transliterate(word) in _TIME_PREFIXES:
+        return True
+    return word in _TIME_PREFIXES
+
+
 def names_time(tag: str) -> bool:
     """Whether a tag names a day, a month or a part of the day."""
     return _NAMED_TIME.fullmatch(tag) is not None

@@ -23,7 +23,7 @@ from itertools import pairwise
 from typing import Any
 
 from .fields import WEEKDAYS, ResolverInputError, Spec, validate
-from .lexicon import ORDINAL_WORDS, Tok, names_time, time_form, tokenize
+from .lexicon import ORDINAL_WORDS, Tok, cut_short, names_time, time_form, tokenize
 
 SEVERAL = 3  # "несколько дней": the fallback reading of "several"
 # A message naming more times than this is read from shortly before the last of them (see
@@ -1660,11 +1660,19 @@ def _time_bearing(toks: list[Tok], i: int) -> bool:
 def _unused(toks: list[Tok], expr: _Expr, read: set[int]) -> tuple[tuple[int, str], ...]:
     """The time-bearing words in the run of time words around `expr` that no reading used:
     "April 14, 2015" read as 14 April leaves "2015", "через 3 пятницы" read as Friday "3"."""
-    # inside: an unknown word between the mentions it joins ("text me Frid afternoon")
+    # inside, an unknown word between the mentions it joins ("text me Frid afternoon"); in its
+    # sentence, a time word cut short, which is no other word ("давайте завт, только после 2")
+    # (up to _REACH tokens either way, as clauses are: a longer scan would be quadratic)
+    left, right = expr.start, expr.end
+    while left > max(0, expr.start - _REACH) and toks[left - 1].tag != "|":
+        left -= 1
+    while right < min(len(toks), expr.end + _REACH) and toks[right].tag != "|":
+        right += 1
     unused = [
         (tok.start, tok.text)
-        for tok in toks[expr.start : expr.end]
-        if tok.tag == "_" and time_form(tok.text)
+        for i, tok in enumerate(toks[left:right], left)
+        if tok.tag == "_"
+        and (cut_short(tok.text) or (expr.start <= i < expr.end and time_form(tok.text)))
     ]
     for step, first in ((-1, expr.start - 1), (1, expr.end)):
         i = first
