@@ -1160,6 +1160,7 @@ def _build_cities() -> tuple[frozenset[str], tuple[str, ...]]:
 _CITY_NAMES, _CITY_STEMS = _build_cities()
 
 
+@lru_cache(maxsize=4096)
 def cut_short(word: str) -> bool:
     """Whether a word is a time word cut short ("tomo", "завт", "wedn"; "zavt" in Latin)."""
     if word.isascii() and word.isalpha() and transliterate(word) in _TIME_PREFIXES:

@@ -19,7 +19,7 @@ from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from itertools import pairwise
+from itertools import accumulate, pairwise
 from typing import Any
 
 from .fields import WEEKDAYS, ResolverInputError, Spec, validate
@@ -1657,23 +1657,24 @@ def _time_bearing(toks: list[Tok], i: int) -> bool:
     return ordinal and after.startswith("wd")
 
 
-def _unused(toks: list[Tok], expr: _Expr, read: set[int]) -> tuple[tuple[int, str], ...]:
+def _unused(
+    toks: list[Tok], expr: _Expr, read: set[int], cut: list[int], sentences: list[int]
+) -> tuple[tuple[int, str], ...]:
     """The time-bearing words in the run of time words around `expr` that no reading used:
-    "April 14, 2015" read as 14 April leaves "2015", "через 3 пятницы" read as Friday "3"."""
-    # inside, an unknown word between the mentions it joins ("text me Frid afternoon"); in its
-    # sentence, a time word cut short, which is no other word ("давайте завт, только после 2")
-    # (up to _REACH tokens either way, as clauses are: a longer scan would be quadratic)
-    left, right = expr.start, expr.end
-    while left > max(0, expr.start - _REACH) and toks[left - 1].tag != "|":
-        left -= 1
-    while right < min(len(toks), expr.end + _REACH) and toks[right].tag != "|":
-        right += 1
+    "April 14, 2015" read as 14 April leaves "2015", "через 3 пятницы" read as Friday "3".
+    Also an unknown time-word form inside it, between the mentions it joins ("text me Frid
+    afternoon"), and a time word cut short anywhere in its sentence, which is no other word
+    ("давайте завт, только не раньше двух"): `cut` are those, `sentences` each token's
+    sentence number."""
     unused = [
         (tok.start, tok.text)
-        for i, tok in enumerate(toks[left:right], left)
-        if tok.tag == "_"
-        and (cut_short(tok.text) or (expr.start <= i < expr.end and time_form(tok.text)))
+        for tok in toks[expr.start : expr.end]
+        if tok.tag == "_" and time_form(tok.text)
     ]
+    near = range(expr.start - _REACH, expr.end + _REACH)  # as far as a clause reaches
+    for i in cut:
+        if i in near and sentences[i] == sentences[expr.start]:
+            unused.append((toks[i].start, toks[i].text))
     for step, first in ((-1, expr.start - 1), (1, expr.end)):
         i = first
         while 0 <= i < len(toks) and abs(i - first) < _ACCOUNT_REACH:
@@ -1847,9 +1848,13 @@ def parse(text: str, month_first: bool = False) -> Parsed:
     # wish reads none ("next year in march": which March?)
     read = {i for e, spec, *_ in weighed if not spec.vague for i in range(e.start, e.end)}
     read -= {i for i in read if toks[i].tag == "_" and time_form(toks[i].text)}  # a gap
+    cut = [i for i, tok in enumerate(toks) if tok.tag == "_" and cut_short(tok.text)]
+    sentences = list(accumulate(tok.tag == "|" for tok in toks)) if cut else []
     candidates = [
-        Candidate(spec, _span(toks, expr.start, expr.end), score, drop, _unused(toks, expr, read))
-        for expr, spec, score, drop in weighed
+        Candidate(
+            spec, _span(toks, e.start, e.end), score, drop, _unused(toks, e, read, cut, sentences)
+        )
+        for e, spec, score, drop in weighed
     ]
     opt_out, opt_span = None, None
     checks = [("strong", _OPT_OUT_STRONG), ("soft", _OPT_OUT_SOFT)]
