@@ -1640,12 +1640,12 @@ def _time_bearing(toks: list[Tok], i: int) -> bool:
     if tag[0].isdigit():
         if toks[i].text in ("a", "an"):
             return after in UNIT_TAGS  # "a week from tomorrow"
+        if after == "_" and time_form(toks[i + 1].text):
+            return True  # "4 дека": a month cut short
         if after in _COUNTING:
             return False
         # before a time word, a number, a name of a day or month or nothing: part of the time;
         # before any other word it counts that ("2 виллы", "3 of us")
-        if after == "_":
-            return time_form(toks[i + 1].text)  # "4 дека": a month cut short
         return after in _TIME_VOCABULARY or after in _OPEN or _tag_class(after) in _NAMES
     if _tag_class(tag) in ("wd", "mo", "zone") or tag in ("quarter", "past", "without"):
         return True
