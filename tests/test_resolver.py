@@ -395,6 +395,16 @@ def test_resolution_shape():
         ("как насчет пятницы 13", ["13"], "2026-11-20 10:00"),  # Friday the 13th, or at 13?
         ("через 6 пятниц", ["6"], "2026-11-20 10:00"),  # no sixth Friday is counted
         ("давайте в пятницу, 3 и 4", ["3"], "2026-11-20 10:00"),
+        # forms of time words no rule reads: cut short, a city, a second zone after "или"
+        ("tomo at 5", ["tomo"], "2026-11-18 17:00"),
+        ("завт в 10", ["завт"], "2026-11-19 10:00"),
+        ("tomorrow at 5, London", ["london"], "2026-11-19 17:00"),
+        ("в 10 по Москве или по Киеву", ["по киеву"], "2026-11-18 15:00"),
+        # inside a joined time, in its sentence, before a number, in Latin letters
+        ("text me Frid afternoon", ["frid"], "2026-11-18 14:00"),
+        ("давайте завт, только не раньше двух", ["завт"], "2026-11-18 14:00"),
+        ("Давайте в пятницу, 4 дека, в 16:00", ["4", "дека"], "2026-11-20 10:00"),
+        ("zavt v 17:00", ["zavt"], "2026-11-18 17:00"),
     ],
 )
 def test_a_time_bearing_word_left_unread_is_never_ok(text, unused, fallback):
@@ -406,6 +416,25 @@ def test_a_time_bearing_word_left_unread_is_never_ok(text, unused, fallback):
     assert list(result.unused) == unused
     assert result.to_json()["unused"] == unused
     assert f"not read: '{unused[0]}'" in result.reason
+
+
+def test_a_look_alike_beside_a_time_is_not_a_time_word():
+    """ "may" beside a time is the modal verb; the month leans on a number or a preposition."""
+    result = resolve_text("tomorrow may be better", "2026-11-18T11:00", MAKASSAR)
+    assert (result.status, result.unused) == (Status.OK, ())
+    assert resolve_text("Friday may work", "2026-11-18T11:00", MAKASSAR).when == local(
+        "2026-11-20 10:00"
+    )
+
+
+def test_the_day_after_a_day_keeps_its_clock_time():
+    """ "the day after tmrw, 9 a.m." is days_before -1 (negative: after); 0 is no offset."""
+    now = "2026-11-18 11:00"
+    assert fields_at({"days_ahead": 1, "days_before": -1, "hour": 9}, now).when == local(
+        "2026-11-20 09:00"
+    )
+    with pytest.raises(ResolverInputError, match="days_before"):
+        fields_at({"days_ahead": 1, "days_before": 0}, now)
 
 
 def test_words_read_by_a_time_set_aside_are_accounted_for():

@@ -104,9 +104,12 @@ def test_no_time_rule_takes_in_a_run_of_prepositions():
 
 def test_a_message_is_read_from_its_last_mentions():
     """Hundreds of times in one message are not weighed one by one: it is read from just
-    before its MAX_MENTIONS-th last time on (the request is usually at the end)."""
+    before its MAX_MENTIONS-th last time on (the request is usually at the end). The request
+    names two ("завтра", "в 11"): with one of them cut off, the other is half of it."""
     request, stay = "Позвоните завтра в 11. ", "Заезд 20 ноября. "
-    assert resolve_text(request + stay * (parse.MAX_MENTIONS - 1), NOW).status == Status.OK
+    assert resolve_text(request + stay * (parse.MAX_MENTIONS - 2), NOW).status == Status.OK
+    half = resolve_text(request + stay * (parse.MAX_MENTIONS - 1), NOW)
+    assert (half.status, half.unused) == (Status.AMBIGUOUS, ("завтра",))
     assert resolve_text(request + stay * parse.MAX_MENTIONS, NOW).status == Status.NONE
     assert resolve_text(stay * parse.MAX_MENTIONS + request, NOW).status == Status.OK
 

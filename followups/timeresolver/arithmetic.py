@@ -224,9 +224,10 @@ def _on(day: date, now: datetime, clock: _Clock, spec: Spec | None, what: str) -
     if spec and spec.bound == "after" and clock.kind == "default":
         day += timedelta(days=1)
         what = f"after {what}"
-    if spec and spec.days_before:  # "за 2 дня до заезда 1 декабря"
+    if spec and spec.days_before:  # "за 2 дня до заезда 1 декабря", "the day after the 15th"
         day -= timedelta(days=spec.days_before)
-        what = f"{spec.days_before} day(s) before {what}"
+        side = "before" if spec.days_before > 0 else "after"
+        what = f"{abs(spec.days_before)} day(s) {side} {what}"
     moment = _at(day, clock.time, now.tzinfo)
     if moment > now:
         return Outcome(Status.OK, moment, reason=f"{what} → {_fmt(moment)}")

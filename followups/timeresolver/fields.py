@@ -108,7 +108,10 @@ FIELDS: dict[str, dict[str, Any]] = {
         "description": "IANA zone whose clock the client used ('в 15 по мск': Europe/Moscow)",
     },
     "days_before": _int(
-        1, 366, "contact this many days before the day named ('за 2 дня до 1 декабря': 2)"
+        -366,
+        366,
+        "contact this many days before the day named ('за 2 дня до 1 декабря': 2); negative:"
+        " that many days after it ('the day after tomorrow at 9': -1), not 0",
     ),
     "approximate": {"type": "boolean", "description": "the amount was vague ('several days')"},
     "vague": {"type": "boolean", "description": "a wish with no usable time ('later', 'soon')"},
@@ -284,8 +287,9 @@ def _check_combination(values: dict[str, Any], path: str) -> None:
     conflict("week", {"weekday_modifier", "day", "month", "month_part"})
     conflict("day", {"month_part"})
     conflict("same_time", {"hour", "part_of_day"})
-    if values.get("weekday_ordinal") == 0:
-        raise ResolverInputError(f"field {_q(path, 'weekday_ordinal')} must not be 0")
+    for name in ("weekday_ordinal", "days_before"):
+        if values.get(name) == 0:
+            raise ResolverInputError(f"field {_q(path, name)} must not be 0")
     needs("weekday_ordinal", "weekday")
     conflict("weekday_ordinal", {"weekday_modifier", "week", "day", *_RELATIVE, "month_part"})
     ordinal = "weekday_ordinal" in present

@@ -775,6 +775,12 @@ _WEAK_PREV = {"on", "at", "by", "before", "after", "from", "to", "this", "next",
 _WEAK_PREV |= {"am", "pm"}  # "845 a.m. wed"
 _NUMBER_TAG = re.compile(r"\d+(?:th)?")
 _WEAK_NEXT = re.compile(r"\d.*|mo\d+|am|pm|morning|afternoon|evening|night|at|hour|min|or")
+# A weekday abbreviation also leans on a time of day after it ("mon. after lunch", "sat
+# before noon"), on a clock time after a comma ("Mon, 10am"), and opens a sentence that
+# accepts it ("Sat works for me").
+_WEEKDAY_NEXT = re.compile(r"after|before|around|by|toward|noon|lunch|dinner|breakfast|eod")
+_CLOCK_TAG = re.compile(r"\d{1,2}:\d\d")
+_ACCEPTING = {"ok", "convenient", "free"}
 
 # A four-letter word is corrected only right after one of these ("после обда", "к вечру").
 _PREPOSITIONS = {"at", "on", "in", "after", "before", "by", "from", "to", "toward"}
@@ -1103,6 +1109,87 @@ def _fuzzy(word: str, min_len: int | None = None) -> str | None:
     return tags.pop() if len(tags) == 1 else None
 
 
+# --- time words no rule read (for accounting) ---------------------------------------------------
+
+# Tags of the words that name a day, a month or a part of the day.
+_NAMED_TIME = re.compile(
+    r"(?:wd|mo)\d+|today|tomorrow|dayafter|yesterday|daybefore|weekend|newyear"
+    r"|morning|noon|afternoon|evening|night|midnight|today evening"
+)
+# A word cut short ("tomo", "завт", "wedn") is a form of the time word it starts, from four
+# letters on; except these real words, which only start one ("even" is no "evening", "выход" an
+# exit, "полу-" half; "вече" is one too, but rare beside "вечером" cut short).
+_REAL_PREFIXES = {"even", "over", "break", "toni", "mont", "полу", "полн", "полно"}
+_REAL_PREFIXES |= {"выход", "выхода"}
+_MIN_TRUNCATION = 4
+# "may" beside a time is the modal verb ("tomorrow may be better"); where the month is meant
+# it leans on a number or a preposition, and the weak check reads it.
+_MODAL_LOOKALIKES = {"may"}
+# Suffixes of approximation: "noonish", "tenish".
+_APPROXIMATE_SUFFIXES = ("ish",)
+
+
+def _build_time_prefixes() -> frozenset[str]:
+    prefixes = set()
+    for form, tag in WORDS.items():
+        if _NAMED_TIME.fullmatch(tag) and form.isalpha():
+            prefixes.update(form[:n] for n in range(_MIN_TRUNCATION, len(form)))
+    return frozenset(prefixes - WORDS.keys() - _REAL_PREFIXES)
+
+
+_TIME_PREFIXES = _build_time_prefixes()
+
+
+def _build_cities() -> tuple[frozenset[str], tuple[str, ...]]:
+    """The cities of the zone table, so that any case of one counts ("Москва", "Киева",
+    "Moscow"): English names as written, Russian ones by their stem (the dative without its
+    ending) when that keeps five letters, else as written ("по баку", "по индии": "инди" also
+    starts "индивидуальный")."""
+    names = {"moscow", "london", "dubai", "jakarta", "york", "kyiv", "kiev"}
+    stems = {"москв", "киев", "лондон", "джакарт"}
+    for ru, en in _CITY_ZONES.values():
+        names.update(en.split())
+        for name in ru.split():
+            if len(name) > 5:
+                stems.add(name[:-1])
+            else:
+                names.add(name)
+    return frozenset(names - WORDS.keys()), tuple(sorted(stems))
+
+
+_CITY_NAMES, _CITY_STEMS = _build_cities()
+
+
+@lru_cache(maxsize=4096)
+def cut_short(word: str) -> bool:
+    """Whether a word is a time word cut short ("tomo", "завт", "wedn"; "zavt" in Latin)."""
+    if word.isascii() and word.isalpha() and transliterate(word) in _TIME_PREFIXES:
+        return True
+    return word in _TIME_PREFIXES
+
+
+def names_time(tag: str) -> bool:
+    """Whether a tag names a day, a month or a part of the day."""
+    return _NAMED_TIME.fullmatch(tag) is not None
+
+
+@lru_cache(maxsize=4096)
+def time_form(word: str) -> bool:
+    """Whether a word that no rule read is still a time word in some form: its vocabulary tag
+    names a day, a month or a part of the day even where the context made it "_" ("mon" in
+    "Mon, 10am"), it is one with an approximation suffix ("noonish", "tenish") or cut short
+    ("tomo", "завт"), or it names a city of the zone table ("по Москве или по Киеву"); in
+    Latin letters, also as transliterated Russian ("zavt")."""
+    tag = "" if word in _MODAL_LOOKALIKES else WORDS.get(word, "")
+    if _NAMED_TIME.fullmatch(tag) or word in _TIME_PREFIXES or word in _CITY_NAMES:
+        return True
+    if word.startswith(_CITY_STEMS) or _approximate(word) is not None:
+        return True
+    # Russian in Latin letters ("zavt", "v pone utrom"); of the corpus's 562 Latin words only
+    # such ones read as a Russian time word
+    return word.isascii() and word.isalpha() and time_form(transliterate(word))
+
+
 # --- words -------------------------------------------------------------------------------------
 
 _UNIT_TAGS = {"min", "hour", "day", "dayg", "week", "month", "year"}
@@ -1149,7 +1236,16 @@ def _word_tags(word: str, translit: bool) -> str:
             return word_tags(cyrillic, translit)
     if translit and not _CYRILLIC.search(word):
         return word_tags(transliterate(word))
-    return _half_of(word) or _cue(word) or _fuzzy(word) or "_"
+    return _half_of(word) or _approximate(word) or _cue(word) or _fuzzy(word) or "_"
+
+
+def _approximate(word: str) -> str | None:
+    """ "noonish", "tenish": a time word with a suffix of approximation, read as the word."""
+    for suffix in _APPROXIMATE_SUFFIXES:
+        head = WORDS.get(word.removesuffix(suffix), "") if word.endswith(suffix) else ""
+        if _NAMED_TIME.fullmatch(head) or head.isdigit():
+            return f"{head} ish"
+    return None
 
 
 _cached_word_tags = lru_cache(maxsize=65536)(_word_tags)
@@ -1316,6 +1412,7 @@ def _paired(toks: list[Tok], i: int) -> bool:
 _WEEK_MOD = {"this", "next", "last"}  # "wed next week"
 _CLOCK_QUARTER = {"past", "to", "after", "before", "from"}  # "a quarter past 5"
 _MONTH_PREV = {"day", "date", "dayg", "start", "middle", "end"}
+_NTH = re.compile(r"\d+th|last|end")  # "first monday of may", not "Friday may work"
 
 
 def _weak_checked(toks: list[Tok]) -> list[Tok]:
@@ -1342,7 +1439,8 @@ def _weak_checked(toks: list[Tok]) -> list[Tok]:
             )
             if tok.text in _EN_ORDINALS and nxt.startswith("wd"):
                 supported = True  # "third tuesday of september"
-            if tok.tag.startswith("mo") and (prev.startswith("wd") or prev in _MONTH_PREV):
+            nth_weekday = prev.startswith("wd") and len(out) > 1 and _NTH.fullmatch(out[-2].tag)
+            if tok.tag.startswith("mo") and (nth_weekday or prev in _MONTH_PREV):
                 supported = True  # "first monday of may", "last day of march", "end of may"
             after_next = toks[i + 2].tag if i + 2 < len(toks) else ""
             if tok.text in ("a", "an"):
@@ -1350,11 +1448,23 @@ def _weak_checked(toks: list[Tok]) -> list[Tok]:
                 quarter = nxt == "quarter" and after_next not in _CLOCK_QUARTER
                 supported = nxt in _UNIT_TAGS or nxt in ("half", "several") or quarter
             supported = supported or _paired(toks, i) or (nxt in _WEEK_MOD and after_next == "week")
-            supported = supported or (alone and tok.tag.startswith("wd"))
+            if tok.tag.startswith("wd") and (alone or _weekday_leans(toks, i)):
+                supported = True
             if not supported:
                 tok = Tok("_", tok.start, tok.end, tok.text)
         out.append(tok)
     return out
+
+
+def _weekday_leans(toks: list[Tok], i: int) -> bool:
+    """Whether the weekday abbreviation toks[i] leans on what follows (see _WEEKDAY_NEXT)."""
+    tags = [tok.tag for tok in toks[i + 1 : i + 4]] + ["", "", ""]
+    if tags[0] == ",":  # "Mon, 10am", not "sun, 10 guests"
+        clock = tags[1].isdigit() and tags[2] in ("am", "pm", "oclock")
+        return clock or bool(_CLOCK_TAG.fullmatch(tags[1]))
+    if _WEEKDAY_NEXT.fullmatch(tags[0]):
+        return not i or toks[i - 1].tag != "_"  # not the verb: "I sat by the pool"
+    return (i == 0 or toks[i - 1].tag == "|") and tags[0] in _ACCEPTING
 
 
 def tokenize(text: str) -> list[Tok]:

@@ -19,11 +19,11 @@ from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from itertools import pairwise
+from itertools import accumulate, pairwise
 from typing import Any
 
 from .fields import WEEKDAYS, ResolverInputError, Spec, validate
-from .lexicon import ORDINAL_WORDS, Tok, tokenize
+from .lexicon import ORDINAL_WORDS, Tok, cut_short, names_time, time_form, tokenize
 
 SEVERAL = 3  # "несколько дней": the fallback reading of "several"
 # A message naming more times than this is read from shortly before the last of them (see
@@ -68,6 +68,7 @@ DROP_REASONS = {
     "replaced": "corrected by a later time",
     "worse": "the client prefers another time to this one",
     "lapse": "a date something else ends or holds until, not a contact time",
+    "condition": "part of a condition about something else, not a contact time",
 }
 
 
@@ -89,7 +90,7 @@ UNIT = f"(?:{'|'.join(UNIT_TAGS)})"
 # At most four ("где-то около после 5"): a longer run would cost quadratic time to scan.
 PREPS = r"(?:(?:at|around|by|after|before|from|between|toward) ){1,4}"
 MER = r"(?:am|pm|morning|afternoon|evening|dayg|night|oclock)"
-DAYPRE = r"(?:(?P<pre>on|at|by|before|after|from|to|toward) )?"
+DAYPRE = r"(?:(?P<pre>(?:day |dayg )?after|on|at|by|before|from|to|toward) )?"
 # A number followed by one of these counts something else ("в 5 минутах", "в 2 раза").
 NOT_COUNTED = (
     r"(?! (?:cnt|cur|nights|night|min|hour|day|dayg|week|month|year|date|times|big|sec|mo\d+"
@@ -480,6 +481,9 @@ _HALF_HOUR_ZONES = {
 
 
 def _day_fields(pre: str | None) -> dict[str, Any]:
+    """ "после пятницы" is after it; "the day after tmrw, 9 a.m." is the day after at 9."""
+    if pre and pre.endswith(" after"):
+        return {"days_before": -1}
     return {"bound": "after"} if pre == "after" else {}
 
 
@@ -574,7 +578,7 @@ def _numeric_date(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
         return {"day": first, "month": second, **year, **_day_fields(pre)}
     is_date = 1 <= first <= 31 and 1 <= second <= 12 and max(map(len, parts)) == 2
     is_time = "." in text and first <= 23 and len(parts[1]) == 2 and second <= 59
-    said_as_time = mer or (pre and pre not in ("on", "to"))  # "в 10.30", "к 17.00"
+    said_as_time = mer or pre in ("at", "by", "before", "after", "from", "toward")  # "в 10.30"
     if is_time and (not is_date or (said_as_time and second % 5 == 0)):
         hour, minute, zero = _split_hm(text.replace(".", ":"))
         return _clock_fields(hour, minute, mer, pre, zero)
@@ -660,7 +664,13 @@ def _same_time(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
     return {"same_time": True}
 
 
-def _vague(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
+def _vague(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+    """A wish with no usable time; but "в следующий раз дайте другой номер" / "next time
+    another villa" is about the next stay."""
+    if m.group().endswith("times"):
+        start, end = ctx.tokens(m)
+        if "other" in ctx.tags[slice(*ctx.tags.clause(start, end))]:
+            return None
     return {"vague": True}
 
 
@@ -713,6 +723,7 @@ RULES = [
     ),
     _rule(
         rf"(?:(?P<n>{NUM}|several) )?(?:(?P<half>half) (?:1 )?)?(?P<u>{UNIT}) "
+        rf"(?:(?:and|from) (?:1 )?(?P<half2>half|quarter) )?"  # "an hour and a half from now"
         rf"(?:laterpost|later|from (?:now|today)|(?P<ago>ago))",
         _duration,
         "UNIT",
@@ -841,8 +852,9 @@ RULES = [
     _rule(
         r"(?:(?P<pre>at|in|on|by|before|after|from|toward|within|around) )?"
         r"(?:(?P<mod>this|start|end|middle) )?"
-        r"(?<![^a-z]\d )(?<!^\d )"  # "за 2 ночи" counts nights
-        r"(?P<p>morning|noon|lunch|afternoon|evening|night|midnight|breakfast|dinner|eod)",
+        r"(?<![^a-z\d]\d )(?<!^\d )(?<![^a-z\d]\d\d )(?<!^\d\d )"  # "за 2 ночи": nights
+        r"(?P<p>morning|noon|lunch|afternoon|evening|night|midnight|breakfast|dinner|eod)"
+        r"(?: (?:- )?ish)?",  # "noonish"
         _part_of_day,
         "morning noon lunch afternoon evening night midnight breakfast dinner eod",
     ),
@@ -850,7 +862,7 @@ RULES = [
     _rule(r"(?:(?:at|in|on) )?(?P<o>1|2)(?:th|ord) half (?:dayg|day)", _half_day, "half"),
     _rule(r"(?:(?P<pre>at|on|after|before|by|from|toward) )?newyear", _new_year, "newyear"),
     _rule(r"(?P<p>am|pm)", _meridiem_part, "am pm"),
-    _rule(rf"(?:(?P<pre>{PREPS}))?(?P<h>{D12}) ish", _clock, "ish"),
+    _rule(rf"(?:(?P<pre>{PREPS}))?(?P<h>{D12}) (?:- )?ish", _clock, "ish"),
     _rule(
         rf"{DAYPRE}(?P<n>[1-5](?:th|ord)|end|last) (?P<wd>wd[1-7]) (?:in )?"
         rf"(?:(?P<mo>mo\d{{1,2}})(?:(?: ,)? (?P<y>\d{{4}}))?|(?P<mod>this|next) month|month)",
@@ -938,7 +950,11 @@ def _flat_spec(items: tuple[tuple[str, Any], ...]) -> Spec | None:
 
 
 def _merged(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any] | None:
-    if a.keys() & b.keys() or {_kind(a), _kind(b)} & {"vague", "duration"}:
+    """One time from two mentions that fit together; a field both name must agree ("at 730 in
+    the evening, after dinner": dinner is the evening too)."""
+    if any(a[key] != b[key] for key in a.keys() & b.keys()):
+        return None
+    if {_kind(a), _kind(b)} & {"vague", "duration"}:
         return None
     union = {**a, **b}
     for wide, narrow, inside in _NARROWED:
@@ -1485,6 +1501,8 @@ _WELCOME = {"contact", "convenient", "free", "ok"}
 _PROPOSING = _WELCOME | {"lets"}
 _BOOKING = {"event", "biz"}  # a trip or a booking; a question about the business
 _PREFERRED = {"rather", "convenient", "ok"}  # "X лучше/удобнее, чем Y"
+# A condition ("если ...") about contact or the client's time, whose time is an option.
+_CONDITION_CUES = _WELCOME | {"can", "not can", "busy", "not convenient", "not ok", "lets"}
 _NIGHTS = re.compile(r"(?:^|(?<!at) )(?:\d+|several) nights?(?= |$)")
 
 
@@ -1518,6 +1536,10 @@ def _weigh(expr: _Expr, tags: _Tags) -> tuple[int, str | None]:
     unavailable = _unavailable(clause) or ("also" in clause and _UNAVAILABLE.search(before_this))
     if unavailable and "if" not in clause:  # "если не получится, то в понедельник": an option
         return 0, "unavailable"  # "завтра не могу, в четверг тоже"
+    if "if" in before and "_" in clause and not _CONDITION_CUES & set(clause):
+        # "завтра утром, если не просплю после Нового года": the condition is about something
+        # else; "если в пятницу не получится, то в понедельник" offers two times
+        return 0, "condition"
     if "reported" in clause and not _POSITIVE & set(clause) and "would" not in clause:
         return 0, "reported"  # "мы созванивались в понедельник", "I called yesterday"
     opening, closing = tags.clause(left, right, ("|",))
@@ -1591,24 +1613,35 @@ _TIME_VOCABULARY = {
 _COUNTING = {"cnt", "cur", "nights", "night", "times", "sec", "big", "me", "_"}
 _ORDINAL_OF_WEEKDAY = {"start", "end", "last", "next"}  # "в последнюю пятницу", "last friday"
 _OPEN = {"", "|", "or", "and"}
+_NAMED_DAY = re.compile(r"today|tomorrow|dayafter|yesterday|daybefore|(?:wd|mo)\d+|\d+th")
 _NAMES = {"#", "###", "wd", "mo", "zone"}
+# The run accounting looks at goes across time words and "или" ("в 10 по Москве или по Киеву").
+_ACCOUNT_ACROSS = _TIME_VOCABULARY | {"or"}
 # How far accounting looks either side of a time: no time expression is longer.
 _ACCOUNT_REACH = 8
 
 
 def _time_bearing(toks: list[Tok], i: int) -> bool:
     """Whether toks[i] names (part of) a time: a number that counts no thing, a weekday, a
-    month, a zone, a minute phrase, or an ordinal before a weekday ("третий вторник")."""
+    month, a named day or part of the day, a zone, a minute phrase, an ordinal before a
+    weekday ("третий вторник"), or a word that is one of these in a form no rule read
+    (lexicon.time_form: "tomo", "Mon" the weak check set aside, "Москва")."""
     tag = toks[i].tag
     after = toks[i + 1].tag if i + 1 < len(toks) else ""
     if tag == "_":  # a clock no one taught us: "в 18 по минскому", "at 7 Paris time"
         named = after == "times" and toks[i + 1].text == "time"
-        return named or (i > 0 and toks[i - 1].text == "по")
+        return named or (i > 0 and toks[i - 1].text == "по") or time_form(toks[i].text)
+    if tag in UNIT_TAGS and after in ("after", "before") and i + 2 < len(toks):
+        # "the day after tmrw", "a week before the 20th": days counted from a day; not from a
+        # clock time ("каждый день после 8 вечера" is every day)
+        return bool(_NAMED_DAY.fullmatch(toks[i + 2].tag))
     if tag == "half":
         return True  # "в 5 с половиной"
     if tag[0].isdigit():
         if toks[i].text in ("a", "an"):
             return after in UNIT_TAGS  # "a week from tomorrow"
+        if after == "_" and time_form(toks[i + 1].text):
+            return True  # "4 дека": a month cut short
         if after in _COUNTING:
             return False
         # before a time word, a number, a name of a day or month or nothing: part of the time;
@@ -1616,21 +1649,37 @@ def _time_bearing(toks: list[Tok], i: int) -> bool:
         return after in _TIME_VOCABULARY or after in _OPEN or _tag_class(after) in _NAMES
     if _tag_class(tag) in ("wd", "mo", "zone") or tag in ("quarter", "past", "without"):
         return True
+    if names_time(tag):  # "завтра", "утром", "вечерм" (a typo of one)
+        return True
     if tag == "year" and i and toks[i - 1].tag in ("this", "next", "last"):
         return True  # "next year in march"
     ordinal = tag in _ORDINAL_OF_WEEKDAY or toks[i].text in ORDINAL_WORDS
     return ordinal and after.startswith("wd")
 
 
-def _unused(toks: list[Tok], expr: _Expr, read: set[int]) -> tuple[tuple[int, str], ...]:
+def _unused(
+    toks: list[Tok], expr: _Expr, read: set[int], cut: list[int], sentences: list[int]
+) -> tuple[tuple[int, str], ...]:
     """The time-bearing words in the run of time words around `expr` that no reading used:
-    "April 14, 2015" read as 14 April leaves "2015", "через 3 пятницы" read as Friday "3"."""
-    unused = []
+    "April 14, 2015" read as 14 April leaves "2015", "через 3 пятницы" read as Friday "3".
+    Also an unknown time-word form inside it, between the mentions it joins ("text me Frid
+    afternoon"), and a time word cut short anywhere in its sentence, which is no other word
+    ("давайте завт, только не раньше двух"): `cut` are those, `sentences` each token's
+    sentence number."""
+    unused = [
+        (tok.start, tok.text)
+        for tok in toks[expr.start : expr.end]
+        if tok.tag == "_" and time_form(tok.text)
+    ]
+    near = range(expr.start - _REACH, expr.end + _REACH)  # as far as a clause reaches
+    for i in cut:
+        if i in near and sentences[i] == sentences[expr.start]:
+            unused.append((toks[i].start, toks[i].text))
     for step, first in ((-1, expr.start - 1), (1, expr.end)):
         i = first
         while 0 <= i < len(toks) and abs(i - first) < _ACCOUNT_REACH:
             bearing = _time_bearing(toks, i)
-            if not bearing and toks[i].tag not in _TIME_VOCABULARY:
+            if not bearing and toks[i].tag not in _ACCOUNT_ACROSS:
                 break
             if bearing and i not in read:
                 unused.append((toks[i].start, toks[i].text))
@@ -1798,9 +1847,14 @@ def parse(text: str, month_first: bool = False) -> Parsed:
     # the words of every time found were read, whether it is chosen or set aside; a vague
     # wish reads none ("next year in march": which March?)
     read = {i for e, spec, *_ in weighed if not spec.vague for i in range(e.start, e.end)}
+    read -= {i for i in read if toks[i].tag == "_" and time_form(toks[i].text)}  # a gap
+    cut = [i for i, tok in enumerate(toks) if tok.tag == "_" and cut_short(tok.text)]
+    sentences = list(accumulate(tok.tag == "|" for tok in toks)) if cut else []
     candidates = [
-        Candidate(spec, _span(toks, expr.start, expr.end), score, drop, _unused(toks, expr, read))
-        for expr, spec, score, drop in weighed
+        Candidate(
+            spec, _span(toks, e.start, e.end), score, drop, _unused(toks, e, read, cut, sentences)
+        )
+        for e, spec, score, drop in weighed
     ]
     opt_out, opt_span = None, None
     checks = [("strong", _OPT_OUT_STRONG), ("soft", _OPT_OUT_SOFT)]

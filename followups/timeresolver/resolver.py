@@ -152,7 +152,11 @@ def _choose(live: list[Candidate], now: datetime, said: Callable[[Span], str]) -
 
 
 def _words(chosen: list[tuple[Candidate, Outcome]]) -> tuple[str, ...]:
-    """The unused words of the chosen times that none of them reads."""
-    spans = [c.span for c, _ in chosen]
+    """The unused words of the chosen times that none of them reads (a word inside a time's
+    span is read by it unless that time lists it: "text me Frid afternoon")."""
     unused = sorted({word for c, _ in chosen for word in c.unused})
-    return tuple(text for at, text in unused if not any(start <= at < end for start, end in spans))
+
+    def read(word: tuple[int, str]) -> bool:
+        return any(c.span[0] <= word[0] < c.span[1] and word not in c.unused for c, _ in chosen)
+
+    return tuple(text for at, text in unused if not read((at, text)))
