@@ -14,7 +14,7 @@ import os
 import signal
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import psycopg
 
@@ -31,7 +31,11 @@ CREATE TABLE IF NOT EXISTS fake_telegram_sent (
     recipient bigint NOT NULL,
     text text NOT NULL,
     message_id bigserial UNIQUE,
-    sent_at timestamptz NOT NULL DEFAULT clock_timestamp()
+    sent_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    -- The sending process's clock, which `find_sent` compares with the product's `since` (as
+    -- Telegram's message dates agree with the product's clock): under a faked clock
+    -- (scripts/pytest_at_client_time.sh) the processes' clocks are hours off PostgreSQL's.
+    sender_clock timestamptz NOT NULL
 );
 CREATE TABLE IF NOT EXISTS fake_telegram_events (
     id bigserial PRIMARY KEY,
@@ -98,9 +102,9 @@ class PostgresTelegram:
     def send(self, recipient: Recipient, text: str, random_id: int) -> SentMessage:
         check_text(text)
         row = self._execute(
-            "INSERT INTO fake_telegram_sent (random_id, recipient, text) VALUES (%s, %s, %s) "
-            "ON CONFLICT (random_id) DO NOTHING RETURNING message_id",
-            (random_id, recipient.telegram_id, text),
+            "INSERT INTO fake_telegram_sent (random_id, recipient, text, sender_clock) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (random_id) DO NOTHING RETURNING message_id",
+            (random_id, recipient.telegram_id, text, datetime.now(UTC)),
         ).fetchone()
         duplicate = row is None
         if duplicate:
@@ -115,7 +119,7 @@ class PostgresTelegram:
     ) -> SentMessage | None:
         row = self._execute(
             "SELECT message_id FROM fake_telegram_sent "
-            "WHERE random_id = %s AND recipient = %s AND sent_at >= %s",
+            "WHERE random_id = %s AND recipient = %s AND sender_clock >= %s",
             (random_id, recipient.telegram_id, since),
         ).fetchone()
         self._event(random_id, LOOKUP)
