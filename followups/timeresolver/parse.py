@@ -187,6 +187,8 @@ def _amount_fields(amount: float, unit: str, extra_minutes: float = 0) -> dict[s
 
 
 _FRACTIONS = {"half": 0.5, "quarter": 0.25}
+# «сутки» is 24 hours from now ("in 24 hours"), not a calendar day at 10:00
+_FULL_DAYS = {"сутки", "суток", "sutki", "sutok"}
 
 
 def _duration(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
@@ -211,7 +213,10 @@ def _duration(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     for sep, other in ((g.get("sep"), g.get("n2")), (g.get("sep2"), g.get("n4"))):
         if sep == "or" and other:
             options.append(float(other))
-    fields = [_amount_fields(sign * option, unit, sign * extra) for option in options]
+    scale = 1
+    if unit == "day" and ctx.texts(m, "u")[-1] in _FULL_DAYS:
+        unit, scale = "hour", 24
+    fields = [_amount_fields(sign * option * scale, unit, sign * extra) for option in options]
     if len(fields) > 1:
         return {"alternatives": fields}
     return {**fields[0], "approximate": True} if approximate else fields[0]
