@@ -410,6 +410,9 @@ _PHRASES: dict[str, str] = {
     "на работе": "busy",
     "за рулем": "busy",
     "in a meeting": "busy",
+    "family time": "busy",  # "weekend is family time, early next week pls"
+    "family day": "busy",
+    "семейный день": "busy",
     "at work": "busy",
     "driving": "busy",
     "новый год": "newyear",
