@@ -904,6 +904,8 @@ RULES = [
         _hour_before_day,
         "today tomorrow dayafter wd this",
     ),
+    # "tmrw 9 kyiv time", «завтра 9 по Москве»: a bare hour on a named clock is a clock time
+    _rule(rf"(?P<h>{D12})(?= zone=)", _clock, "zone"),
     _rule(r"zone=UTC (?P<sign>and|-) (?P<off>\d{1,2}(?::\d\d)?)", _utc_offset, "zone"),
     _rule(rf"(?P<p>{PARTS}) (?P<h>{D12})(?=$| [|,])", _part_then_hour, "#"),
     _rule(r"sametime", _same_time, "sametime"),
