@@ -179,6 +179,39 @@ def test_durations_are_absolute_across_dst_and_truncated_to_the_minute():
     assert iso(day.when) == "2026-11-01T10:00:00-05:00"
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("через сутки наберите", "2027-03-28T12:00:00+01:00"),  # 24 hours, across BST
+        ("через 2 суток", "2027-03-29T12:00:00+01:00"),
+        ("через 2 дня", "2027-03-29T10:00:00+01:00"),  # days are calendar days at 10:00
+    ],
+)
+def test_sutki_are_24_hours_and_days_calendar_days(text, expected):
+    result = resolve_text(text, "2027-03-27T11:00", "Europe/London")
+    assert (result.status, iso(result.when)) == (Status.OK, expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "hhmm"),
+    [
+        ("tmrw aft", "14:00"),
+        ("tmrw mrng", "10:00"),
+        ("tmrw evng", "19:00"),
+        ("tmrw aft 3", "15:00"),
+    ],
+)
+def test_short_parts_of_the_day_are_read(text, hhmm):
+    result = resolve_text(text, "2026-11-18T11:00", MAKASSAR)
+    assert (result.status, iso(result.when)) == (Status.OK, iso(local(f"2026-11-19 {hhmm}")))
+
+
+@pytest.mark.parametrize("text", ["tmrw 9 msk", "завтра 9 по Москве", "tmrw 9 moscow time"])
+def test_a_bare_hour_before_a_zone_is_on_that_clock(text):
+    result = resolve_text(text, "2026-11-18T11:00", MAKASSAR)
+    assert (result.status, iso(result.when)) == (Status.OK, iso(local("2026-11-19 14:00")))
+
+
 def test_a_wall_time_skipped_by_dst_moves_forward():
     fields = {"days_ahead": 1, "hour": 2, "minute": 30, "meridiem": "am"}
     result = resolve_fields(fields, "2027-03-13T20:00", "America/New_York")
@@ -260,6 +293,9 @@ def test_a_year_alone_is_past_once_gone_and_else_names_no_day():
     assert fields_at({"year": 2025}, now).status == Status.PAST
     assert fields_at({"year": 2026}, now).status == Status.AMBIGUOUS
     assert fields_at({"year": 2028}, now).fallback is None
+    said = resolve_text("давайте в 2028", "2026-11-18T14:30", MAKASSAR)  # «в», no «году»
+    assert (said.status, said.fallback) == (Status.AMBIGUOUS, None)
+    assert resolve_text("давайте в 2025", "2026-11-18T14:30", MAKASSAR).status == Status.PAST
 
 
 def test_a_date_and_a_weekday_that_disagree_are_ambiguous():
@@ -405,6 +441,9 @@ def test_resolution_shape():
         ("давайте завт, только не раньше двух", ["завт"], "2026-11-18 14:00"),
         ("Давайте в пятницу, 4 дека, в 16:00", ["4", "дека"], "2026-11-20 10:00"),
         ("zavt v 17:00", ["zavt"], "2026-11-18 17:00"),
+        # a part of the day written short with letters left out, beside a day
+        ("tmrw mng", ["mng"], "2026-11-19 10:00"),
+        ("tmrw nit", ["nit"], "2026-11-19 10:00"),
     ],
 )
 def test_a_time_bearing_word_left_unread_is_never_ok(text, unused, fallback):

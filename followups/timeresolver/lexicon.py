@@ -163,13 +163,14 @@ _VOCAB: dict[str, str] = {
     "2": "пару пара пары парочку парочка couple пару-тройку пара-тройка пары-тройки",
     "several": "несколько нескольких few several",
     # parts of the day
-    "morning": "утро утра утром утру утречком утречка утреца утрецом утр morning mornings",
+    "morning": "утро утра утром утру утречком утречка утреца утрецом утр morning mornings morn "
+    "mrng",
     "noon": "полдень полудня noon midday",
     "lunch": "обед обеда обеду обедом обеде обеденное обеденный обеденного lunch lunchtime",
-    "afternoon": "днем afternoon afternoons arvo",
+    "afternoon": "днем afternoon afternoons arvo aft aftn",
     "evening": "вечер вечера вечеру вечером вечерком вечерочком вечерочка вечерка вечерку веч "
-    "evening evenings eve",
-    "night": "ночь ночи ночью ночкой night overnight",
+    "evening evenings eve evng",
+    "night": "ночь ночи ночью ночкой ноч night overnight nite",
     "nights": "ночей nights",
     "midnight": "полночь полуночи midnight",
     "breakfast": "завтрак завтрака завтраку завтраком завтраке breakfast",
@@ -409,6 +410,9 @@ _PHRASES: dict[str, str] = {
     "на работе": "busy",
     "за рулем": "busy",
     "in a meeting": "busy",
+    "family time": "busy",  # "weekend is family time, early next week pls"
+    "family day": "busy",
+    "семейный день": "busy",
     "at work": "busy",
     "driving": "busy",
     "новый год": "newyear",
@@ -1118,9 +1122,10 @@ _NAMED_TIME = re.compile(
 )
 # A word cut short ("tomo", "завт", "wedn") is a form of the time word it starts, from four
 # letters on; except these real words, which only start one ("even" is no "evening", "выход" an
-# exit, "полу-" half; "вече" is one too, but rare beside "вечером" cut short).
+# exit, "полу-" half; "вече" is one too, but rare beside "вечером" cut short; "ate", "anon" look
+# like a part of the day written short).
 _REAL_PREFIXES = {"even", "over", "break", "toni", "mont", "полу", "полн", "полно"}
-_REAL_PREFIXES |= {"выход", "выхода"}
+_REAL_PREFIXES |= {"выход", "выхода", "ate", "non", "anon", "aeon", "aero", "afro", "eng", "nigh"}
 _MIN_TRUNCATION = 4
 # "may" beside a time is the modal verb ("tomorrow may be better"); where the month is meant
 # it leans on a number or a preposition, and the weak check reads it.
@@ -1138,6 +1143,24 @@ def _build_time_prefixes() -> frozenset[str]:
 
 
 _TIME_PREFIXES = _build_time_prefixes()
+
+# Latin parts of the day written short with letters left out ("mor", "mng", "nit", "noo"): the
+# forms no rule reads, from three letters on, that start like the word and keep its order.
+_PART_SOURCES = ("morning", "afternoon", "evening", "night", "noon")
+
+
+def _build_part_abbreviations() -> frozenset[str]:
+    forms = set()
+    for word in _PART_SOURCES:
+        rest = word[1:]
+        for mask in range(1, 1 << len(rest)):
+            kept = word[0] + "".join(c for k, c in enumerate(rest) if mask >> k & 1)
+            if 3 <= len(kept) < len(word):
+                forms.add(kept)
+    return frozenset(forms - WORDS.keys() - _REAL_PREFIXES)
+
+
+_PART_ABBREVIATIONS = _build_part_abbreviations()
 
 
 def _build_cities() -> tuple[frozenset[str], tuple[str, ...]]:
@@ -1177,11 +1200,14 @@ def names_time(tag: str) -> bool:
 def time_form(word: str) -> bool:
     """Whether a word that no rule read is still a time word in some form: its vocabulary tag
     names a day, a month or a part of the day even where the context made it "_" ("mon" in
-    "Mon, 10am"), it is one with an approximation suffix ("noonish", "tenish") or cut short
-    ("tomo", "завт"), or it names a city of the zone table ("по Москве или по Киеву"); in
-    Latin letters, also as transliterated Russian ("zavt")."""
+    "Mon, 10am"), it is one with an approximation suffix ("noonish", "tenish"), cut short
+    ("tomo", "завт") or a part of the day written short ("mng", "nit"), or it names a city of
+    the zone table ("по Москве или по Киеву"); in Latin letters, also as transliterated
+    Russian ("zavt")."""
     tag = "" if word in _MODAL_LOOKALIKES else WORDS.get(word, "")
-    if _NAMED_TIME.fullmatch(tag) or word in _TIME_PREFIXES or word in _CITY_NAMES:
+    if _NAMED_TIME.fullmatch(tag) or word in _TIME_PREFIXES or word in _PART_ABBREVIATIONS:
+        return True
+    if word in _CITY_NAMES:
         return True
     if word.startswith(_CITY_STEMS) or _approximate(word) is not None:
         return True

@@ -187,6 +187,8 @@ def _amount_fields(amount: float, unit: str, extra_minutes: float = 0) -> dict[s
 
 
 _FRACTIONS = {"half": 0.5, "quarter": 0.25}
+# «сутки» is 24 hours from now ("in 24 hours"), not a calendar day at 10:00
+_FULL_DAYS = {"сутки", "суток", "sutki", "sutok"}
 
 
 def _duration(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
@@ -211,7 +213,10 @@ def _duration(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     for sep, other in ((g.get("sep"), g.get("n2")), (g.get("sep2"), g.get("n4"))):
         if sep == "or" and other:
             options.append(float(other))
-    fields = [_amount_fields(sign * option, unit, sign * extra) for option in options]
+    scale = 1
+    if unit == "day" and ctx.texts(m, "u")[-1] in _FULL_DAYS:
+        unit, scale = "hour", 24
+    fields = [_amount_fields(sign * option * scale, unit, sign * extra) for option in options]
     if len(fields) > 1:
         return {"alternatives": fields}
     return {**fields[0], "approximate": True} if approximate else fields[0]
@@ -656,8 +661,14 @@ def _year(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
 
 def _year_number(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
     """ "в 2025 году", "in 2028": a year named alone is `past` once it has gone, else it names
-    no day; beside a month it is that month's year ("в 2027 году в марте")."""
+    no day; beside a month it is that month's year ("в 2027 году в марте"). «в 2028» is one
+    too, but "at 2028" is none (a clock without its colon, which a year cannot be)."""
+    if m.group("pre") == "at" and ctx.texts(m, "pre")[0] not in _YEAR_AT:
+        return None
     return {"year": int(m.group("y") or m.group("y2"))}
+
+
+_YEAR_AT = {"в", "во", "v"}
 
 
 def _same_time(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
@@ -757,7 +768,9 @@ RULES = [
         "month mo",
     ),
     _rule(r"(?:(?:on|at|in) )?(?P<rel>next|this) year", _year, "year"),
-    _rule(r"(?:(?:on|at|in) )?(?P<y>20\d\d) year|in (?P<y2>20\d\d)", _year_number, "###"),
+    _rule(
+        r"(?:(?:on|at|in) )?(?P<y>20\d\d) year|(?P<pre>in|at) (?P<y2>20\d\d)", _year_number, "###"
+    ),
     _rule(
         rf"{DAYPRE}(?:(?P<wd>wd[1-7]) (?:, )?)?(?P<d>{D12})(?:th)? (?:date )?(?P<mo>mo\d{{1,2}})"
         rf"(?:(?: ,)? (?P<y>\d{{4}})(?: year)?| (?P<yy>\d\d) year)?",
@@ -891,6 +904,8 @@ RULES = [
         _hour_before_day,
         "today tomorrow dayafter wd this",
     ),
+    # "tmrw 9 kyiv time", «завтра 9 по Москве»: a bare hour on a named clock is a clock time
+    _rule(rf"(?P<h>{D12})(?= zone=)", _clock, "zone"),
     _rule(r"zone=UTC (?P<sign>and|-) (?P<off>\d{1,2}(?::\d\d)?)", _utc_offset, "zone"),
     _rule(rf"(?P<p>{PARTS}) (?P<h>{D12})(?=$| [|,])", _part_then_hour, "#"),
     _rule(r"sametime", _same_time, "sametime"),
@@ -1740,11 +1755,14 @@ def _closes(toks: list[Tok], i: int) -> bool:
 
 def _leans(toks: list[Tok], i: int) -> bool:
     """Whether toks[i], right before a time, belongs to it: a preposition or "не", a cue
-    ("можно созвон сегодня"), or a trip word not after a preposition ("у меня вылет в 6
-    утра", but "весь день на экскурсии | послезавтра")."""
+    ("можно созвон сегодня"), a busy word before "until" ("я щас на встрече до вечера"), or
+    a trip word not after a preposition ("у меня вылет в 6 утра", but "весь день на экскурсии
+    | послезавтра")."""
     tag, before = toks[i].tag, toks[i - 1].tag
     if tag in _LEADS:
         return True
+    if tag == "busy":
+        return toks[i + 1].tag == "before"  # "на встрече до вечера": busy until then
     if tag in ("event", "biz"):
         return before not in _LEADS
     return tag in _LEANING and before != "not"
