@@ -12,15 +12,21 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock_time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The demo runs in a subprocess, on the real clock; demo_env pins its time of day instead.
+pytestmark = pytest.mark.real_clock
+
 
 def run_demo(tmp_path: Path, script: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DEMO_DB": str(tmp_path / "demo.sqlite3"), "ANTHROPIC_API_KEY": ""}
+    env = demo_env(tmp_path)
     return subprocess.run(
         [sys.executable, "manage.py", "demo", "--no-admin", *args],
         cwd=ROOT,
@@ -44,7 +50,7 @@ def test_scripted_demo_delivers_what_is_due_within_the_hour(tmp_path):
 
 def test_restarted_demo_still_delivers(tmp_path):
     """Stopped (SIGTERM) before the follow-up was due; started again: it arrives."""
-    env = {**os.environ, "DEMO_DB": str(tmp_path / "demo.sqlite3"), "ANTHROPIC_API_KEY": ""}
+    env = demo_env(tmp_path)
     first = subprocess.Popen(
         [sys.executable, "manage.py", "demo", "--no-admin", "--speed", "1"],
         cwd=ROOT,
@@ -80,7 +86,17 @@ STAMP = r"\[\w{3} \d\d \w{3} \d\d:\d\d\]"  # demo time, as each conversation lin
 
 
 def demo_env(tmp_path: Path) -> dict:
-    return {**os.environ, "DEMO_DB": str(tmp_path / "demo.sqlite3"), "ANTHROPIC_API_KEY": ""}
+    """The demo on its own database, its clock starting at the next 14:00 in the client's zone
+    (what it says and when it sends depend on the hour: quiet hours, "today" or "tomorrow")."""
+    db = tmp_path / "demo.sqlite3"
+    clock_file = db.with_suffix(".clock.json")
+    if not clock_file.exists():  # a restarted demo goes on from where it stopped
+        zone = ZoneInfo("Asia/Makassar")
+        start = datetime.combine(datetime.now(zone).date(), clock_time(14), zone)
+        while start <= datetime.now(UTC) + timedelta(minutes=1):
+            start += timedelta(days=1)
+        clock_file.write_text(json.dumps({"demo_now": start.isoformat()}))
+    return {**os.environ, "DEMO_DB": str(db), "ANTHROPIC_API_KEY": ""}
 
 
 def manage(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
