@@ -94,14 +94,13 @@ def resume(account: Account) -> int:
     (or at the end of the client's quiet hours), late rather than missed, and the dispatcher
     publishes them at its next pass. Call in the transaction that makes it active."""
     now = timezone.now()
-    window = quiet_hours(account)
     waiting = ScheduledAction.objects.filter(
         prospect__account=account, status=ActionStatus.PENDING, scheduled_for__lt=now
     )
     moved = 0
     groups = waiting.order_by().values_list("prospect__time_zone", "client_requested_time")
     for zone, requested in groups.distinct():
-        when = window.defer(now, ZoneInfo(zone)) if window and not requested else now
+        when = outside_quiet_hours(now, account, ZoneInfo(zone), requested)
         moved += waiting.filter(prospect__time_zone=zone, client_requested_time=requested).update(
             scheduled_for=when, enqueued_at=None, updated_at=now
         )
@@ -231,6 +230,15 @@ def quiet_hours(account: Account | None) -> QuietHours | None:
     for one account)."""
     spec = account.quiet_hours if account is not None and account.quiet_hours else None
     return QuietHours.parse(spec or settings.FOLLOWUPS_QUIET_HOURS)
+
+
+def outside_quiet_hours(
+    when: datetime, account: Account | None, zone: ZoneInfo, client_requested_time: bool
+) -> datetime:
+    """`when`, or the end of the account's quiet window it falls in (on the client's clock,
+    `zone`), unless the client named that time."""
+    window = None if client_requested_time else quiet_hours(account)
+    return window.defer(when, zone) if window else when
 
 
 def time_zone(account: Account | None) -> str:

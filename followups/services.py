@@ -109,8 +109,9 @@ def _clean_payload(payload: object) -> dict:
 def respect_quiet_hours(when: datetime, prospect: Prospect, client_requested_time: bool):
     """`when`, or the end of the quiet window (the prospect's account's) it falls in, unless
     the client named it."""
-    window = None if client_requested_time else accounts.quiet_hours(prospect.account)
-    return window.defer(when, prospect.zone) if window else when
+    return accounts.outside_quiet_hours(
+        when, prospect.account, prospect.zone, client_requested_time
+    )
 
 
 # --- prospects -----------------------------------------------------------------------------
