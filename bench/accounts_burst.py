@@ -1,6 +1,6 @@
-"""The multi-account burst (issue 14, `--accounts`): ACCOUNTS Telegram accounts, each with its
-own send cap, each with N follow-ups due at one instant T, on the product's real processes
-(`rundramatiq -p 2 -t 8`, `reconcile --watch`).
+"""The multi-account burst (`--accounts`; docs/design.md, "Sending within Telegram's limits"):
+ACCOUNTS Telegram accounts, each with its own send cap, each with N follow-ups due at one instant T,
+on the product's real processes (`rundramatiq -p 2 -t 8`, `reconcile --watch`).
 
 Per account: the first send's lateness after T; its sends' rate against its cap; and how far
 each send fell behind the account's own schedule: under a cap of c a minute, the k-th send

@@ -25,8 +25,8 @@ NAIVE_QUEUE = f"naive_{PRODUCT_QUEUE}"
 
 # Forced on every bench process (this one and the workers it starts): the bench settings (the
 # product's, with the in-memory messenger), database and queues, no send cap, no quiet hours,
-# and workers that look at their delayed messages every 50 ms (DESIGN, "Precision"), for the
-# product and the naive design alike.
+# and workers that look at their delayed messages every 50 ms (docs/design.md, "Precision and
+# capacity"), for the product and the naive design alike.
 BENCH_ENV = {
     "DJANGO_SETTINGS_MODULE": "bench.settings",
     "DATABASE_URL": f"{PG_SERVER_URL}/{DB_NAME}",

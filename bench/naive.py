@@ -1,5 +1,6 @@
-"""The naive design the original plan implies: every action is one Dramatiq message carrying
-its full delay, and the actor does one compare-and-set UPDATE for its one action.
+"""The naive design (docs/design.md, "Why not one delayed message per follow-up"): every action is
+one Dramatiq message carrying its full delay, and the actor does one compare-and-set UPDATE for its
+one action.
 
 Run by `python -m dramatiq bench.naive` (the bench starts it). Django is set up here, before
 any model is imported, so the project's settings configure the RabbitMQ broker exactly as

@@ -1,5 +1,5 @@
-"""The agent's system prompt (Russian, like the original plan's), and the marks the model
-reads in a client's messages.
+"""The agent's system prompt (in Russian: docs/design.md, "Where it came from"), and the marks
+the model reads in a client's messages.
 
 Text the model wrote earlier (a follow-up's reason) comes back into instructions only as a
 quoted JSON string, bounded: never as free text that could read as an instruction.

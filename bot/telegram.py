@@ -57,8 +57,9 @@ UNREACHABLE = frozenset(
         "USER_ID_INVALID",
         "USERNAME_NOT_OCCUPIED",
         "USERNAME_INVALID",
-        # Our account is spam-limited and cannot write to non-contacts: the issue asks for this
-        # to end the action and mark the client (they can still write to us first).
+        # Our account is spam-limited and cannot write to non-contacts: this ends the action and
+        # marks the client, who can still write to us first (docs/design.md, "Sending within
+        # Telegram's limits").
         "PEER_FLOOD",
     }
 )

@@ -1,4 +1,5 @@
-"""Who sees which Telegram account's clients: the one home of the rule (issue 14).
+"""Who sees which Telegram account's clients: the one home of the rule
+(docs/design.md, "Accounts and staff").
 
 Superusers and the head of sales see every account; other staff (managers: operators or
 viewers) see only the accounts whose `staff` includes them, and nothing when linked to none.

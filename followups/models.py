@@ -1,4 +1,5 @@
-"""Thin models: the rows are the truth (DESIGN, invariant 1); behaviour lives in services."""
+"""Thin models: the rows are the truth (docs/design.md, invariant 1); behaviour lives in
+services."""
 
 import uuid
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -82,7 +83,7 @@ class Prospect(models.Model):
     opted_out_at = models.DateTimeField(null=True, blank=True)
     last_inbound_at = models.DateTimeField(null=True, blank=True)
     # The last inbound message that was more than a bare acknowledgement ("ок", "👍") of a
-    # promise just made: a follow-up scheduled before it is stale (DESIGN, invariant 4).
+    # promise just made: a follow-up scheduled before it is stale (docs/design.md, invariant 4).
     last_reply_at = models.DateTimeField(null=True, blank=True)
     last_outbound_at = models.DateTimeField(null=True, blank=True)
     # Set when Telegram says the client cannot be written to (blocked us, deleted account,
@@ -160,7 +161,7 @@ class ActionStatus(models.TextChoices):
 class ScheduledAction(models.Model):
     """One thing to send to one prospect at one minute.
 
-    Every status change is a compare-and-set on `status` (DESIGN, invariant 2); a broker
+    Every status change is a compare-and-set on `status` (docs/design.md, invariant 2); a broker
     message only names the row, so a lost or repeated message changes nothing.
     """
 
@@ -247,7 +248,7 @@ class ScheduledAction(models.Model):
 
     @property
     def random_id(self) -> int:
-        """Telegram's idempotency key for this action's send (DESIGN, invariant 3).
+        """Telegram's idempotency key for this action's send (docs/design.md, invariant 3).
 
         A signed 64-bit integer derived from the id, so every retry or redelivery of this
         action asks Telegram for the same message.

@@ -509,7 +509,7 @@ def record_client_message(
     the prospect's pending follow-ups. Returns the ids of those cancelled.
 
     The prospect row is locked so that a worker about to send a follow-up to this client
-    either finishes first or sees this message in its re-check (DESIGN, invariant 4).
+    either finishes first or sees this message in its re-check (docs/design.md, invariant 4).
     """
     at = at or timezone.now()
     with transaction.atomic():

@@ -176,7 +176,7 @@ else:
 DRAMATIQ_TASKS_DATABASE = "default"
 DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
 
-# --- Follow-ups (the original plan's scheduler config) -------------------------------------
+# --- Follow-ups (docs/design.md) ------------------------------------------------------------
 FOLLOWUPS_DEFAULT_TZ = env_str("FOLLOWUPS_DEFAULT_TZ", "Asia/Makassar")
 TIME_ZONE = env_str("DJANGO_TIME_ZONE", FOLLOWUPS_DEFAULT_TZ)
 for _name, _zone in (
@@ -190,7 +190,7 @@ for _name, _zone in (
 # Queue the delivery actor listens on.
 FOLLOWUPS_QUEUE = env_str("FOLLOWUPS_QUEUE", "followups")
 # Actions due within this many seconds go on the broker (with a delay); later ones wait in
-# Postgres until the dispatcher moves them in. Keep it in minutes: see DESIGN, invariant 5.
+# Postgres until the dispatcher moves them in. Keep it in minutes: docs/design.md, invariant 5.
 FOLLOWUPS_ENQUEUE_HORIZON_S = env_int("FOLLOWUPS_ENQUEUE_HORIZON_S", 300, minimum=1)
 # A pending action still not delivered this long after its due time (and after it was last
 # enqueued) is presumed to have lost its broker message and is enqueued again.

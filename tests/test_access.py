@@ -1,5 +1,6 @@
-"""Staff isolation (issue 14): a manager sees and acts on only their accounts' clients; the head
-of sales sees all. Per role and per URL, through Django's test client against the real DB."""
+"""Staff isolation (docs/design.md, "Accounts and staff"): a manager sees and acts on only their
+accounts' clients; the head of sales sees all. Per role and per URL, through Django's test client
+against the real DB."""
 
 from datetime import datetime, timedelta
 

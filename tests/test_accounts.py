@@ -1,5 +1,6 @@
-"""Several Telegram accounts (issue 14): sessions encrypted at rest, a client per account, sends
-from the client's own account under its own cap, a revoked session holding only its account."""
+"""Several Telegram accounts (docs/design.md, "Accounts and staff"): sessions encrypted at rest, a
+client per account, sends from the client's own account under its own cap, a revoked session holding
+only its account."""
 
 import asyncio
 from datetime import timedelta

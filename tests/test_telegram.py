@@ -109,7 +109,8 @@ T, P = TransientSendError, PermanentSendError
         (errors.UserIdInvalidError(REQUEST), P, "USER_ID_INVALID", True, None),
         (wire(403, "PRIVACY_PREMIUM_REQUIRED"), P, "PRIVACY_PREMIUM_REQUIRED", True, None),
         (wire(403, "ALLOW_PAYMENT_REQUIRED"), P, "ALLOW_PAYMENT_REQUIRED", True, None),
-        # our account is spam-limited (the issue: failed and the prospect marked)
+        # our account is spam-limited: failed and the prospect marked (docs/design.md, "Sending
+        # within Telegram's limits")
         (errors.PeerFloodError(REQUEST), P, "PEER_FLOOD", True, None),
         # refused as asked, nobody to blame: failed, prospect untouched
         (errors.MessageTooLongError(REQUEST), P, "MESSAGE_TOO_LONG", False, None),

@@ -1,5 +1,6 @@
-"""Staff isolation in a real headless Chromium (issue 14): a manager sees only their account's
-clients and gets a 404 on another account's action; the head of sales sees both."""
+"""Staff isolation in a real headless Chromium (docs/design.md, "Accounts and staff"): a manager
+sees only their account's clients and gets a 404 on another account's action; the head of sales sees
+both."""
 
 from datetime import timedelta
 
