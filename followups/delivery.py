@@ -4,8 +4,8 @@ A broker message names up to dispatcher.MAX_BATCH actions due in the same second
 dispatcher.prepare_lead before they are due (up to 2 s, for a large burst). They are claimed in
 one statement, their texts written and their send marks committed ahead of the due instant; the
 batch then waits for it, and is locked, re-checked, sent and recorded in a handful of statements
-(DESIGN, "Precision and capacity"). Each action is still re-checked at its send and sent on its
-own, idempotently (invariants 2-4):
+(docs/design.md, "Precision and capacity"). Each action is still re-checked at its send and
+sent on its own, idempotently (invariants 2-4):
 
 - the claim is a compare-and-set from `pending` with a fresh token; only the token's holder
   records a result, so a redelivered message, a second worker or a released claim cannot

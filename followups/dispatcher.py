@@ -1,6 +1,6 @@
 """Moves rows from Postgres onto the broker, and keeps the rows honest.
 
-A broker message is a hint that names rows; the rows are the truth (DESIGN, invariant 1).
+A broker message is a hint that names rows; the rows are the truth (docs/design.md, invariant 1).
 Only actions due within the horizon are published, with their remaining delay, so no worker
 holds long-delayed messages (invariant 5). Actions due in the same second travel together: a
 burst pays a few broker round trips per second of due time, not one per action.
