@@ -1,7 +1,7 @@
 """Delivering due actions: claim, re-check, send, record.
 
-A broker message names up to dispatcher.MAX_BATCH actions due in the same second, and arrives
-dispatcher.prepare_lead before they are due (up to 2 s, for a large burst). They are claimed in
+A broker message names up to publishing.MAX_BATCH actions due in the same second, and arrives
+publishing.prepare_lead before they are due (up to 2 s, for a large burst). They are claimed in
 one statement, their texts written and their send marks committed ahead of the due instant; the
 batch then waits for it, and is locked, re-checked, sent and recorded in a handful of statements
 (DESIGN, "Precision and capacity"). Each action is still re-checked at its send and sent on its
@@ -37,7 +37,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from followups import accounts, bulk, claims, dispatcher, events, ratelimit, texts
+from followups import accounts, bulk, claims, events, publishing, ratelimit, texts, transitions
 from followups.messenger import (
     AccountUnusable,
     PermanentSendError,
@@ -56,7 +56,7 @@ from followups.models import (
     Prospect,
     ScheduledAction,
 )
-from followups.services import respect_quiet_hours
+from followups.quiet_hours import respect_quiet_hours
 
 log = logging.getLogger(__name__)
 
@@ -169,9 +169,9 @@ def _claim(
     two statements."""
     pending = ScheduledAction.objects.filter(pk__any=ids, status=ActionStatus.PENDING)
     report.missed = len(
-        dispatcher.missed_now(pending.filter(scheduled_for__lt=now - dispatcher.grace()))
+        transitions.missed_now(pending.filter(scheduled_for__lt=now - transitions.grace()))
     )
-    window = now + dispatcher.PREPARE_LEAD + EARLY_TOLERANCE
+    window = now + publishing.PREPARE_LEAD + EARLY_TOLERANCE
     pending.filter(scheduled_for__lte=window).update(
         status=SENDING,
         claim_token=token,
@@ -197,11 +197,11 @@ def _republish_early(ids: list[uuid.UUID], now: datetime) -> None:
             pk__any=ids,
             status=ActionStatus.PENDING,
             scheduled_for__gt=now,
-            scheduled_for__lte=now + dispatcher.horizon(),
+            scheduled_for__lte=now + publishing.horizon(),
         ).values_list("pk", "scheduled_for")
     )
     if early:
-        dispatcher.publish(early, now)
+        publishing.publish(early, now)
 
 
 def _hold_unusable_accounts(
@@ -334,7 +334,7 @@ def _defer(sends: list[_Send], token: uuid.UUID, report: DeliveryReport) -> None
             sends = [s for s in sends if s.action.pk in ours]
             for send in sends:
                 send.action.scheduled_for = send.slot
-            dispatcher.enqueue_on_commit(*(s.action for s in sends))
+            publishing.enqueue_on_commit(*(s.action for s in sends))
         for send in lost:
             log.warning("claim lost, outcome pending not recorded id=%s", send.action.pk)
     for send in sends:
@@ -361,7 +361,7 @@ def _back_to_pending(
             and publish
         ):
             action.scheduled_for = when
-            dispatcher.enqueue_on_commit(action)
+            publishing.enqueue_on_commit(action)
 
 
 def _send_batch(sends: list[_Send], token: uuid.UUID, report: DeliveryReport) -> None:
@@ -493,12 +493,12 @@ def _lock_prospects(sends: list[_Send]) -> dict[int, Prospect]:
 
 
 def _overdue(action: ScheduledAction) -> bool:
-    return action.scheduled_for < timezone.now() - dispatcher.grace()
+    return action.scheduled_for < timezone.now() - transitions.grace()
 
 
 def _miss(action: ScheduledAction, token: uuid.UUID, report: DeliveryReport) -> None:
     """The missed-run policy for a marked row, once the messenger said it was never sent."""
-    reason = dispatcher.missed_reason()
+    reason = transitions.missed_reason()
     if _finish(action, token, ActionStatus.MISSED, last_error=reason):
         report.missed += 1
         events.of(action, "missed", level=logging.WARNING, reason=reason)

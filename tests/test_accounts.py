@@ -17,7 +17,7 @@ from bot import conversation, listener
 from bot.conversation import Incoming
 from bot.management.commands import runbot
 from bot.telegram import TelethonMessenger, classify
-from followups import accounts, alerts, delivery, dispatcher, services
+from followups import accounts, alerts, delivery, dispatcher, quiet_hours, services
 from followups.messenger import AccountUnusable, Recipient, TransientSendError
 from followups.models import (
     DEFAULT_ACCOUNT,
@@ -332,8 +332,8 @@ def test_per_account_quiet_hours(two, settings):
     late = timezone.now().replace(hour=14)  # 22:00 in the client's zone (UTC+8)
     ours = Prospect.objects.create(telegram_id=1, account=default)
     hers = Prospect.objects.create(telegram_id=2, account=anna)
-    assert services.respect_quiet_hours(late, hers, False) == late
-    assert services.respect_quiet_hours(late, ours, False) > late
+    assert quiet_hours.respect_quiet_hours(late, hers, False) == late
+    assert quiet_hours.respect_quiet_hours(late, ours, False) > late
 
 
 def test_the_messenger_keeps_a_client_per_account_and_drops_a_refused_one(two, transactional_db):
