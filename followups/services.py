@@ -322,20 +322,9 @@ def _publish_soon(actions: list[ScheduledAction]) -> None:
             events.of(action, "enqueued")
 
 
-def get_action(action_id: UUID | str) -> ScheduledAction:
-    try:
-        return ScheduledAction.objects.select_related("prospect").get(pk=action_id)
-    except (ScheduledAction.DoesNotExist, ValidationError, ValueError, TypeError):
-        raise SchedulingError(f"unknown action: {action_id!r}") from None
-
-
 def get_pending(prospect: Prospect | None = None) -> QuerySet[ScheduledAction]:
     qs = ScheduledAction.objects.filter(status=PENDING)
     return qs.filter(prospect=prospect) if prospect is not None else qs
-
-
-def get_overdue(now: datetime | None = None) -> QuerySet[ScheduledAction]:
-    return get_pending().filter(scheduled_for__lt=now or timezone.now())
 
 
 def cancel_action(action: ScheduledAction, reason: str) -> bool:
@@ -374,20 +363,6 @@ def _cancel_followups(prospect: Prospect, reason: str) -> list[UUID]:
         ScheduledAction.objects.filter(prospect=prospect, action_type=ActionType.FOLLOW_UP),
         reason,
     )
-
-
-def mark_executed(action: ScheduledAction, telegram_message_id: int | None = None) -> bool:
-    """Record that an action was sent by other means (e.g. staff wrote by hand)."""
-    executed = transition(
-        ScheduledAction.objects.filter(pk=action.pk),
-        PENDING,
-        "executed",
-        event_fields={"by": "hand", "message_id": telegram_message_id},
-        status=ActionStatus.EXECUTED,
-        executed_at=timezone.now(),
-        telegram_message_id=telegram_message_id,
-    )
-    return bool(executed)
 
 
 def reschedule(
