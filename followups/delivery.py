@@ -35,7 +35,6 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from followups import accounts, bulk, claims, events, publishing, ratelimit, texts, transitions
 from followups.messenger import (
@@ -150,7 +149,7 @@ def _prepare(action: ScheduledAction) -> _Send:
     so that it can be recognised, and so that a repeat is the same message."""
     if action.send_started_at is not None and action.send_text:
         return _Send(action, action.send_text, started_before=action.send_started_at)
-    return _Send(action, render_text(action))
+    return _Send(action, texts.render_text(action))
 
 
 def _mark_started(sends: list[_Send]) -> None:
@@ -611,21 +610,6 @@ def _reminds_of_another_time(action: ScheduledAction, meeting: Meeting) -> bool:
     except (KeyError, TypeError, ValueError):
         return False
     return written_for.tzinfo is not None and written_for != meeting.starts_at
-
-
-def render_text(action: ScheduledAction) -> str:
-    """The text to send, in the client's language. An empty follow-up template is written at
-    send time by settings.FOLLOWUPS_FOLLOWUP_WRITER."""
-    prospect = action.prospect
-    template = (action.payload.get("message_template") or "").strip()
-    if action.action_type == ActionType.FOLLOW_UP:
-        return template or import_string(settings.FOLLOWUPS_FOLLOWUP_WRITER)(action)
-    if action.action_type == ActionType.PRE_MEETING_REMINDER and action.meeting is not None:
-        kind = "1h" if action.payload.get("reminder_type") == "1h" else "24h"
-        return texts.meeting_reminder(
-            kind, action.meeting, timezone.now(), prospect.zone, prospect.language
-        )
-    return template or texts.pick(texts.GENERIC_REMINDER, prospect.language)
 
 
 def plain_follow_up(action: ScheduledAction) -> str:
