@@ -231,8 +231,9 @@ def test_each_send_goes_from_the_clients_own_account(two, messenger, broker):
     assert messenger.to(4242, "anna") == ["from anna"]
 
 
-def test_each_account_has_its_own_cap(two, messenger, broker, settings):
+def test_each_account_has_its_own_cap(transactional_db, two, messenger, broker, settings):
     """Anna's backlog (next slot 30 s away) defers her send; the default account's goes now."""
+    # transactional_db: the send slots are reserved in a durable transaction (ratelimit).
     settings.FOLLOWUPS_SEND_RATE_PER_MINUTE = 60
     default, anna = two
     anna.send_rate_per_minute = 2
