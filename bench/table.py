@@ -168,11 +168,11 @@ def bulk_scheduling(n: int) -> dict:
 def delivery_in_process(n: int, n_burst: int) -> dict:
     """Run `followups.delivery.deliver` here on batches of due actions, as one worker thread
     does for one message of a burst of n_burst, counting statements and timing them."""
-    from followups import dispatcher
+    from followups import publishing
     from followups.delivery import deliver
     from followups.models import ScheduledAction
 
-    batch = dispatcher.batch_size(n_burst)
+    batch = publishing.batch_size(n_burst)
     start = now()
     ids = db.copy_actions(db.make_prospects(n), [start - timedelta(seconds=1)] * n, now=start)
     timer = QueryTimer()

@@ -212,6 +212,7 @@ def start_background(stop: threading.Event, clock: DemoClock) -> tuple[Worker, t
     import dramatiq
     from dramatiq import Worker
 
+    import followups.actors  # noqa: F401  the worker's actor, as rundramatiq loads it
     from followups import dispatcher
 
     worker = Worker(dramatiq.get_broker(), worker_threads=2, worker_timeout=100)

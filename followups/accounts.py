@@ -19,7 +19,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from followups.models import DEFAULT_ACCOUNT, Account, ActionStatus, Prospect, ScheduledAction
-from followups.quiet_hours import QuietHours
+from followups.quiet_hours import outside_quiet_hours
 
 log = logging.getLogger(__name__)
 
@@ -223,22 +223,6 @@ def logged_in(account: Account, user_id: int, username: str) -> None:
             resume(account)
     for name, value in fields.items():
         setattr(account, name, value)
-
-
-def quiet_hours(account: Account | None) -> QuietHours | None:
-    """The account's quiet hours, else the global FOLLOWUPS_QUIET_HOURS ('off' turns them off
-    for one account)."""
-    spec = account.quiet_hours if account is not None and account.quiet_hours else None
-    return QuietHours.parse(spec or settings.FOLLOWUPS_QUIET_HOURS)
-
-
-def outside_quiet_hours(
-    when: datetime, account: Account | None, zone: ZoneInfo, client_requested_time: bool
-) -> datetime:
-    """`when`, or the end of the account's quiet window it falls in (on the client's clock,
-    `zone`), unless the client named that time."""
-    window = None if client_requested_time else quiet_hours(account)
-    return window.defer(when, zone) if window else when
 
 
 def time_zone(account: Account | None) -> str:

@@ -5,7 +5,7 @@ import traceback
 import dramatiq
 from django.conf import settings
 
-from followups import delivery
+from followups import delivery, publishing
 
 MAX_RETRIES = 3
 
@@ -27,6 +27,7 @@ def retry_when(retries: int, exception: BaseException) -> bool:
 
 
 @dramatiq.actor(
+    actor_name=publishing.ACTOR_NAME,
     queue_name=settings.FOLLOWUPS_QUEUE,
     retry_when=retry_when,
     min_backoff=1_000,

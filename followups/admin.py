@@ -24,7 +24,6 @@ from django.utils.html import format_html
 
 from followups import access, accounts, services, texts
 from followups.cleaning import clean_text
-from followups.delivery import render_text
 from followups.models import (
     Account,
     ActionStatus,
@@ -36,6 +35,7 @@ from followups.models import (
     ScheduledAction,
 )
 from followups.services import SchedulingError
+from followups.texts import render_text
 
 UTC = ZoneInfo("UTC")
 

@@ -1,7 +1,7 @@
 """Delivering due actions: claim, re-check, send, record.
 
-A broker message names up to dispatcher.MAX_BATCH actions due in the same second, and arrives
-dispatcher.prepare_lead before they are due (up to 2 s, for a large burst). They are claimed in
+A broker message names up to publishing.MAX_BATCH actions due in the same second, and arrives
+publishing.prepare_lead before they are due (up to 2 s, for a large burst). They are claimed in
 one statement, their texts written and their send marks committed ahead of the due instant; the
 batch then waits for it, and is locked, re-checked, sent and recorded in a handful of statements
 (docs/design.md, "Precision and capacity"). Each action is still re-checked at its send and
@@ -35,9 +35,8 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
-from followups import accounts, bulk, claims, dispatcher, events, ratelimit, texts
+from followups import accounts, bulk, claims, events, publishing, ratelimit, texts, transitions
 from followups.messenger import (
     AccountUnusable,
     PermanentSendError,
@@ -56,7 +55,7 @@ from followups.models import (
     Prospect,
     ScheduledAction,
 )
-from followups.services import respect_quiet_hours
+from followups.quiet_hours import respect_quiet_hours
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +149,7 @@ def _prepare(action: ScheduledAction) -> _Send:
     so that it can be recognised, and so that a repeat is the same message."""
     if action.send_started_at is not None and action.send_text:
         return _Send(action, action.send_text, started_before=action.send_started_at)
-    return _Send(action, render_text(action))
+    return _Send(action, texts.render_text(action))
 
 
 def _mark_started(sends: list[_Send]) -> None:
@@ -169,9 +168,9 @@ def _claim(
     two statements."""
     pending = ScheduledAction.objects.filter(pk__any=ids, status=ActionStatus.PENDING)
     report.missed = len(
-        dispatcher.missed_now(pending.filter(scheduled_for__lt=now - dispatcher.grace()))
+        transitions.missed_now(pending.filter(scheduled_for__lt=now - transitions.grace()))
     )
-    window = now + dispatcher.PREPARE_LEAD + EARLY_TOLERANCE
+    window = now + publishing.PREPARE_LEAD + EARLY_TOLERANCE
     pending.filter(scheduled_for__lte=window).update(
         status=SENDING,
         claim_token=token,
@@ -197,11 +196,11 @@ def _republish_early(ids: list[uuid.UUID], now: datetime) -> None:
             pk__any=ids,
             status=ActionStatus.PENDING,
             scheduled_for__gt=now,
-            scheduled_for__lte=now + dispatcher.horizon(),
+            scheduled_for__lte=now + publishing.horizon(),
         ).values_list("pk", "scheduled_for")
     )
     if early:
-        dispatcher.publish(early, now)
+        publishing.publish(early, now)
 
 
 def _hold_unusable_accounts(
@@ -334,7 +333,7 @@ def _defer(sends: list[_Send], token: uuid.UUID, report: DeliveryReport) -> None
             sends = [s for s in sends if s.action.pk in ours]
             for send in sends:
                 send.action.scheduled_for = send.slot
-            dispatcher.enqueue_on_commit(*(s.action for s in sends))
+            publishing.enqueue_on_commit(*(s.action for s in sends))
         for send in lost:
             log.warning("claim lost, outcome pending not recorded id=%s", send.action.pk)
     for send in sends:
@@ -361,7 +360,7 @@ def _back_to_pending(
             and publish
         ):
             action.scheduled_for = when
-            dispatcher.enqueue_on_commit(action)
+            publishing.enqueue_on_commit(action)
 
 
 def _send_batch(sends: list[_Send], token: uuid.UUID, report: DeliveryReport) -> None:
@@ -493,12 +492,12 @@ def _lock_prospects(sends: list[_Send]) -> dict[int, Prospect]:
 
 
 def _overdue(action: ScheduledAction) -> bool:
-    return action.scheduled_for < timezone.now() - dispatcher.grace()
+    return action.scheduled_for < timezone.now() - transitions.grace()
 
 
 def _miss(action: ScheduledAction, token: uuid.UUID, report: DeliveryReport) -> None:
     """The missed-run policy for a marked row, once the messenger said it was never sent."""
-    reason = dispatcher.missed_reason()
+    reason = transitions.missed_reason()
     if _finish(action, token, ActionStatus.MISSED, last_error=reason):
         report.missed += 1
         events.of(action, "missed", level=logging.WARNING, reason=reason)
@@ -611,21 +610,6 @@ def _reminds_of_another_time(action: ScheduledAction, meeting: Meeting) -> bool:
     except (KeyError, TypeError, ValueError):
         return False
     return written_for.tzinfo is not None and written_for != meeting.starts_at
-
-
-def render_text(action: ScheduledAction) -> str:
-    """The text to send, in the client's language. An empty follow-up template is written at
-    send time by settings.FOLLOWUPS_FOLLOWUP_WRITER."""
-    prospect = action.prospect
-    template = (action.payload.get("message_template") or "").strip()
-    if action.action_type == ActionType.FOLLOW_UP:
-        return template or import_string(settings.FOLLOWUPS_FOLLOWUP_WRITER)(action)
-    if action.action_type == ActionType.PRE_MEETING_REMINDER and action.meeting is not None:
-        kind = "1h" if action.payload.get("reminder_type") == "1h" else "24h"
-        return texts.meeting_reminder(
-            kind, action.meeting, timezone.now(), prospect.zone, prospect.language
-        )
-    return template or texts.pick(texts.GENERIC_REMINDER, prospect.language)
 
 
 def plain_follow_up(action: ScheduledAction) -> str:

@@ -138,10 +138,6 @@ class Meeting(models.Model):
     def __str__(self) -> str:
         return f"Meeting {self.pk} with {self.prospect} at {self.starts_at:%Y-%m-%d %H:%M} UTC"
 
-    @property
-    def is_active(self) -> bool:
-        return self.status != self.Status.CANCELLED
-
 
 class ActionType(models.TextChoices):
     FOLLOW_UP = "follow_up", "follow-up"

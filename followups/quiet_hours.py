@@ -4,9 +4,14 @@ for is kept."""
 
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+
+if TYPE_CHECKING:  # models imports this module (validate_quiet_hours)
+    from followups.models import Account, Prospect
 
 
 @dataclass(frozen=True)
@@ -47,3 +52,25 @@ def validate_quiet_hours(spec: str) -> None:
         QuietHours.parse(spec)
     except ValueError as exc:
         raise ValidationError(str(exc)) from None
+
+
+def account_quiet_hours(account: "Account | None") -> QuietHours | None:
+    """The account's quiet hours, else the global FOLLOWUPS_QUIET_HOURS ('off' turns them off
+    for one account)."""
+    spec = account.quiet_hours if account is not None and account.quiet_hours else None
+    return QuietHours.parse(spec or settings.FOLLOWUPS_QUIET_HOURS)
+
+
+def outside_quiet_hours(
+    when: datetime, account: "Account | None", zone: ZoneInfo, client_requested_time: bool
+) -> datetime:
+    """`when`, or the end of the account's quiet window it falls in (on the client's clock,
+    `zone`), unless the client named that time."""
+    window = None if client_requested_time else account_quiet_hours(account)
+    return window.defer(when, zone) if window else when
+
+
+def respect_quiet_hours(when: datetime, prospect: "Prospect", client_requested_time: bool):
+    """`when`, or the end of the quiet window (the prospect's account's) it falls in, unless
+    the client named it."""
+    return outside_quiet_hours(when, prospect.account, prospect.zone, client_requested_time)

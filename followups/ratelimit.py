@@ -28,14 +28,15 @@ def interval(account: Account | None = None) -> timedelta | None:
 
 def reserve_slots(count: int, now: datetime | None = None, *, account: Account) -> list[datetime]:
     """Reserve the next `count` free send slots of `account`, in order, in one short transaction
-    (never inside a longer one: the row lock serialises the account's sends)."""
+    (never inside a longer one: the row lock serialises the account's sends; `durable` makes
+    Django refuse one)."""
     now = now or timezone.now()
     step = interval(account)
     if step is None:
         return [now] * count
     if count == 0:
         return []
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         rate, _ = SendRate.objects.select_for_update().get_or_create(
             account=account.name, defaults={"next_free_at": now}
         )

@@ -22,7 +22,7 @@ from django.db.models import Case, Count, F, QuerySet, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from followups import accounts, bulk, dispatcher, events, outcomes
+from followups import bulk, events, outcomes, publishing
 from followups.cleaning import clean_text
 from followups.messenger import MAX_TEXT_LENGTH
 from followups.models import (
@@ -36,6 +36,7 @@ from followups.models import (
     Prospect,
     ScheduledAction,
 )
+from followups.quiet_hours import account_quiet_hours, respect_quiet_hours
 from followups.transitions import transition
 
 log = logging.getLogger(__name__)
@@ -106,14 +107,6 @@ def _clean_payload(payload: object) -> dict:
     return payload
 
 
-def respect_quiet_hours(when: datetime, prospect: Prospect, client_requested_time: bool):
-    """`when`, or the end of the quiet window (the prospect's account's) it falls in, unless
-    the client named it."""
-    return accounts.outside_quiet_hours(
-        when, prospect.account, prospect.zone, client_requested_time
-    )
-
-
 # --- prospects -----------------------------------------------------------------------------
 
 
@@ -171,7 +164,7 @@ def schedule_action(
             promised_at=now,
         )
         events.of(action, "created", client_requested_time=client_requested_time)
-        dispatcher.enqueue_on_commit(action)
+        publishing.enqueue_on_commit(action)
     return action
 
 
@@ -214,7 +207,7 @@ def schedule_actions(new: Sequence[NewAction], *, now: datetime | None = None) -
         return []
     zones = _bulk_prospects(items)
     windows = {
-        account.pk: accounts.quiet_hours(account)
+        account.pk: account_quiet_hours(account)
         for account in Account.objects.filter(pk__in={a for _, a in zones.values()})
     }
     actions = []
@@ -310,12 +303,12 @@ def _publish_soon(actions: list[ScheduledAction]) -> None:
     publishes them instead if the broker is away."""
     now = timezone.now()
     soon = [
-        (a.pk, a.scheduled_for) for a in actions if a.scheduled_for <= now + dispatcher.horizon()
+        (a.pk, a.scheduled_for) for a in actions if a.scheduled_for <= now + publishing.horizon()
     ]
     if not soon:
         return
     try:
-        dispatcher.publish(soon, now)
+        publishing.publish(soon, now)
     except Exception:
         log.warning(
             "publishing %d new actions failed; the dispatcher will", len(soon), exc_info=True
@@ -325,24 +318,13 @@ def _publish_soon(actions: list[ScheduledAction]) -> None:
         enqueued_at=now
     )
     for action in actions:
-        if action.scheduled_for <= now + dispatcher.horizon():
+        if action.scheduled_for <= now + publishing.horizon():
             events.of(action, "enqueued")
-
-
-def get_action(action_id: UUID | str) -> ScheduledAction:
-    try:
-        return ScheduledAction.objects.select_related("prospect").get(pk=action_id)
-    except (ScheduledAction.DoesNotExist, ValidationError, ValueError, TypeError):
-        raise SchedulingError(f"unknown action: {action_id!r}") from None
 
 
 def get_pending(prospect: Prospect | None = None) -> QuerySet[ScheduledAction]:
     qs = ScheduledAction.objects.filter(status=PENDING)
     return qs.filter(prospect=prospect) if prospect is not None else qs
-
-
-def get_overdue(now: datetime | None = None) -> QuerySet[ScheduledAction]:
-    return get_pending().filter(scheduled_for__lt=now or timezone.now())
 
 
 def cancel_action(action: ScheduledAction, reason: str) -> bool:
@@ -383,20 +365,6 @@ def _cancel_followups(prospect: Prospect, reason: str) -> list[UUID]:
     )
 
 
-def mark_executed(action: ScheduledAction, telegram_message_id: int | None = None) -> bool:
-    """Record that an action was sent by other means (e.g. staff wrote by hand)."""
-    executed = transition(
-        ScheduledAction.objects.filter(pk=action.pk),
-        PENDING,
-        "executed",
-        event_fields={"by": "hand", "message_id": telegram_message_id},
-        status=ActionStatus.EXECUTED,
-        executed_at=timezone.now(),
-        telegram_message_id=telegram_message_id,
-    )
-    return bool(executed)
-
-
 def reschedule(
     action: ScheduledAction,
     when: datetime,
@@ -434,7 +402,7 @@ def _move(action, when, client_requested_time, now, **fields) -> bool:
         )
         if changed:
             action.refresh_from_db(fields=["scheduled_for", *fields])
-            dispatcher.enqueue_on_commit(action)
+            publishing.enqueue_on_commit(action)
     if changed:
         events.of(action, "rescheduled")
     return bool(changed)

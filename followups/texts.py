@@ -3,6 +3,12 @@
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from followups.models import ActionType, ScheduledAction
+
 # A meeting reminder says only what is so: its title when it has one, and its link or place
 # when they are known (nothing is promised for later: no other message will bring them).
 REMINDER_24H = {
@@ -98,3 +104,18 @@ def readable_reason(code: str) -> str:
         if code.startswith(prefix):
             return words + code.removeprefix(prefix)
     return code
+
+
+def render_text(action: ScheduledAction) -> str:
+    """The text to send, in the client's language. An empty follow-up template is written at
+    send time by settings.FOLLOWUPS_FOLLOWUP_WRITER."""
+    prospect = action.prospect
+    template = (action.payload.get("message_template") or "").strip()
+    if action.action_type == ActionType.FOLLOW_UP:
+        return template or import_string(settings.FOLLOWUPS_FOLLOWUP_WRITER)(action)
+    if action.action_type == ActionType.PRE_MEETING_REMINDER and action.meeting is not None:
+        kind = "1h" if action.payload.get("reminder_type") == "1h" else "24h"
+        return meeting_reminder(
+            kind, action.meeting, timezone.now(), prospect.zone, prospect.language
+        )
+    return template or pick(GENERIC_REMINDER, prospect.language)

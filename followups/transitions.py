@@ -1,14 +1,16 @@
 """Compare-and-set status changes of many rows at once, with an event for each row changed."""
 
 import logging
+from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from followups import events
-from followups.models import ScheduledAction
+from followups import accounts, events
+from followups.models import ActionStatus, ScheduledAction
 
 # Ids per statement: PostgreSQL takes at most 65,535 parameters in one.
 CHUNK = 5000
@@ -82,3 +84,29 @@ def _select_then_update(qs: QuerySet, from_status: str, changes: dict) -> list[d
             chunk = [row for row in chunk if row["pk"] in ours]
         changed += chunk
     return changed
+
+
+def grace() -> timedelta:
+    """How overdue an action may be and still be sent; beyond it, it is missed."""
+    return timedelta(seconds=settings.FOLLOWUPS_MISSED_GRACE_S)
+
+
+def missed_reason() -> str:
+    return f"overdue by more than {settings.FOLLOWUPS_MISSED_GRACE_S} s; not sent"
+
+
+def missed_now(qs) -> list[dict]:
+    """Mark the pending rows of `qs` missed (their due time is past the grace period). A row
+    with a send mark is left to its worker: it may have reached the client (see
+    ScheduledAction.send_started_at); so is one whose account cannot send: it waits for it
+    (accounts.resume)."""
+    reason = missed_reason()
+    return transition(
+        accounts.sending_only(qs.filter(send_started_at__isnull=True)),
+        ActionStatus.PENDING,
+        "missed",
+        level=logging.WARNING,
+        event_fields={"reason": reason},
+        status=ActionStatus.MISSED,
+        last_error=reason,
+    )

@@ -92,6 +92,8 @@ def broker():
 def worker(broker, transactional_db):
     """A real Dramatiq worker consuming the test queue, with the tight wake-up interval the
     README recommends for production (dramatiq_worker_timeout=50)."""
+    import followups.actors  # noqa: F401  the worker's actor, as rundramatiq loads it
+
     worker = Worker(broker, worker_timeout=50, worker_threads=4)
     worker.start()
     yield worker

@@ -18,7 +18,7 @@ from bot import conversation, listener
 from bot.conversation import Incoming
 from bot.management.commands import runbot
 from bot.telegram import TelethonMessenger, classify
-from followups import accounts, alerts, delivery, dispatcher, services
+from followups import accounts, alerts, delivery, dispatcher, quiet_hours, services
 from followups.messenger import AccountUnusable, Recipient, TransientSendError
 from followups.models import (
     DEFAULT_ACCOUNT,
@@ -232,8 +232,9 @@ def test_each_send_goes_from_the_clients_own_account(two, messenger, broker):
     assert messenger.to(4242, "anna") == ["from anna"]
 
 
-def test_each_account_has_its_own_cap(two, messenger, broker, settings):
+def test_each_account_has_its_own_cap(transactional_db, two, messenger, broker, settings):
     """Anna's backlog (next slot 30 s away) defers her send; the default account's goes now."""
+    # transactional_db: the send slots are reserved in a durable transaction (ratelimit).
     settings.FOLLOWUPS_SEND_RATE_PER_MINUTE = 60
     default, anna = two
     anna.send_rate_per_minute = 2
@@ -333,8 +334,8 @@ def test_per_account_quiet_hours(two, settings):
     late = timezone.now().replace(hour=14)  # 22:00 in the client's zone (UTC+8)
     ours = Prospect.objects.create(telegram_id=1, account=default)
     hers = Prospect.objects.create(telegram_id=2, account=anna)
-    assert services.respect_quiet_hours(late, hers, False) == late
-    assert services.respect_quiet_hours(late, ours, False) > late
+    assert quiet_hours.respect_quiet_hours(late, hers, False) == late
+    assert quiet_hours.respect_quiet_hours(late, ours, False) > late
 
 
 def test_the_messenger_keeps_a_client_per_account_and_drops_a_refused_one(two, transactional_db):

@@ -74,8 +74,15 @@ def test_a_viewer_sees_no_button_and_cannot_post_them(viewer, pending):
     assert pending.scheduled_for == datetime(2026, 11, 20, 12, 0, tzinfo=MOSCOW)
 
 
+def sent(action) -> None:
+    """The row as delivery leaves a sent action (tests/test_delivery.py covers the sending)."""
+    ScheduledAction.objects.filter(pk=action.pk).update(
+        status=ActionStatus.EXECUTED, executed_at=timezone.now(), telegram_message_id=7
+    )
+
+
 def test_a_sent_action_has_no_buttons(operator, pending):
-    services.mark_executed(pending, telegram_message_id=7)
+    sent(pending)
     body = operator.get(page(pending)).content.decode()
     assert send_now_url(pending) not in body
     assert cancel_url(pending) not in body
@@ -100,7 +107,7 @@ def test_cancel_asks_first_then_cancels(operator, pending):
 
 
 def test_cancel_does_not_ask_about_an_action_already_sent(operator, pending):
-    services.mark_executed(pending, telegram_message_id=7)
+    sent(pending)
     response = operator.get(cancel_url(pending), follow=True)
     assert response.redirect_chain[-1][0] == page(pending)
     body = response.content.decode()

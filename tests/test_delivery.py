@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from followups import delivery, dispatcher, services
+from followups import delivery, dispatcher, publishing, services, transitions
 from followups.actors import deliver_actions
 from followups.messenger import PermanentSendError, TransientSendError
 from followups.models import ActionStatus, ActionType, Message, ScheduledAction
@@ -86,7 +86,7 @@ def test_far_future_action_stays_in_postgres(broker, transactional_db, prospect,
 
 def test_no_ids_no_op(transactional_db):
     assert delivery.deliver([]) == delivery.DeliveryReport()
-    assert dispatcher.missed_now(ScheduledAction.objects.filter(pk__in=[])) == []
+    assert transitions.missed_now(ScheduledAction.objects.filter(pk__in=[])) == []
 
 
 def test_garbage_ids_are_ignored(worker, prospect, messenger):
@@ -350,7 +350,7 @@ def test_forged_message_with_too_many_ids_is_cut(caplog):
 
 
 def test_claimed_ahead_but_sent_at_its_due_instant(transactional_db, prospect, messenger):
-    """A message fires ahead of its rows (dispatcher.prepare_lead): the batch is claimed and
+    """A message fires ahead of its rows (publishing.prepare_lead): the batch is claimed and
     written then, and waits for the due instant to send."""
     action = follow_up(prospect, soon(1.0))
     report = delivery.deliver([action.pk])
@@ -387,9 +387,9 @@ def _deliver_in_thread(action_id):
     [(1, 1), (50, 50), (51, 26), (800, 50), (5_000, 313), (20_000, 1000), (40_000, 1000)],
 )
 def test_a_due_second_is_spread_over_the_worker_threads(due_together, size):
-    assert dispatcher.batch_size(due_together) == size
+    assert publishing.batch_size(due_together) == size
 
 
 @pytest.mark.parametrize(("due_together", "lead_ms"), [(1, 101), (100, 200), (5_000, 2000)])
 def test_a_lone_action_is_claimed_only_a_moment_ahead(due_together, lead_ms):
-    assert dispatcher.prepare_lead(due_together) == timedelta(milliseconds=lead_ms)
+    assert publishing.prepare_lead(due_together) == timedelta(milliseconds=lead_ms)

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from followups import services
+from followups import delivery, services
 from followups.models import ActionStatus, ActionType, Meeting, Message, ScheduledAction
 from followups.quiet_hours import QuietHours
 from followups.services import SchedulingError
@@ -77,10 +77,6 @@ class TestScheduleValidation:
         services.opt_out(prospect)
         with pytest.raises(SchedulingError, match="opted out"):
             follow_up(prospect, timezone.now() + timedelta(hours=1))
-
-    def test_unknown_action_id(self):
-        with pytest.raises(SchedulingError, match="unknown action"):
-            services.get_action("not-a-uuid")
 
 
 @pytest.mark.django_db
@@ -169,14 +165,6 @@ class TestCancel:
         action.refresh_from_db()
         assert action.cancel_reason == "staff"
 
-    def test_executed_is_never_cancelled(self, prospect):
-        action = follow_up(prospect, timezone.now() + timedelta(hours=2))
-        assert services.mark_executed(action, telegram_message_id=77)
-        assert services.cancel_pending_followups(prospect) == 0
-        action.refresh_from_db()
-        assert action.status == ActionStatus.EXECUTED
-        assert action.telegram_message_id == 77
-
     def test_opt_out_cancels_everything(self, prospect):
         follow_up(prospect, timezone.now() + timedelta(hours=2))
         services.book_meeting(prospect, timezone.now() + timedelta(days=3))
@@ -186,14 +174,12 @@ class TestCancel:
 
 @pytest.mark.django_db
 class TestQueries:
-    def test_pending_and_overdue(self, make_prospect):
+    def test_pending(self, make_prospect):
         p1, p2 = make_prospect(), make_prospect()
         follow_up(p1, timezone.now() + timedelta(hours=1))
         follow_up(p2, timezone.now() + timedelta(hours=1))
         assert services.get_pending().count() == 2
         assert services.get_pending(p1).count() == 1
-        assert services.get_overdue().count() == 0
-        assert services.get_overdue(timezone.now() + timedelta(hours=2)).count() == 2
 
     def test_reschedule_only_pending(self, prospect):
         action = follow_up(prospect, timezone.now() + timedelta(hours=1))
@@ -425,3 +411,13 @@ def test_near_due_bulk_actions_are_published_and_delivered(worker, make_prospect
     assert sorted(d.recipient_id for d in messenger.delivered) == sorted(
         p.telegram_id for p in prospects
     )
+
+
+def test_executed_is_never_cancelled(transactional_db, prospect, messenger):
+    """Sent by the live path (delivery), the action is no longer pending: nothing cancels it."""
+    action = follow_up(prospect, timezone.now())
+    assert delivery.deliver([action.pk]).sent == [action.pk]
+    assert services.cancel_pending_followups(prospect) == 0
+    action.refresh_from_db()
+    assert action.status == ActionStatus.EXECUTED
+    assert action.telegram_message_id == messenger.delivered[0].message_id

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from followups import dispatcher, services
+from followups import publishing, services
 from followups.models import ActionStatus, ScheduledAction
 from tests.conftest import wait_until
 from tests.faults.accounting import settle
@@ -89,7 +89,7 @@ def test_sent_then_lost_then_the_client_answered(cluster, telegram, report, poin
     prospects = make_prospects(BATCH)
     due = timezone.now().replace(microsecond=0) + timedelta(seconds=2)
     actions = store_follow_ups(prospects, [due] * BATCH)
-    dispatcher.publish([(a.pk, a.scheduled_for) for a in actions], timezone.now())  # one message
+    publishing.publish([(a.pk, a.scheduled_for) for a in actions], timezone.now())  # one message
 
     wait_until(lambda: telegram.events().get(FAULT_EVENT[point]), timeout=30)
     sent_before_replies = set(telegram.deliveries())
