@@ -23,7 +23,8 @@ from itertools import accumulate, pairwise
 from typing import Any
 
 from .fields import WEEKDAYS, ResolverInputError, Spec, validate
-from .lexicon import ORDINAL_WORDS, Tok, cut_short, names_time, time_form, tokenize
+from .lexicon import Tok, cut_short, names_time, time_form, tokenize
+from .vocabulary import FULL_DAYS, ORDINAL_WORDS, ROUND_THE_CLOCK
 
 SEVERAL = 3  # "несколько дней": the fallback reading of "several"
 # A message naming more times than this is read from shortly before the last of them (see
@@ -187,8 +188,6 @@ def _amount_fields(amount: float, unit: str, extra_minutes: float = 0) -> dict[s
 
 
 _FRACTIONS = {"half": 0.5, "quarter": 0.25}
-# «сутки» is 24 hours from now ("in 24 hours"), not a calendar day at 10:00
-_FULL_DAYS = {"сутки", "суток", "sutki", "sutok"}
 
 
 def _duration(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
@@ -214,7 +213,7 @@ def _duration(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
         if sep == "or" and other:
             options.append(float(other))
     scale = 1
-    if unit == "day" and ctx.texts(m, "u")[-1] in _FULL_DAYS:
+    if unit == "day" and ctx.texts(m, "u")[-1] in FULL_DAYS:
         unit, scale = "hour", 24
     fields = [_amount_fields(sign * option * scale, unit, sign * extra) for option in options]
     if len(fields) > 1:
@@ -565,7 +564,7 @@ def _date(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
 def _numeric_date(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     """ "20.11" is a date, "в 10.30" a time, "20/11" and "20.11.2026" always dates."""
     text, pre, mer = m.group("dm"), m.group("pre"), m.group("mer")
-    if text == "24/7" and not pre:
+    if text == ROUND_THE_CLOCK and not pre:
         return None  # "24/7 support": round the clock, not 24 July
     parts = re.split(r"[./]", text)
     first, second = int(parts[0]), int(parts[1])
