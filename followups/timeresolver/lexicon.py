@@ -1,8 +1,8 @@
-"""Vocabulary, normalisation, typo tolerance and tokenisation.
+"""Normalisation, typo tolerance and tokenisation over the word tables of vocabulary.py.
 
 Every surface form a client may type (Russian, English, Russian in Latin letters, typos,
 abbreviations, number words) becomes a short language-neutral tag: "tomorrow", "wd5" (Friday),
-"mo11" (November), "hour", "17:00", "20th", "contact" ... The grammar in parse.py is written once,
+"mo11" (November), "hour", "17:00", "20th", "contact" ... The grammar in parse/ is written once,
 over tags, so "завтра в 5", "tmrw at 5" and "zavtra v 5" are the same sentence to it.
 """
 
