@@ -17,10 +17,10 @@ from followups.timeresolver import (
     ResolverInputError,
     Status,
     lexicon,
-    parse,
     resolve_fields,
     resolve_text,
 )
+from followups.timeresolver.parse import grammar, model
 
 ROOT = Path(__file__).parents[1]
 NOW = "2026-11-18T14:30"
@@ -97,7 +97,7 @@ def test_no_time_rule_takes_in_a_run_of_prepositions():
     """A rule that took any number of prepositions ("в в в ... 5") scanned the run again from
     each of them: quadratic in the run."""
     tags = "at " * 50 + "5"
-    for rule in parse.RULES:
+    for rule in grammar.RULES:
         for m in rule.regex.finditer(tags):
             assert len(m.group().split()) <= 5, rule.regex.pattern
 
@@ -107,11 +107,11 @@ def test_a_message_is_read_from_its_last_mentions():
     before its MAX_MENTIONS-th last time on (the request is usually at the end). The request
     names two ("завтра", "в 11"): with one of them cut off, the other is half of it."""
     request, stay = "Позвоните завтра в 11. ", "Заезд 20 ноября. "
-    assert resolve_text(request + stay * (parse.MAX_MENTIONS - 2), NOW).status == Status.OK
-    half = resolve_text(request + stay * (parse.MAX_MENTIONS - 1), NOW)
+    assert resolve_text(request + stay * (model.MAX_MENTIONS - 2), NOW).status == Status.OK
+    half = resolve_text(request + stay * (model.MAX_MENTIONS - 1), NOW)
     assert (half.status, half.unused) == (Status.AMBIGUOUS, ("завтра",))
-    assert resolve_text(request + stay * parse.MAX_MENTIONS, NOW).status == Status.NONE
-    assert resolve_text(stay * parse.MAX_MENTIONS + request, NOW).status == Status.OK
+    assert resolve_text(request + stay * model.MAX_MENTIONS, NOW).status == Status.NONE
+    assert resolve_text(stay * model.MAX_MENTIONS + request, NOW).status == Status.OK
 
 
 _BOUNDED_RUN = """
