@@ -73,6 +73,11 @@ def zoned_time(field: str, description: str):
     return show
 
 
+def json_block(value) -> str:
+    """Stored JSON shown readable in the admin: indented, non-ASCII kept, HTML-escaped."""
+    return format_html("<pre>{}</pre>", json.dumps(value, ensure_ascii=False, indent=2))
+
+
 def human_delta(delta: timedelta) -> str:
     """ "2 days 3 h 5 min": how far off a time is, to the nearest minute."""
     minutes = round(delta.total_seconds() / 60)
@@ -378,7 +383,7 @@ class ScheduledActionAdmin(
 
     @admin.display(description="payload")
     def payload_pretty(self, obj):
-        return format_html("<pre>{}</pre>", json.dumps(obj.payload, ensure_ascii=False, indent=2))
+        return json_block(obj.payload)
 
     # --- actions -----------------------------------------------------------------------------
 
