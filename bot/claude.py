@@ -12,7 +12,8 @@ import logging
 import anthropic
 from django.conf import settings
 
-from bot.tools import TOOLS, Turn, run_tool
+from bot.tool_schemas import TOOLS
+from bot.tools import Turn, run_tool
 from followups.cleaning import clean_json, clean_text
 
 log = logging.getLogger(__name__)

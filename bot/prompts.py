@@ -9,7 +9,7 @@ import json
 from datetime import datetime
 
 from bot.humanize import describe_when
-from bot.tools import REASON_LIMIT
+from bot.tool_schemas import REASON_LIMIT
 from followups.models import Prospect, ScheduledAction
 
 # Put before a forwarded message: someone else's words, which the client only passed on.
