@@ -25,7 +25,6 @@ from uuid import UUID
 from django.conf import settings
 from django.db import DatabaseError, transaction
 
-from bot.humanize import describe_when
 from bot.models import ToolCall
 from bot.tool_schemas import REASON_LIMIT, TOOLS
 from followups import services
@@ -41,6 +40,7 @@ from followups.models import (
     ScheduledAction,
 )
 from followups.services import SchedulingError
+from followups.texts import describe_when
 from followups.timeresolver import (
     ResolverInputError,
     resolve_fields,

@@ -9,7 +9,6 @@ from django.utils import timezone
 
 from bot import claude
 from bot.conversation import Incoming, handle_incoming, record_outgoing, write_follow_up
-from bot.humanize import describe_when
 from bot.models import ToolCall
 from bot.tools import Turn, run_tool
 from followups import services
@@ -21,6 +20,7 @@ from followups.models import (
     Prospect,
     ScheduledAction,
 )
+from followups.texts import describe_when
 from tests.anthropic_fakes import FakeClaude, end_turn, last_tool_results, tool_use, tool_uses
 from tests.conftest import client_time, wait_until
 
