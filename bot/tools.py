@@ -190,13 +190,10 @@ def _model_reading(tool_input: dict, turn: Turn) -> datetime | None:
         parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise _Refused(f"follow_up_time {shown} is not ISO 8601") from None
-    if parsed.tzinfo is None:
-        raise _Refused(f"follow_up_time {shown} has no UTC offset")
-    if parsed < turn.now - timedelta(minutes=1):
-        raise _Refused(f"follow_up_time {shown} is in the past")
-    if parsed > turn.now + timedelta(days=settings.FOLLOWUPS_MAX_AHEAD_DAYS):
-        raise _Refused(f"follow_up_time {shown} is more than a year ahead")
-    return parsed
+    try:  # the same rules as for what gets scheduled (services is their one home)
+        return services.validate_when(parsed, turn.now, "follow_up_time")
+    except SchedulingError as exc:
+        raise _Refused(str(exc)) from None
 
 
 def _require_own_words(turn: Turn) -> None:

@@ -211,7 +211,7 @@ class TestClaudeSchedules:
             (
                 {"when_text": "завтра", "message_template": "", "reason": "x",
                  "follow_up_time": "2031-01-01T10:00:00"},
-                "has no UTC offset",
+                "follow_up_time has no time zone (2031-01-01T10:00:00)",
             ),
             (
                 {"when_text": "завтра", "message_template": "", "reason": "x",
@@ -221,7 +221,7 @@ class TestClaudeSchedules:
             (
                 {"when_text": "завтра", "message_template": "", "reason": "x",
                  "follow_up_time": "2099-01-01T10:00:00+08:00"},
-                "more than a year ahead",
+                "days ahead",
             ),
             (
                 {"when_text": "завтра", "message_template": "", "reason": "x",
