@@ -211,14 +211,6 @@ def _count_scheduling_call(turn: Turn) -> None:
         raise _Refused(f"at most {MAX_SCHEDULING_CALLS_PER_TURN} scheduling calls per message")
 
 
-def _pending_follow_up_at(turn: Turn, when: datetime) -> ScheduledAction | None:
-    """The client's pending follow-up due at `when`: a second one would be a duplicate."""
-    same = services.get_pending(turn.prospect).filter(
-        action_type=ActionType.FOLLOW_UP, scheduled_for=when
-    )
-    return same.first()
-
-
 def _resolve(tool_input: dict, turn: Turn):
     """The resolver's reading of the client's words (or, when it finds no time in them, of the
     model's structured fields: the same arithmetic), as (resolution, result-if-not-ok)."""
@@ -266,7 +258,9 @@ def _schedule_followup(tool_input: dict, turn: Turn) -> ToolResult:
         return not_ok
     if turn.prospect.opted_out_at:
         _lift_opt_out_by_request(when_text, turn)
-    if existing := _pending_follow_up_at(turn, resolution.when):  # one promise, one action
+    if existing := services.pending_follow_up_at(
+        turn.prospect, resolution.when
+    ):  # one promise, one action
         return ToolResult({**_scheduled_content(existing, turn, model_reading), "note": ALREADY})
     action = services.schedule_action(
         turn.prospect,
@@ -342,7 +336,7 @@ def _restore_followup(tool_input: dict, turn: Turn) -> ToolResult:
         raise _Refused("only a follow-up cancelled by the client's latest message can be restored")
     _count_scheduling_call(turn)
     old = ScheduledAction.objects.get(pk=action_id, status=ActionStatus.CANCELLED)
-    if existing := _pending_follow_up_at(turn, old.scheduled_for):
+    if existing := services.pending_follow_up_at(turn.prospect, old.scheduled_for):
         return ToolResult({**_scheduled_content(existing, turn), "note": ALREADY})
     if turn.prospect.actions.filter(payload__restored_from=str(old.pk)).exists():
         raise _Refused("that follow-up was already restored once (and cancelled since)")
