@@ -1,10 +1,7 @@
-import json
-
 from django.contrib import admin
-from django.utils.html import format_html
 
 from bot.models import ToolCall
-from followups.admin import AccountScoped, ReadOnly, RecordTimes
+from followups.admin import AccountScoped, ReadOnly, RecordTimes, json_block
 
 
 @admin.register(ToolCall)
@@ -24,10 +21,8 @@ class ToolCallAdmin(AccountScoped, RecordTimes, ReadOnly, admin.ModelAdmin):
 
     @admin.display(description="input")
     def input_pretty(self, obj):
-        return format_html(
-            "<pre>{}</pre>", json.dumps(obj.tool_input, ensure_ascii=False, indent=2)
-        )
+        return json_block(obj.tool_input)
 
     @admin.display(description="result")
     def result_pretty(self, obj):
-        return format_html("<pre>{}</pre>", json.dumps(obj.result, ensure_ascii=False, indent=2))
+        return json_block(obj.result)

@@ -12,7 +12,8 @@ import logging
 import anthropic
 from django.conf import settings
 
-from bot.tools import TOOLS, Turn, run_tool
+from bot.tool_schemas import TOOLS
+from bot.tools import Turn, run_tool
 from followups.cleaning import clean_json, clean_text
 
 log = logging.getLogger(__name__)
@@ -63,10 +64,7 @@ def respond(turn: Turn, system: str, history: list[dict]) -> str:
     for _ in range(MAX_ROUNDS):
         response = _call(system=system, tools=TOOLS, messages=messages)
         if response.stop_reason != "tool_use":
-            text = _answer_text(response)
-            if not text:
-                raise AgentUnavailable(f"empty answer (stop_reason {response.stop_reason})")
-            return text
+            return _answer_text(response, f"empty answer (stop_reason {response.stop_reason})")
         messages.append({"role": "assistant", "content": response.content})
         results = []
         for block in response.content:
@@ -90,11 +88,12 @@ def write_follow_up(system: str, history: list[dict]) -> str:
     if not settings.ANTHROPIC_API_KEY:
         raise AgentUnavailable("no ANTHROPIC_API_KEY")
     response = _call(system=system, messages=history)
-    text = _answer_text(response)
+    return _answer_text(response, "empty answer")
+
+
+def _answer_text(response, empty_reason: str) -> str:
+    """The answer's text blocks joined; AgentUnavailable(empty_reason) when there is none."""
+    text = "".join(b.text for b in response.content if b.type == "text").strip()
     if not text:
-        raise AgentUnavailable("empty answer")
+        raise AgentUnavailable(empty_reason)
     return text
-
-
-def _answer_text(response) -> str:
-    return "".join(b.text for b in response.content if b.type == "text").strip()

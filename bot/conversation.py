@@ -19,7 +19,6 @@ from django.utils import timezone
 
 from bot import claude, fallback, prompts
 from bot.claude import AgentUnavailable
-from bot.humanize import describe_when
 from bot.tools import Turn
 from followups import accounts, services
 from followups.cleaning import clean_text
@@ -33,7 +32,7 @@ from followups.models import (
     Prospect,
     ScheduledAction,
 )
-from followups.texts import pick
+from followups.texts import describe_when, pick
 
 log = logging.getLogger(__name__)
 

@@ -247,8 +247,8 @@ def next_due_within(window: timedelta) -> ScheduledAction | None:
 
 
 def describe_pending(prospect: Prospect) -> list[str]:
-    from bot.humanize import describe_when
     from followups.models import ActionStatus, ScheduledAction
+    from followups.texts import describe_when
 
     now = timezone.now()
     return [

@@ -8,9 +8,9 @@ quoted JSON string, bounded: never as free text that could read as an instructio
 import json
 from datetime import datetime
 
-from bot.humanize import describe_when
-from bot.tools import REASON_LIMIT
+from bot.tool_schemas import REASON_LIMIT
 from followups.models import Prospect, ScheduledAction
+from followups.texts import describe_when
 
 # Put before a forwarded message: someone else's words, which the client only passed on.
 FORWARDED_LABEL = "[Пересланное сообщение: чужие слова, не слова клиента]"

@@ -1,5 +1,5 @@
-"""The agent's tools: their schemas (for Claude) and what they do (for Claude and the
-rule-based fallback alike).
+"""The agent's tools: what they do (for Claude and the rule-based fallback alike); their
+schemas for Claude are in bot.tool_schemas.
 
 The model never does date arithmetic: `schedule_followup` and `book_meeting` take the
 client's own words, the deterministic resolver computes the time, and the result says exactly
@@ -25,8 +25,8 @@ from uuid import UUID
 from django.conf import settings
 from django.db import DatabaseError, transaction
 
-from bot.humanize import describe_when
 from bot.models import ToolCall
+from bot.tool_schemas import REASON_LIMIT, TOOLS
 from followups import services
 from followups.cleaning import clean_json, clean_text
 from followups.messenger import MAX_TEXT_LENGTH
@@ -40,8 +40,8 @@ from followups.models import (
     ScheduledAction,
 )
 from followups.services import SchedulingError
+from followups.texts import describe_when
 from followups.timeresolver import (
-    STRUCTURED_SCHEMA,
     ResolverInputError,
     resolve_fields,
     resolve_text,
@@ -53,123 +53,9 @@ log = logging.getLogger(__name__)
 # flood the client's schedule.
 MAX_SCHEDULING_CALLS_PER_TURN = 3
 WHEN_TEXT_LIMIT = 1000
-# The model's own note on why; it is shown to the model again (quoted) in later prompts.
-REASON_LIMIT = 200
 # A logged tool input longer than this (as JSON) is stored cut, as a string.
 STORED_INPUT_LIMIT = 10_000
 ALREADY = "already scheduled; nothing new was added"
-
-_WHEN_TEXT = {
-    "type": "string",
-    "description": "The client's own words about the time, verbatim, e.g. «через 2 часа», "
-    "«завтра после обеда», «в следующую пятницу в 11». Do not convert them.",
-}
-_WHEN_FIELDS = {
-    **STRUCTURED_SCHEMA,
-    "description": "Optional: the same time as the client's terms in fields (tomorrow = "
-    "days_ahead 1; «в 5» = hour 5; no arithmetic). Used only when the server cannot read "
-    "when_text.",
-}
-
-SCHEDULE_FOLLOWUP = {
-    "name": "schedule_followup",
-    "description": (
-        "Schedule a follow-up message to the client at the time THEY asked for (e.g. "
-        "«напиши мне через 2 часа», «свяжись завтра», «в воскресенье», «через неделю»). "
-        "Pass the client's words in when_text; the server computes the exact time in the "
-        "client's time zone. The result says exactly what was scheduled: confirm it to the "
-        "client with the result's `client_text`, word for word. If the result says "
-        "`ambiguous`, `past` or `no_time`, nothing was scheduled: ask the client to name a time."
-    ),
-    "input_schema": {
-        "type": "object",
-        "properties": {
-            "when_text": _WHEN_TEXT,
-            "when_fields": _WHEN_FIELDS,
-            "follow_up_time": {
-                "type": "string",
-                "format": "date-time",
-                "description": "Optional: your own reading of the time, ISO 8601 with offset. "
-                "Only a cross-check; the server's computation is what gets scheduled.",
-            },
-            "message_template": {
-                "type": "string",
-                "description": "The follow-up message to send then, in the client's language. "
-                "Useful and specific (a micro-insight), not just «напоминаю о себе». Empty: it "
-                "is written at send time from the conversation.",
-            },
-            "reason": {
-                "type": "string",
-                "maxLength": REASON_LIMIT,
-                "description": "Brief explanation of why this follow-up is scheduled.",
-            },
-        },
-        "required": ["when_text", "message_template", "reason"],
-    },
-}
-
-CANCEL_FOLLOWUPS = {
-    "name": "cancel_followups",
-    "description": "Cancel all the client's pending follow-ups (not meeting reminders), e.g. "
-    "when they say they no longer need to be contacted about it.",
-    "input_schema": {
-        "type": "object",
-        "properties": {
-            "reason": {"type": "string", "maxLength": REASON_LIMIT, "description": "Why."}
-        },
-        "required": ["reason"],
-    },
-}
-
-RESTORE_FOLLOWUP = {
-    "name": "restore_followup",
-    "description": "The client's latest message cancelled the follow-ups listed in the system "
-    "prompt. If the message leaves that plan unchanged (e.g. «да, жду», a question that does "
-    "not change when to write), restore it: same time, same text.",
-    "input_schema": {
-        "type": "object",
-        "properties": {"action_id": {"type": "string", "description": "Id from the list."}},
-        "required": ["action_id"],
-    },
-}
-
-OPT_OUT = {
-    "name": "opt_out",
-    "description": "The client asks not to be contacted any more («не пишите мне», «отпишите», "
-    "«stop»). Cancels everything pending; we never write first to them again.",
-    "input_schema": {"type": "object", "properties": {}, "required": []},
-}
-
-BOOK_MEETING = {
-    "name": "book_meeting",
-    "description": "Book a meeting (a call, a video call or in person) at the time the client "
-    "agreed to. Pass their words; the server computes the time. Reminders before the meeting "
-    "follow automatically and carry the link or place given here; with neither, they promise "
-    "none. The same time again is the same meeting; a client has at most a few upcoming "
-    "meetings.",
-    "input_schema": {
-        "type": "object",
-        "properties": {
-            "when_text": _WHEN_TEXT,
-            "when_fields": _WHEN_FIELDS,
-            "title": {"type": "string", "description": "Short topic of the meeting."},
-            "link": {
-                "type": "string",
-                "maxLength": MAX_LINK_LENGTH,
-                "description": "The video call's http(s) link, only one given in the "
-                "conversation; never invent one.",
-            },
-            "place": {
-                "type": "string",
-                "maxLength": MAX_PLACE_LENGTH,
-                "description": "Where to meet in person, if agreed.",
-            },
-        },
-        "required": ["when_text"],
-    },
-}
-
-TOOLS = [SCHEDULE_FOLLOWUP, CANCEL_FOLLOWUPS, RESTORE_FOLLOWUP, OPT_OUT, BOOK_MEETING]
 
 
 @dataclass
@@ -304,13 +190,10 @@ def _model_reading(tool_input: dict, turn: Turn) -> datetime | None:
         parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise _Refused(f"follow_up_time {shown} is not ISO 8601") from None
-    if parsed.tzinfo is None:
-        raise _Refused(f"follow_up_time {shown} has no UTC offset")
-    if parsed < turn.now - timedelta(minutes=1):
-        raise _Refused(f"follow_up_time {shown} is in the past")
-    if parsed > turn.now + timedelta(days=settings.FOLLOWUPS_MAX_AHEAD_DAYS):
-        raise _Refused(f"follow_up_time {shown} is more than a year ahead")
-    return parsed
+    try:  # the same rules as for what gets scheduled (services is their one home)
+        return services.validate_when(parsed, turn.now, "follow_up_time")
+    except SchedulingError as exc:
+        raise _Refused(str(exc)) from None
 
 
 def _require_own_words(turn: Turn) -> None:
@@ -326,14 +209,6 @@ def _count_scheduling_call(turn: Turn) -> None:
     turn.scheduling_calls += 1
     if turn.scheduling_calls > MAX_SCHEDULING_CALLS_PER_TURN:
         raise _Refused(f"at most {MAX_SCHEDULING_CALLS_PER_TURN} scheduling calls per message")
-
-
-def _pending_follow_up_at(turn: Turn, when: datetime) -> ScheduledAction | None:
-    """The client's pending follow-up due at `when`: a second one would be a duplicate."""
-    same = services.get_pending(turn.prospect).filter(
-        action_type=ActionType.FOLLOW_UP, scheduled_for=when
-    )
-    return same.first()
 
 
 def _resolve(tool_input: dict, turn: Turn):
@@ -383,7 +258,9 @@ def _schedule_followup(tool_input: dict, turn: Turn) -> ToolResult:
         return not_ok
     if turn.prospect.opted_out_at:
         _lift_opt_out_by_request(when_text, turn)
-    if existing := _pending_follow_up_at(turn, resolution.when):  # one promise, one action
+    if existing := services.pending_follow_up_at(
+        turn.prospect, resolution.when
+    ):  # one promise, one action
         return ToolResult({**_scheduled_content(existing, turn, model_reading), "note": ALREADY})
     action = services.schedule_action(
         turn.prospect,
@@ -459,7 +336,7 @@ def _restore_followup(tool_input: dict, turn: Turn) -> ToolResult:
         raise _Refused("only a follow-up cancelled by the client's latest message can be restored")
     _count_scheduling_call(turn)
     old = ScheduledAction.objects.get(pk=action_id, status=ActionStatus.CANCELLED)
-    if existing := _pending_follow_up_at(turn, old.scheduled_for):
+    if existing := services.pending_follow_up_at(turn.prospect, old.scheduled_for):
         return ToolResult({**_scheduled_content(existing, turn), "note": ALREADY})
     if turn.prospect.actions.filter(payload__restored_from=str(old.pk)).exists():
         raise _Refused("that follow-up was already restored once (and cancelled since)")

@@ -73,6 +73,11 @@ def zoned_time(field: str, description: str):
     return show
 
 
+def json_block(value) -> str:
+    """Stored JSON shown readable in the admin: indented, non-ASCII kept, HTML-escaped."""
+    return format_html("<pre>{}</pre>", json.dumps(value, ensure_ascii=False, indent=2))
+
+
 def human_delta(delta: timedelta) -> str:
     """ "2 days 3 h 5 min": how far off a time is, to the nearest minute."""
     minutes = round(delta.total_seconds() / 60)
@@ -378,7 +383,7 @@ class ScheduledActionAdmin(
 
     @admin.display(description="payload")
     def payload_pretty(self, obj):
-        return format_html("<pre>{}</pre>", json.dumps(obj.payload, ensure_ascii=False, indent=2))
+        return json_block(obj.payload)
 
     # --- actions -----------------------------------------------------------------------------
 
@@ -507,12 +512,8 @@ class ScheduledActionAdmin(
 
     def send_now_many_view(self, request: HttpRequest):
         """The bulk "send now": the same question for every selected action, then POST."""
-        if not self.has_change_permission(request):
-            raise PermissionDenied
-        actions = self._actions_in(request)
-        changelist = reverse("admin:followups_scheduledaction_changelist")
+        actions, changelist = self._selection(request, "send")
         if not actions:
-            self.message_user(request, "No actions selected to send.", messages.ERROR)
             return HttpResponseRedirect(changelist)
         if request.method == "POST":
             by = self._staff(request)
@@ -549,6 +550,16 @@ class ScheduledActionAdmin(
         }
         return TemplateResponse(request, "admin/followups/scheduledaction/send_now.html", context)
 
+    def _selection(self, request, verb: str) -> tuple[list[ScheduledAction], str]:
+        """A bulk view's start: the user may change, the selected actions and the changelist's
+        URL; with none selected, the user is told so (and the view redirects there)."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        actions = self._actions_in(request)
+        if not actions:
+            self.message_user(request, f"No actions selected to {verb}.", messages.ERROR)
+        return actions, reverse("admin:followups_scheduledaction_changelist")
+
     def _actions_in(self, request) -> list[ScheduledAction]:
         """The actions named by `ids` (comma-separated, GET or POST); unknown ids, and those of
         accounts the user does not see, are dropped."""
@@ -563,12 +574,8 @@ class ScheduledActionAdmin(
             return []
 
     def reschedule_view(self, request: HttpRequest):
-        if not self.has_change_permission(request):
-            raise PermissionDenied
-        actions = self._actions_in(request)
-        changelist = reverse("admin:followups_scheduledaction_changelist")
+        actions, changelist = self._selection(request, "reschedule")
         if not actions:
-            self.message_user(request, "No actions selected to reschedule.", messages.ERROR)
             return HttpResponseRedirect(changelist)
         form = RescheduleForm(request.POST or None)
         if request.method == "POST" and form.is_valid():

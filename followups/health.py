@@ -1,14 +1,20 @@
 """What the system looks like right now, read from the rows and the broker: for
-`manage.py followups_status`, `/healthz` and `/metrics`."""
+`manage.py followups_status`, `/healthz` and `/metrics`; and the setup checks (settings,
+database, broker) that `manage.py runbot --dry-run` prints."""
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import dramatiq
+import pika
 from django.conf import settings
-from django.db import connection
+from django.core import checks
+from django.db import DatabaseError, connection
+from django.db.migrations.executor import MigrationExecutor
 from django.db.models import Count, F, Min
 from django.utils import timezone
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from dramatiq.brokers.stub import StubBroker
 from dramatiq.common import dq_name, xq_name
 
 from followups.models import ActionStatus, Heartbeat, ScheduledAction
@@ -94,10 +100,72 @@ def snapshot() -> Snapshot:
     return snap
 
 
+def _ping_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
 def database_ok() -> bool:
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
+        _ping_database()
     except Exception:
         return False
     return True
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
+
+
+def check_settings() -> Check:
+    """Django's system checks, followups' among them (a messenger that really sends)."""
+    errors = [message for message in checks.run_checks() if message.is_serious()]
+    if errors:
+        return Check(
+            "settings",
+            False,
+            "; ".join(f"{error.msg} {error.hint or ''}".strip() for error in errors),
+        )
+    return Check(
+        "settings",
+        True,
+        f"{settings.SETTINGS_MODULE}; messenger {settings.FOLLOWUPS_MESSENGER}; "
+        f"time zone {settings.FOLLOWUPS_DEFAULT_TZ}",
+    )
+
+
+def check_database() -> Check:
+    try:
+        _ping_database()
+        executor = MigrationExecutor(connection)
+        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    except DatabaseError as exc:
+        return Check("database", False, f"cannot use it: {first_line(exc)}")
+    where = f"{connection.vendor} {connection.settings_dict.get('NAME')}"
+    if plan:
+        names = ", ".join(f"{m.app_label}.{m.name}" for m, _ in plan[:5])
+        return Check("database", False, f"{where}: {len(plan)} unapplied migration(s): {names}")
+    return Check("database", True, f"{where}, migrations applied")
+
+
+def check_broker() -> Check:
+    broker = dramatiq.get_broker()
+    if isinstance(broker, StubBroker):
+        return Check("broker", True, "in-process stub broker (nothing leaves this process)")
+    if not isinstance(broker, RabbitmqBroker):
+        return Check("broker", True, f"{type(broker).__name__} (not checked)")
+    params = broker.parameters if isinstance(broker.parameters, list) else [broker.parameters]
+    where = ", ".join(f"{p.host}:{p.port}" for p in params)
+    try:
+        pika.BlockingConnection(broker.parameters).close()
+    except (pika.exceptions.AMQPError, OSError) as exc:
+        return Check("broker", False, f"RabbitMQ at {where}: cannot connect: {first_line(exc)}")
+    return Check("broker", True, f"RabbitMQ at {where}")

@@ -87,6 +87,13 @@ def _require_saved_prospect(prospect: object) -> Prospect:
     return prospect
 
 
+def pending_follow_up_at(prospect: Prospect, when: datetime) -> ScheduledAction | None:
+    """The client's pending follow-up due at `when`, if any: the same promise is the same
+    action, so a caller about to schedule one there returns this one instead."""
+    same = get_pending(prospect).filter(action_type=ActionType.FOLLOW_UP, scheduled_for=when)
+    return same.first()
+
+
 def _clean_payload(payload: object) -> dict:
     if payload is None:
         return {}

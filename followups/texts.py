@@ -1,4 +1,5 @@
-"""What the product says on its own: reminder texts and the plain follow-up, per language."""
+"""What the product says on its own: reminder texts, the plain follow-up and times in words,
+per language."""
 
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -8,6 +9,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from followups.models import ActionType, ScheduledAction
+from followups.timeresolver.fields import WEEKDAYS
 
 # A meeting reminder says only what is so: its title when it has one, and its link or place
 # when they are known (nothing is promised for later: no other message will bring them).
@@ -35,15 +37,92 @@ PLAIN_FOLLOW_UP = {
     "ru": "Здравствуйте! Как и договаривались, пишу вам. Удобно сейчас продолжить?",
     "en": "Hello! As agreed, I'm getting back to you. Is now a good time to continue?",
 }
-_DAY_WORDS = {
-    "ru": ("сегодня", "завтра"),
-    "en": ("today", "tomorrow"),
-}
 
 
 def pick(texts: dict, language: str):
     """The text in the client's language, Russian when we have none in theirs."""
     return texts.get((language or "ru")[:2].lower(), texts["ru"])
+
+
+_RU_WEEKDAYS = (
+    "в понедельник",
+    "во вторник",
+    "в среду",
+    "в четверг",
+    "в пятницу",
+    "в субботу",
+    "в воскресенье",
+)
+_RU_MONTHS = (
+    "января",
+    "февраля",
+    "марта",
+    "апреля",
+    "мая",
+    "июня",
+    "июля",
+    "августа",
+    "сентября",
+    "октября",
+    "ноября",
+    "декабря",
+)
+_EN_WEEKDAYS = tuple(day.capitalize() for day in WEEKDAYS)  # the resolver's table
+_EN_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+_LANGUAGES = {
+    "ru": {
+        "near": ("сегодня", "завтра", "послезавтра"),
+        "weekdays": _RU_WEEKDAYS,
+        "months": _RU_MONTHS,
+        "near_form": "{day} в {clock}",
+        "week_form": "{weekday}, {date}, в {clock}",
+        "date_form": "{date} в {clock}",
+    },
+    "en": {
+        "near": ("today", "tomorrow"),
+        "weekdays": _EN_WEEKDAYS,
+        "months": _EN_MONTHS,
+        "near_form": "{day} at {clock}",
+        "week_form": "on {weekday}, {date}, at {clock}",
+        "date_form": "on {date} at {clock}",
+    },
+}
+
+
+def describe_when(when: datetime, now: datetime, zone: ZoneInfo, language: str = "ru") -> str:
+    """A time as the client reads it: «завтра в 10:00», «в пятницу, 28 ноября, в 10:00».
+
+    The agent's confirmation quotes this text verbatim, so what the client is told is exactly
+    what was scheduled.
+    """
+    words = pick(_LANGUAGES, language)
+    local, today = when.astimezone(zone), now.astimezone(zone).date()
+    days = (local.date() - today).days
+    clock = local.strftime("%H:%M")
+    if 0 <= days < len(words["near"]):
+        return words["near_form"].format(day=words["near"][days], clock=clock)
+    date = f"{local.day} {words['months'][local.month - 1]}"
+    if local.year != today.year:
+        date += f" {local.year}"
+    if 0 < days < 7:
+        weekday = words["weekdays"][local.weekday()]
+        return words["week_form"].format(weekday=weekday, date=date, clock=clock)
+    return words["date_form"].format(date=date, clock=clock)
 
 
 def meeting_day_words(
@@ -55,7 +134,7 @@ def meeting_day_words(
     meeting's own day, where "tomorrow" would be wrong.
     """
     start, now = starts_at.astimezone(zone), sent_at.astimezone(zone)
-    today_word, tomorrow_word = pick(_DAY_WORDS, language)
+    today_word, tomorrow_word = pick(_LANGUAGES, language)["near"][:2]
     if start.date() == now.date():
         day = today_word
     elif start.date() == now.date() + timedelta(days=1):

@@ -9,7 +9,6 @@ from django.utils import timezone
 
 from bot import claude
 from bot.conversation import Incoming, handle_incoming, record_outgoing, write_follow_up
-from bot.humanize import describe_when
 from bot.models import ToolCall
 from bot.tools import Turn, run_tool
 from followups import services
@@ -21,6 +20,7 @@ from followups.models import (
     Prospect,
     ScheduledAction,
 )
+from followups.texts import describe_when
 from tests.anthropic_fakes import FakeClaude, end_turn, last_tool_results, tool_use, tool_uses
 from tests.conftest import client_time, wait_until
 
@@ -211,7 +211,7 @@ class TestClaudeSchedules:
             (
                 {"when_text": "завтра", "message_template": "", "reason": "x",
                  "follow_up_time": "2031-01-01T10:00:00"},
-                "has no UTC offset",
+                "follow_up_time has no time zone (2031-01-01T10:00:00)",
             ),
             (
                 {"when_text": "завтра", "message_template": "", "reason": "x",
@@ -221,7 +221,7 @@ class TestClaudeSchedules:
             (
                 {"when_text": "завтра", "message_template": "", "reason": "x",
                  "follow_up_time": "2099-01-01T10:00:00+08:00"},
-                "more than a year ahead",
+                "days ahead",
             ),
             (
                 {"when_text": "завтра", "message_template": "", "reason": "x",

@@ -1,6 +1,6 @@
-"""The import graph runs one way (pyproject.toml, [tool.importlinter]): no cycle among
-followups' modules, commands → services/dispatcher/delivery → publishing → transitions → models,
-and followups never imports bot."""
+"""The import graph runs one way (pyproject.toml, [tool.importlinter]): no cycle among the
+modules of followups, its resolver and bot; commands → services/dispatcher/delivery → publishing
+→ transitions → models; followups never imports bot (docs/design.md, "Where things live")."""
 
 import subprocess
 import sys

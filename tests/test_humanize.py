@@ -3,7 +3,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.humanize import describe_when
+from followups.texts import describe_when
 
 BALI = ZoneInfo("Asia/Makassar")
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=BALI)  # a Thursday

@@ -8,7 +8,8 @@ from django.core.management.base import CommandError
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from telethon.tl import types
 
-from bot.management.commands import runbot, telegram_login
+from bot.management.commands import telegram_login
+from followups import health
 from tests.telegram_fakes import session_string
 
 API_HASH = "0123456789abcdef-secret-hash"
@@ -94,7 +95,7 @@ def test_dry_run_without_api_credentials_fails(db, configured):
 
 def test_dry_run_reports_an_unreachable_broker_without_its_password(db, configured, monkeypatch):
     broker = RabbitmqBroker(url="amqp://guest:broker-password@127.0.0.1:1/%2F")
-    monkeypatch.setattr(runbot.dramatiq, "get_broker", lambda: broker)
+    monkeypatch.setattr(health.dramatiq, "get_broker", lambda: broker)
     out = StringIO()
     with pytest.raises(CommandError, match=r"broker: RabbitMQ at 127\.0\.0\.1:1: cannot connect"):
         call_command("runbot", "--dry-run", stdout=out)
@@ -108,7 +109,7 @@ def test_dry_run_reports_unapplied_migrations(db, configured, monkeypatch):
         app_label, name = "followups", "0099_future"
 
     monkeypatch.setattr(
-        runbot.MigrationExecutor, "migration_plan", lambda self, targets: [(Pending, False)]
+        health.MigrationExecutor, "migration_plan", lambda self, targets: [(Pending, False)]
     )
     with pytest.raises(CommandError, match=r"1 unapplied migration.*followups\.0099_future"):
         dry_run()

@@ -14,84 +14,25 @@ what is wrong, when the bot could not run.
 import asyncio
 import logging
 import signal
-from dataclasses import dataclass
 
-import dramatiq
-import pika
 from django.conf import settings
-from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError, connection
-from django.db.migrations.executor import MigrationExecutor
-from dramatiq.brokers.rabbitmq import RabbitmqBroker
-from dramatiq.brokers.stub import StubBroker
+from django.db import DatabaseError
 
 from bot import listener
 from bot.telegram import account_client, missing_credentials, parse_session
 from followups import accounts
+from followups.health import (
+    Check,
+    check_broker,
+    check_database,
+    check_settings,
+    first_line,
+)
 from followups.models import DEFAULT_ACCOUNT, Account
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    ok: bool
-    detail: str
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
-
-
-def check_settings() -> Check:
-    """Django's system checks, followups' among them (a messenger that really sends)."""
-    errors = [message for message in checks.run_checks() if message.is_serious()]
-    if errors:
-        return Check(
-            "settings",
-            False,
-            "; ".join(f"{error.msg} {error.hint or ''}".strip() for error in errors),
-        )
-    return Check(
-        "settings",
-        True,
-        f"{settings.SETTINGS_MODULE}; messenger {settings.FOLLOWUPS_MESSENGER}; "
-        f"time zone {settings.FOLLOWUPS_DEFAULT_TZ}",
-    )
-
-
-def check_database() -> Check:
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        executor = MigrationExecutor(connection)
-        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
-    except DatabaseError as exc:
-        return Check("database", False, f"cannot use it: {_first_line(exc)}")
-    where = f"{connection.vendor} {connection.settings_dict.get('NAME')}"
-    if plan:
-        names = ", ".join(f"{m.app_label}.{m.name}" for m, _ in plan[:5])
-        return Check("database", False, f"{where}: {len(plan)} unapplied migration(s): {names}")
-    return Check("database", True, f"{where}, migrations applied")
-
-
-def check_broker() -> Check:
-    broker = dramatiq.get_broker()
-    if isinstance(broker, StubBroker):
-        return Check("broker", True, "in-process stub broker (nothing leaves this process)")
-    if not isinstance(broker, RabbitmqBroker):
-        return Check("broker", True, f"{type(broker).__name__} (not checked)")
-    params = broker.parameters if isinstance(broker.parameters, list) else [broker.parameters]
-    where = ", ".join(f"{p.host}:{p.port}" for p in params)
-    try:
-        pika.BlockingConnection(broker.parameters).close()
-    except (pika.exceptions.AMQPError, OSError) as exc:
-        return Check("broker", False, f"RabbitMQ at {where}: cannot connect: {_first_line(exc)}")
-    return Check("broker", True, f"RabbitMQ at {where}")
 
 
 def check_agent() -> Check:
@@ -170,7 +111,7 @@ def dry_run_checks(account: str | None = None) -> list[Check]:
     try:
         served = to_serve(account)
     except (ImproperlyConfigured, DatabaseError) as exc:
-        return [*found, Check("accounts", False, _first_line(exc))]
+        return [*found, Check("accounts", False, first_line(exc))]
     found.append(check_telegram(served))
     return found + [check_account(a) for a in served if a.session]
 
