@@ -1,5 +1,5 @@
 """Every citation of the design resolves: "(docs/design.md, invariant N)" names an invariant
-the file lists, and (docs/design.md, "Section") one of its section headings. The design lives in
+the file lists, and (docs/design.md, "Processes") one of its section headings. The design lives in
 the repository; nothing cites a document that is not in it."""
 
 import re
