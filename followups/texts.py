@@ -9,7 +9,6 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from followups.models import ActionType, ScheduledAction
-from followups.timeresolver.fields import WEEKDAYS
 
 # A meeting reminder says only what is so: its title when it has one, and its link or place
 # when they are known (nothing is promised for later: no other message will bring them).
@@ -67,7 +66,9 @@ _RU_MONTHS = (
     "ноября",
     "декабря",
 )
-_EN_WEEKDAYS = tuple(day.capitalize() for day in WEEKDAYS)  # the resolver's table
+# Written out, not taken from the resolver: importing it would load its whole grammar into every
+# worker (about 8 MiB each) for seven words. tests/test_texts.py checks they match.
+_EN_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _EN_MONTHS = (
     "January",
     "February",

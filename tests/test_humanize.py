@@ -33,3 +33,11 @@ def test_in_the_clients_zone():
     moscow = ZoneInfo("Europe/Moscow")  # 5 hours behind Bali: 01:00 in Bali is 20:00 there
     when = datetime(2026, 11, 27, 1, 0, tzinfo=BALI)
     assert describe_when(when, NOW, moscow, "ru") == "сегодня в 20:00"
+
+
+def test_english_weekdays_match_the_resolvers():
+    """texts writes the names out so that workers need not load the resolver (see texts.py)."""
+    from followups import texts
+    from followups.timeresolver.fields import WEEKDAYS
+
+    assert tuple(day.capitalize() for day in WEEKDAYS) == texts._EN_WEEKDAYS
