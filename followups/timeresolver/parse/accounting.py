@@ -6,8 +6,8 @@ import re
 
 from ..lexicon import Tok, names_time, time_form
 from ..vocabulary import ORDINAL_WORDS
-from .grammar import _REACH, UNIT_TAGS, _tag_class
-from .model import _Expr
+from .grammar import REACH, UNIT_TAGS, tag_class
+from .model import Expr
 
 # --- accounting ---------------------------------------------------------------------------------
 
@@ -58,8 +58,8 @@ def _time_bearing(toks: list[Tok], i: int) -> bool:
             return False
         # before a time word, a number, a name of a day or month or nothing: part of the time;
         # before any other word it counts that ("2 виллы", "3 of us")
-        return after in _TIME_VOCABULARY or after in _OPEN or _tag_class(after) in _NAMES
-    if _tag_class(tag) in ("wd", "mo", "zone") or tag in ("quarter", "past", "without"):
+        return after in _TIME_VOCABULARY or after in _OPEN or tag_class(after) in _NAMES
+    if tag_class(tag) in ("wd", "mo", "zone") or tag in ("quarter", "past", "without"):
         return True
     if names_time(tag):  # "завтра", "утром", "вечерм" (a typo of one)
         return True
@@ -69,8 +69,8 @@ def _time_bearing(toks: list[Tok], i: int) -> bool:
     return ordinal and after.startswith("wd")
 
 
-def _unused(
-    toks: list[Tok], expr: _Expr, read: set[int], cut: list[int], sentences: list[int]
+def unused_words(
+    toks: list[Tok], expr: Expr, read: set[int], cut: list[int], sentences: list[int]
 ) -> tuple[tuple[int, str], ...]:
     """The time-bearing words in the run of time words around `expr` that no reading used:
     "April 14, 2015" read as 14 April leaves "2015", "через 3 пятницы" read as Friday "3".
@@ -83,7 +83,7 @@ def _unused(
         for tok in toks[expr.start : expr.end]
         if tok.tag == "_" and time_form(tok.text)
     ]
-    near = range(expr.start - _REACH, expr.end + _REACH)  # as far as a clause reaches
+    near = range(expr.start - REACH, expr.end + REACH)  # as far as a clause reaches
     for i in cut:
         if i in near and sentences[i] == sentences[expr.start]:
             unused.append((toks[i].start, toks[i].text))

@@ -8,14 +8,14 @@ from functools import lru_cache
 from typing import Any
 
 from ..fields import WEEKDAYS, ResolverInputError, Spec, validate
-from .context import _BOOKING, _NIGHTS, _PROPOSING, _unavailable
-from .grammar import RULES, _Ctx, _tag_class, _Tags
-from .model import DAY_KEYS, TIME_KEYS, _Expr
+from .context import BOOKING, NIGHTS, PROPOSING, says_unavailable
+from .grammar import RULES, Ctx, TagList, tag_class
+from .model import DAY_KEYS, TIME_KEYS, Expr
 
 # --- assembly -----------------------------------------------------------------------------------
 
 
-def _kind(fields: dict[str, Any]) -> str:
+def kind_of(fields: dict[str, Any]) -> str:
     if "vague" in fields:
         return "vague"
     if "duration_minutes" in fields:
@@ -23,14 +23,14 @@ def _kind(fields: dict[str, Any]) -> str:
     return "day" if fields.keys() & DAY_KEYS else "time"
 
 
-def _slots(fields: dict[str, Any]) -> set[str]:
+def slots_of(fields: dict[str, Any]) -> set[str]:
     """What a mention fixes: a day, a time of day, or a whole duration."""
     if "duration_minutes" in fields:
         return {"duration"}
     return {slot for slot, keys in (("day", DAY_KEYS), ("time", TIME_KEYS)) if fields.keys() & keys}
 
 
-def _spec(fields: dict[str, Any]) -> Spec | None:
+def spec_of(fields: dict[str, Any]) -> Spec | None:
     if "alternatives" not in fields:
         return _flat_spec(tuple(sorted(fields.items())))
     try:
@@ -48,12 +48,12 @@ def _flat_spec(items: tuple[tuple[str, Any], ...]) -> Spec | None:
         return None
 
 
-def _merged(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any] | None:
+def merged_fields(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any] | None:
     """One time from two mentions that fit together; a field both name must agree ("at 730 in
     the evening, after dinner": dinner is the evening too)."""
     if any(a[key] != b[key] for key in a.keys() & b.keys()):
         return None
-    if {_kind(a), _kind(b)} & {"vague", "duration"}:
+    if {kind_of(a), kind_of(b)} & {"vague", "duration"}:
         return None
     union = {**a, **b}
     for wide, narrow, inside in _NARROWED:
@@ -64,7 +64,7 @@ def _merged(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any] | None:
             framed = a if wide in a else b
             if "bound" in framed and not framed.keys() & TIME_KEYS:
                 del union["bound"]  # "после Нового года, числа 3-4": the day, not after it
-    return union if _spec(union) else None
+    return union if spec_of(union) else None
 
 
 # A span of days and a day inside it: the day is what the client means ("на выходных, в
@@ -83,11 +83,11 @@ _NARROWED = (
 Hit = tuple[int, int, dict[str, Any], str]  # first token, end token, fields, first tag
 
 
-def _find(tag_string: str, ctx: _Ctx) -> list[Hit]:
+def match_rules(tag_string: str, ctx: Ctx) -> list[Hit]:
     """All rule matches, longest first, without overlaps, in text order. A match's handler runs
     only if no longer match has taken its words."""
     matches = []
-    present = {_tag_class(tag) for tag in set(ctx.tags)}
+    present = {tag_class(tag) for tag in set(ctx.tags)}
     for order, rule in enumerate(RULES):
         if rule.anchors.isdisjoint(present):
             continue
@@ -106,11 +106,11 @@ def _find(tag_string: str, ctx: _Ctx) -> list[Hit]:
     return sorted(chosen, key=lambda hit: hit[0])
 
 
-def _mention(start: int, end: int, fields: dict[str, Any], lead: str) -> _Expr:
+def build_mention(start: int, end: int, fields: dict[str, Any], lead: str) -> Expr:
     options = fields.get("alternatives", [fields])
     is_range = any(option.pop("_range", False) for option in options)  # see _date
     until = next((o.pop("_until") for o in options if "_until" in o), None)
-    return _Expr(options, start, end, lead, is_range, until=until)
+    return Expr(options, start, end, lead, is_range, until=until)
 
 
 # A fallback offered after a first choice: "если нет", "если не получится", "if not".
@@ -126,7 +126,7 @@ _MERGE_GAP = {
 }
 
 
-def _join(expr: _Expr, nxt: _Expr, gap: list[str], denied: bool) -> bool:
+def _join(expr: Expr, nxt: Expr, gap: list[str], denied: bool) -> bool:
     """Fold `nxt` into `expr` if they belong together, as another option ("или", "or", a dash),
     as the end of a range (only the start counts), or merged into one time ("завтра" + "в 5");
     False keeps them apart. `denied`: `expr` follows a "не" ("не завтра, в четверг")."""
@@ -135,19 +135,19 @@ def _join(expr: _Expr, nxt: _Expr, gap: list[str], denied: bool) -> bool:
     if "|" in gap:
         # "Завтра? Или в пятницу?" still offers options; "Обсудим в среду? Часов в 12?" adds
         # the time to the day
-        adds_time = _slots(expr.options[-1]) == {"day"} and _slots(nxt.options[0]) == {"time"}
-        narrows = gap == ["|"] and _slots(nxt.options[0]) == {"day"} and _within_span(expr)
+        adds_time = slots_of(expr.options[-1]) == {"day"} and slots_of(nxt.options[0]) == {"time"}
+        narrows = gap == ["|"] and slots_of(nxt.options[0]) == {"day"} and _within_span(expr)
         if gap != ["|", "or"] and not ((adds_time or narrows) and gap.count("|") == 1):
             return False
         gap = [tag for tag in gap if tag != "|"]
-    if denied and "day" in _slots(expr.options[-1]) & _slots(nxt.options[0]):
+    if denied and "day" in slots_of(expr.options[-1]) & slots_of(nxt.options[0]):
         return False  # "не завтра в четверг", "not tomorrow saturday"
     if gap == [","] and expr.options[-1].keys() & DAY_KEYS == {"days_ahead"}:
         # "завтра, 1 марта", "завтра, в воскресенье": one day named twice
         gap = [] if nxt.options[0].keys() & {"day", "weekday"} else gap
-    kinds = {_kind(expr.options[-1]), _kind(nxt.options[0])}
+    kinds = {kind_of(expr.options[-1]), kind_of(nxt.options[0])}
     same = len(kinds) == 1 and "vague" not in kinds
-    shared = bool(_slots(expr.options[-1]) & _slots(nxt.options[0]))
+    shared = bool(slots_of(expr.options[-1]) & slots_of(nxt.options[0]))
     dash = bool(gap) and set(gap) <= {"-", ","} and "-" in gap
     dates = same and all("day" in o for o in (expr.options[-1], nxt.options[0]))
     window = set(gap) <= {"and", ","} and nxt.lead in ("to", "before", "by")  # "после 11 и до 2"
@@ -161,10 +161,10 @@ def _join(expr: _Expr, nxt: _Expr, gap: list[str], denied: bool) -> bool:
         return False
     elif len([tag for tag in gap if tag != ","]) <= 4 and set(gap) <= _MERGE_GAP:
         if len(nxt.options) == 1:
-            merged = [_merged(expr.options[-1], nxt.options[0])]
+            merged = [merged_fields(expr.options[-1], nxt.options[0])]
             target = slice(len(expr.options) - 1, None)
         elif len(expr.options) == 1:
-            merged = [_merged(expr.options[0], option) for option in nxt.options]
+            merged = [merged_fields(expr.options[0], option) for option in nxt.options]
             target = slice(None)
         else:
             return False
@@ -187,7 +187,7 @@ def _offers(gap: list[str]) -> bool:
 _SPANS = {"week", "week_part", "weekend", "month", "month_part", "year"}
 
 
-def _refines(expr: _Expr, nxt: _Expr, gap: list[str]) -> bool:
+def _refines(expr: Expr, nxt: Expr, gap: list[str]) -> bool:
     """Two days that name one day even across a comma: a week, weekend or month (or a part of
     one) and a day in it ("на следующей неделе, в среду или четверг", "на выходных, в субботу",
     "в начале декабря, числа 2-го"), or a weekday and a date ("в среду, 25-го")."""
@@ -199,7 +199,7 @@ def _refines(expr: _Expr, nxt: _Expr, gap: list[str]) -> bool:
     return sorted(map(sorted, dated)) == [["day"], ["weekday"]] and "contact" not in gap
 
 
-def _within_span(expr: _Expr) -> bool:
+def _within_span(expr: Expr) -> bool:
     """Whether a mention names a span of days (a week, a weekend, a month or a part of one)
     that a day named next can narrow, even in the next sentence: "this weekend? sat or sun",
     "На следующей неделе. В среду?"."""
@@ -219,7 +219,7 @@ _SHARED = (
 )
 
 
-def _share_context(options: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def share_context(options: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each option takes what it lacks from its nearest neighbour that has it (the earlier one
     of two as near)."""
     if len(options) == 1:
@@ -242,16 +242,16 @@ def _share_context(options: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return result
 
 
-def _group(exprs: list[_Expr], tags: _Tags) -> list[_Expr]:
+def group_mentions(exprs: list[Expr], tags: TagList) -> list[Expr]:
     """Join neighbouring mentions (_join). A vague wish between two of them is filler there
     ("завтра, в любое время после 11"); it stays a mention of its own."""
-    vague = [expr for expr in exprs if _kind(expr.options[0]) == "vague"]
+    vague = [expr for expr in exprs if kind_of(expr.options[0]) == "vague"]
     masked = list(tags)
     for expr in vague:
         masked[expr.start : expr.end] = ["_"] * (expr.end - expr.start)
-    grouped: list[_Expr] = []
+    grouped: list[Expr] = []
     for expr in exprs:
-        if _kind(expr.options[0]) == "vague":
+        if kind_of(expr.options[0]) == "vague":
             continue
         gap = masked[grouped[-1].end : expr.start] if grouped else []
         apart = not grouped or _apart(grouped[-1], expr, gap, tags)
@@ -262,7 +262,7 @@ def _group(exprs: list[_Expr], tags: _Tags) -> list[_Expr]:
     return sorted(grouped + vague, key=lambda e: e.start)
 
 
-def _apart(expr: _Expr, nxt: _Expr, gap: list[str], tags: _Tags) -> bool:
+def _apart(expr: Expr, nxt: Expr, gap: list[str], tags: TagList) -> bool:
     """Whether two mentions stay apart whatever lies between them: a comma between a clause
     that says the client is busy (or talks about a trip) and one that does not ("созвонимся
     сегодня после 19:00, днём я на работе" is not "днём после 19:00", nor "я в самолёте до
@@ -273,13 +273,13 @@ def _apart(expr: _Expr, nxt: _Expr, gap: list[str], tags: _Tags) -> bool:
     if "," not in gap or _OR_ELSE.search(" ".join(gap)):
         return False
     clauses = [tags[slice(*tags.clause(e.start, e.end))] for e in (expr, nxt)]
-    busy = [_unavailable(clause) for clause in clauses]
+    busy = [says_unavailable(clause) for clause in clauses]
     # "вылет в 6, давайте в пн"; but "заехать 20-го пораньше, в 10 утра?" is one trip
-    trip = bool(_BOOKING & set(clauses[0])) and not _BOOKING & set(clauses[1])
-    return busy[0] != busy[1] or (trip and bool(_PROPOSING & set(clauses[1])))
+    trip = bool(BOOKING & set(clauses[0])) and not BOOKING & set(clauses[1])
+    return busy[0] != busy[1] or (trip and bool(PROPOSING & set(clauses[1])))
 
 
-def _about_booking(expr: _Expr, tags: _Tags) -> bool:
+def _about_booking(expr: Expr, tags: TagList) -> bool:
     """Whether a mention's clause talks about a trip, a booking or the business."""
     clause = tags[slice(*tags.clause(expr.start, expr.end))]
-    return bool(_BOOKING & set(clause)) or bool(_NIGHTS.search(" ".join(clause)))
+    return bool(BOOKING & set(clause)) or bool(NIGHTS.search(" ".join(clause)))

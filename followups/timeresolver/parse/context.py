@@ -5,19 +5,19 @@ from __future__ import annotations
 import re
 
 from ..lexicon import Tok
-from .grammar import _Tags
-from .model import TIME_KEYS, _Expr
+from .grammar import TagList
+from .model import TIME_KEYS, Expr
 
 # --- context -------------------------------------------------------------------------------------
 
 _POSITIVE = {"contact", "convenient"}  # and "free", unless the villa is what is free
-_WELCOME = {"contact", "convenient", "free", "ok"}
-_PROPOSING = _WELCOME | {"lets"}
-_BOOKING = {"event", "biz"}  # a trip or a booking; a question about the business
+WELCOME = {"contact", "convenient", "free", "ok"}
+PROPOSING = WELCOME | {"lets"}
+BOOKING = {"event", "biz"}  # a trip or a booking; a question about the business
 _PREFERRED = {"rather", "convenient", "ok"}  # "X лучше/удобнее, чем Y"
 # A condition ("если ...") about contact or the client's time, whose time is an option.
-_CONDITION_CUES = _WELCOME | {"can", "not can", "busy", "not convenient", "not ok", "lets"}
-_NIGHTS = re.compile(r"(?:^|(?<!at) )(?:\d+|several) nights?(?= |$)")
+_CONDITION_CUES = WELCOME | {"can", "not can", "busy", "not convenient", "not ok", "lets"}
+NIGHTS = re.compile(r"(?:^|(?<!at) )(?:\d+|several) nights?(?= |$)")
 
 
 _NOT_CONTACT = re.compile(r"(?<![^ ])not (?:me )?(?:contact|disturb)(?![^ ])")
@@ -27,11 +27,11 @@ _UNAVAILABLE = re.compile(
 )
 
 
-def _unavailable(clause: list[str]) -> bool:
+def says_unavailable(clause: list[str]) -> bool:
     return bool(_UNAVAILABLE.search(" ".join(clause)))
 
 
-def _weigh(expr: _Expr, tags: _Tags) -> tuple[int, str | None]:
+def weigh(expr: Expr, tags: TagList) -> tuple[int, str | None]:
     """Score a time by its clause (between commas or sentence ends), or say why it is not a
     contact time."""
     start, end = expr.focus or (expr.start, expr.end)
@@ -47,7 +47,9 @@ def _weigh(expr: _Expr, tags: _Tags) -> tuple[int, str | None]:
     denied = denied or ("also" in clause and _NOT_CONTACT.search(before_this))  # "1-го тоже"
     if denied or _NOT_CONTACT.search(" ".join(clause)):
         return 0, "negated"  # "не сегодня", "не пишите сегодня", "ночью не звоните"
-    unavailable = _unavailable(clause) or ("also" in clause and _UNAVAILABLE.search(before_this))
+    unavailable = says_unavailable(clause) or (
+        "also" in clause and _UNAVAILABLE.search(before_this)
+    )
     if unavailable and "if" not in clause:  # "если не получится, то в понедельник": an option
         return 0, "unavailable"  # "завтра не могу, в четверг тоже"
     if "if" in before and "_" in clause and not _CONDITION_CUES & set(clause):
@@ -59,7 +61,7 @@ def _weigh(expr: _Expr, tags: _Tags) -> tuple[int, str | None]:
     opening, closing = tags.clause(left, right, ("|",))
     if tags[start - 1 : start] == ["than"] and _PREFERRED & set(tags[opening:start]):
         return 0, "worse"  # "лучше в пятницу, чем в понедельник", "Friday is better than Monday"
-    if expr.lead == "on" and start and tags[start - 1] in _BOOKING:
+    if expr.lead == "on" and start and tags[start - 1] in BOOKING:
         return 0, "booking"  # "пришлите цены на январь": the date belongs to the prices
     sentence = tags[opening:closing]
     alone = set(tags[opening:start] + tags[end:closing]) <= {"_"} and "|" not in tags[start:end]
@@ -68,12 +70,12 @@ def _weigh(expr: _Expr, tags: _Tags) -> tuple[int, str | None]:
         sentence = tags[tags.clause(opening - 1, opening - 1, ("|",))[0] : closing]
     # "во сколько выезд, в 12?": a question about the trip, within one sentence
     parts = [part.split() for part in " ".join(sentence).split("|")]
-    asked = any("whattime" in part and _BOOKING & set(part) for part in parts)
+    asked = any("whattime" in part and BOOKING & set(part) for part in parts)
     days_only = not any(option.keys() & TIME_KEYS for option in expr.options)
-    if "lapse" in clause and days_only and not _PROPOSING & set(sentence) - {"free"}:
+    if "lapse" in clause and days_only and not PROPOSING & set(sentence) - {"free"}:
         return 0, "lapse"  # "договор действует до 31 декабря 2027", "our fiscal year ends on ..."
-    nights = _NIGHTS.search(" ".join(clause))
-    booking = bool(_BOOKING & set(clause)) or nights or expr.is_range or asked
+    nights = NIGHTS.search(" ".join(clause))
+    booking = bool(BOOKING & set(clause)) or nights or expr.is_range or asked
     able = "can" in clause and not unavailable  # not "если в 3 неудобно"
     positive = _POSITIVE - {"convenient"} if unavailable else _POSITIVE
     contact = bool(positive & set(clause)) or able or ("free" in clause and not booking)
@@ -89,10 +91,10 @@ def _weigh(expr: _Expr, tags: _Tags) -> tuple[int, str | None]:
 
 # "не пишите мне", "не беспокойте" alone are an opt-out; next to a time they rule that time
 # out ("до 10 не звоните", "8 марта не беспокоить"; see parse)
-_DO_NOT_CONTACT = re.compile(
+DO_NOT_CONTACT = re.compile(
     r"(?<![^ ])not (?:me |_ )*(?:contact(?: me| _)*(?= \||$)|disturb(?![^ ]))"
 )
-_OPT_OUT_STRONG = re.compile(
+OPT_OUT_STRONG = re.compile(
     r"(?<![^ ])(?:"
     r"not (?:me |_ )*contact(?: me| _)* (?:more|never)"
     r"|(?:more|never) (?:me |_ )*(?:not (?:me |_ )*)?contact"
@@ -102,10 +104,10 @@ _OPT_OUT_STRONG = re.compile(
     r"|stop(?= \||$)"
     r")"
 )
-_OPT_OUT_SOFT = re.compile(r"(?<![^ ])(?:not interest|not relevant|no (?:, )?thanks)")
+OPT_OUT_SOFT = re.compile(r"(?<![^ ])(?:not interest|not relevant|no (?:, )?thanks)")
 # "спасибо, не нужно"; but not "звонить не надо", nor "31-го не надо" (that day ruled out)
-_NOT_NEEDED = re.compile(r"(?<![^ ])(?<!contact )(?:not|no) need(?= \||$| ,)")
+NOT_NEEDED = re.compile(r"(?<![^ ])(?<!contact )(?:not|no) need(?= \||$| ,)")
 
 
-def _span(toks: list[Tok], start: int, end: int) -> tuple[int, int]:
+def char_span(toks: list[Tok], start: int, end: int) -> tuple[int, int]:
     return toks[start].start, toks[end - 1].end

@@ -6,10 +6,10 @@ import re
 from itertools import pairwise
 from typing import Any
 
-from .assembly import _kind, _merged, _slots, _spec
-from .context import _WELCOME, _weigh
-from .grammar import D12, NOT_COUNTED, UNIT_TAGS, _amount_fields, _clock_fields, _Ctx, _Tags
-from .model import DAY_KEYS, TIME_KEYS, _Expr
+from .assembly import kind_of, merged_fields, slots_of, spec_of
+from .context import WELCOME, weigh
+from .grammar import D12, NOT_COUNTED, UNIT_TAGS, Ctx, TagList, amount_fields, clock_fields
+from .model import DAY_KEYS, TIME_KEYS, Expr
 
 # --- ellipsis and corrections ------------------------------------------------------------------
 
@@ -21,23 +21,23 @@ _ELIDED = (
 )
 
 
-def _after_that(m: re.Match[str], ref: _Expr | None, tags: _Tags):
+def _after_that(m: re.Match[str], ref: Expr | None, tags: TagList):
     """ "я в отпуске до 5 декабря, напишите после", "busy till 5, call me after": the start
     of what the earlier mention ended."""
     if ref is None:
         return None
     if ref.until and len(ref.options) == 1:
-        if _WELCOME & set(tags[slice(*tags.clause(ref.start, ref.end))]):
+        if WELCOME & set(tags[slice(*tags.clause(ref.start, ref.end))]):
             return None  # "с 10 до 12 свободна, потом занята": the window is the free time
         return [{**_only(ref.options[0], DAY_KEYS), **ref.until}], True  # "с 9 до 11 занята"
     options = [
-        option if _kind(option) == "duration" else {**option, "bound": "after"}
+        option if kind_of(option) == "duration" else {**option, "bound": "after"}
         for option in ref.options
     ]
     return options, True
 
 
-def _after_window(m: re.Match[str], ref: _Expr | None, tags: _Tags):
+def _after_window(m: re.Match[str], ref: Expr | None, tags: TagList):
     """ "я на серфинге до 6, потом наберите", "занят до пятницы, позже напишите": "later"
     after a window that ends means its end."""
     if ref and (
@@ -47,7 +47,7 @@ def _after_window(m: re.Match[str], ref: _Expr | None, tags: _Tags):
     return None
 
 
-def _next_one(m: re.Match[str], ref: _Expr | None, tags: _Tags):
+def _next_one(m: re.Match[str], ref: Expr | None, tags: TagList):
     """ "в эти выходные не получится, давайте на следующих", "в эту пятницу не могу, давайте в
     следующую": the same kind of day, next week (or month). A part named with it is its own:
     "до конца месяца в отпуске, напишите в начале следующего" is the start of next month."""
@@ -79,7 +79,7 @@ def _month_after(option: dict[str, Any]) -> dict[str, Any]:
     return {**after, "year": year + (month == 12)} if year else after
 
 
-def _part_of_it(m: re.Match[str], ref: _Expr | None, tags: _Tags):
+def _part_of_it(m: re.Match[str], ref: Expr | None, tags: TagList):
     """ "в декабре, где-то в середине", "на следующей неделе, ближе к концу": a part of the
     month or week just named."""
     option = ref.options[-1] if ref and len(ref.options) == 1 else {}
@@ -91,7 +91,7 @@ def _part_of_it(m: re.Match[str], ref: _Expr | None, tags: _Tags):
     return None
 
 
-def _same_unit(m: re.Match[str], ref: _Expr | None, tags: _Tags):
+def _same_unit(m: re.Match[str], ref: Expr | None, tags: TagList):
     """A bare number counts what the mention before it counted: "через 2 часа не смогу,
     давайте через 3" is 3 hours, "в 3, хотя нет, в 4" / "at 3, actually 4" a clock time.
     After "через" with nothing before it, minutes ("перезвони через 20")."""
@@ -100,9 +100,9 @@ def _same_unit(m: re.Match[str], ref: _Expr | None, tags: _Tags):
     if option.keys() & _AMOUNT_KEYS:
         unit = next((tag for tag in tags[ref.start : ref.end] if tag in UNIT_TAGS), None)
         if unit:
-            return [_amount_fields(amount, unit)], False
+            return [amount_fields(amount, unit)], False
     if m.group("corr"):
-        fields = _clock_fields(int(amount), 0, None, None) if "hour" in option else None
+        fields = clock_fields(int(amount), 0, None, None) if "hour" in option else None
         return ([fields], False) if fields else None
     return ([{"duration_minutes": amount}], False) if 5 <= amount < 60 else None
 
@@ -110,7 +110,7 @@ def _same_unit(m: re.Match[str], ref: _Expr | None, tags: _Tags):
 _AMOUNT_KEYS = {"duration_minutes", "days_ahead", "weeks_ahead", "months_ahead"}
 
 
-def _week_after(m: re.Match[str], ref: _Expr | None, tags: _Tags):
+def _week_after(m: re.Match[str], ref: Expr | None, tags: TagList):
     """ "lets talk the week after": the week after the one just named, or next week if none
     was (the client means the present one)."""
     option = ref.options[-1] if ref and len(ref.options) == 1 else {}
@@ -121,7 +121,7 @@ def _week_after(m: re.Match[str], ref: _Expr | None, tags: _Tags):
     return None
 
 
-def _days_before(m: re.Match[str], ref: _Expr | None, tags: _Tags):
+def _days_before(m: re.Match[str], ref: Expr | None, tags: TagList):
     """ "прилетаем 1 декабря, напишите за пару дней до прилёта", "за неделю до вылета 12
     января", "call me the day before": that many days before the day named."""
     option = ref.options[-1] if ref and len(ref.options) == 1 else {}
@@ -131,7 +131,7 @@ def _days_before(m: re.Match[str], ref: _Expr | None, tags: _Tags):
     return [{**_only(option, DAY_KEYS), "days_before": days}], True
 
 
-def _day_after(m: re.Match[str], ref: _Expr | None, tags: _Tags):
+def _day_after(m: re.Match[str], ref: Expr | None, tags: TagList):
     """ "прилетаем 20-го, на следующий день наберите", "call me the day after": the day after
     the day just named."""
     option = ref.options[-1] if ref and len(ref.options) == 1 else {}
@@ -190,7 +190,7 @@ _FRAGMENTS = [
 _BEFORE_GAP = {"before", "event", "_", ","}
 
 
-def _named_after(expr: _Expr, end: int, tags: list[str], reach: int) -> bool:
+def _named_after(expr: Expr, end: int, tags: list[str], reach: int) -> bool:
     """Whether `expr` is the day a "before" at `end` refers to: "за неделю до (вылета) 12
     января". Only the words of that construction stand between them, up to `reach`."""
     if expr.start <= end:
@@ -198,7 +198,7 @@ def _named_after(expr: _Expr, end: int, tags: list[str], reach: int) -> bool:
     return expr.start <= reach and "before" in tags[end : expr.start]
 
 
-def _reference(exprs: list[_Expr], start: int, end: int, forward: bool, ctx: _Ctx) -> _Expr | None:
+def _reference(exprs: list[Expr], start: int, end: int, forward: bool, ctx: Ctx) -> Expr | None:
     """The mention a fragment at [start, end) completes: the nearest earlier one, unless it
     may refer forward (see _FRAGMENTS) or names its event."""
     if forward:
@@ -211,7 +211,7 @@ def _reference(exprs: list[_Expr], start: int, end: int, forward: bool, ctx: _Ct
     return next((e for e in reversed(exprs) if e.end <= start), None)
 
 
-def _same_event(exprs: list[_Expr], start: int, end: int, ctx: _Ctx) -> _Expr | None:
+def _same_event(exprs: list[Expr], start: int, end: int, ctx: Ctx) -> Expr | None:
     """The earlier mention of the event a "before" names: in "прилетаем 1 декабря, улетаем
     15-го, напишите за пару дней до прилёта" the arrival, not the nearer departure."""
     toks = ctx.toks
@@ -225,13 +225,13 @@ def _same_event(exprs: list[_Expr], start: int, end: int, ctx: _Ctx) -> _Expr | 
     return None
 
 
-def _complete(exprs: list[_Expr], tag_string: str, ctx: _Ctx) -> list[_Expr]:
+def complete_ellipses(exprs: list[Expr], tag_string: str, ctx: Ctx) -> list[Expr]:
     """Fill in what the client left out, from the nearest earlier mention: fragments (see
     _FRAGMENTS), then corrections (_corrected)."""
     tags = ctx.tags
-    solid = [expr for expr in exprs if _kind(expr.options[0]) != "vague"]
+    solid = [expr for expr in exprs if kind_of(expr.options[0]) != "vague"]
     vague_at = {
-        i: e for e in exprs if _kind(e.options[0]) == "vague" for i in range(e.start, e.end)
+        i: e for e in exprs if kind_of(e.options[0]) == "vague" for i in range(e.start, e.end)
     }
     taken = {i for expr in solid for i in range(expr.start, expr.end)}
     for regex, handler, forward in _FRAGMENTS:
@@ -257,9 +257,9 @@ def _complete(exprs: list[_Expr], tag_string: str, ctx: _Ctx) -> list[_Expr]:
                 exprs.remove(ref)
                 solid.remove(ref)
                 span = min(ref.start, start), max(ref.end, end)
-                expr = _Expr(options, *span, focus=(start, end))
+                expr = Expr(options, *span, focus=(start, end))
             else:
-                expr = _Expr(options, start, end)
+                expr = Expr(options, start, end)
             exprs.append(expr)
             solid.append(expr)
             taken.update(range(start, end))
@@ -274,7 +274,7 @@ def _complete(exprs: list[_Expr], tag_string: str, ctx: _Ctx) -> list[_Expr]:
         onto = later.lead == "on" or tags[later.start - 1] == "on"
         moved = earlier.lead == "from" and onto and moving
         earlier.replaced = (corrected or moved) and not any(  # a trip is not corrected
-            _weigh(e, tags)[1] == "booking" for e in (earlier, later)
+            weigh(e, tags)[1] == "booking" for e in (earlier, later)
         )
         _corrected(earlier, later, tags)
     return exprs
@@ -289,7 +289,7 @@ _KEPT = (
 )
 
 
-def _corrected(earlier: _Expr, later: _Expr, tags: _Tags) -> None:
+def _corrected(earlier: Expr, later: Expr, tags: TagList) -> None:
     """A mention that replaces an earlier one keeps the wider frame it does not name: "завтра
     в 5 не могу, давайте в 6" is tomorrow 18:00, "на следующей неделе в среду не получится,
     давайте в четверг" next week's Thursday. A bare hour close to the replaced one keeps its
@@ -298,8 +298,8 @@ def _corrected(earlier: _Expr, later: _Expr, tags: _Tags) -> None:
     if len(earlier.options) != 1 or len(later.options) != 1:
         return
     old, new = earlier.options[0], later.options[0]
-    if earlier.replaced and not _slots(old) & _slots(new):
-        merged = _merged(old, new)  # "в понедельник удобно, лучше в 10": it only adds a time
+    if earlier.replaced and not slots_of(old) & slots_of(new):
+        merged = merged_fields(old, new)  # "в понедельник удобно, лучше в 10": it only adds a time
         if merged:
             later.options[0] = merged
         return
@@ -313,7 +313,7 @@ def _corrected(earlier: _Expr, later: _Expr, tags: _Tags) -> None:
         inherited.update(_only(old, {"part_of_day", "meridiem"}))
     if not inherited:
         return
-    if earlier.replaced or _weigh(earlier, tags)[1] in ("negated", "unavailable"):
+    if earlier.replaced or weigh(earlier, tags)[1] in ("negated", "unavailable"):
         merged = {**inherited, **new}
-        if _spec(merged):
+        if spec_of(merged):
             later.options[0] = merged

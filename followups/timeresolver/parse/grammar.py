@@ -35,11 +35,11 @@ NOT_COUNTED = (
 # A clause or sentence reaches at most this many tags either side of the words it is sought
 # for. No chat message has a clause that long (the corpus's longest message has 43 tags); the
 # bound keeps the work of weighing every time in its clause linear in the message.
-_REACH = 64
+REACH = 64
 _MARKS = ("|", ",")
 
 
-class _Tags(list[str]):
+class TagList(list[str]):
     """A message's tags, with its clause boundaries computed once."""
 
     def __init__(self, tags: list[str]) -> None:
@@ -48,11 +48,11 @@ class _Tags(list[str]):
 
     def clause(self, start: int, end: int, stops: tuple[str, ...] = _MARKS) -> tuple[int, int]:
         """The clause around self[start:end]: out to the nearest comma or sentence end (or
-        other `stops`), at most _REACH tags either way."""
+        other `stops`), at most REACH tags either way."""
         if stops not in self._bounds:
             self._bounds[stops] = self._boundaries(stops)
         opening, closing = self._bounds[stops]
-        return max(opening[start], start - _REACH), min(closing[end], end + _REACH)
+        return max(opening[start], start - REACH), min(closing[end], end + REACH)
 
     def _boundaries(self, stops: tuple[str, ...]) -> tuple[list[int], list[int]]:
         """For each position 0..len, where the clause around it opens (after the stop before
@@ -75,21 +75,21 @@ class _Tags(list[str]):
 
 
 @dataclass
-class _Ctx:
+class Ctx:
     """The tokens of a message, their tags and where each tag starts in the tag string."""
 
     toks: list[Tok]
-    tags: _Tags
+    tags: TagList
     tag_index: dict[int, int]
     month_first: bool = False  # "01/05" is 5 January where the client lives (the US)
 
     @classmethod
-    def of(cls, toks: list[Tok], month_first: bool = False) -> _Ctx:
+    def of(cls, toks: list[Tok], month_first: bool = False) -> Ctx:
         tag_index, offset = {}, 0
         for i, tok in enumerate(toks):
             tag_index[offset] = i
             offset += len(tok.tag) + 1
-        return cls(toks, _Tags([tok.tag for tok in toks]), tag_index, month_first)
+        return cls(toks, TagList([tok.tag for tok in toks]), tag_index, month_first)
 
     def tokens(self, m: re.Match[str], group: str | int = 0) -> tuple[int, int]:
         """The [first, last + 1) token indices a match (or one of its groups) covers."""
@@ -101,10 +101,10 @@ class _Ctx:
         return [tok.text for tok in self.toks[slice(*self.tokens(m, group))]]
 
 
-Handler = Callable[[re.Match[str], _Ctx], dict[str, Any] | None]
+Handler = Callable[[re.Match[str], Ctx], dict[str, Any] | None]
 
 
-def _amount_fields(amount: float, unit: str, extra_minutes: float = 0) -> dict[str, Any]:
+def amount_fields(amount: float, unit: str, extra_minutes: float = 0) -> dict[str, Any]:
     """An amount of a unit from now: minutes and hours exactly, days and longer by the
     calendar (fractions of those fall back to the next finer unit)."""
     if unit in ("min", "hour"):
@@ -123,12 +123,12 @@ def _amount_fields(amount: float, unit: str, extra_minutes: float = 0) -> dict[s
 _FRACTIONS = {"half": 0.5, "quarter": 0.25}
 
 
-def _duration(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+def _duration(m: re.Match[str], ctx: Ctx) -> dict[str, Any] | None:
     g = m.groupdict()
     unit, pre, number = g["u"], g.get("pre"), g.get("n")
     if pre == "after" and ctx.texts(m, "pre") == ["после"] and unit == "hour" and number:
         # "после 2 часов" is after two o'clock, not two hours from now
-        return _clock_fields(int(number), 0, None, "after") if number.isdigit() else None
+        return clock_fields(int(number), 0, None, "after") if number.isdigit() else None
     if g.get("next") and number is None:
         if pre == "after":
             return None  # "после следующей недели" is a week, not a wait (see _week)
@@ -148,24 +148,24 @@ def _duration(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     scale = 1
     if unit == "day" and ctx.texts(m, "u")[-1] in FULL_DAYS:
         unit, scale = "hour", 24
-    fields = [_amount_fields(sign * option * scale, unit, sign * extra) for option in options]
+    fields = [amount_fields(sign * option * scale, unit, sign * extra) for option in options]
     if len(fields) > 1:
         return {"alternatives": fields}
     return {**fields[0], "approximate": True} if approximate else fields[0]
 
 
-def _unit_first(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+def _unit_first(m: re.Match[str], ctx: Ctx) -> dict[str, Any] | None:
     """ "через минут 20" is 20 minutes, but "через час 15" is an hour and a quarter."""
     amount = float(m.group("n"))
     if m.group("u") == "hour" and ctx.texts(m, "u")[0] in ("час", "hour"):
         return {"duration_minutes": 60 + amount}
-    return _amount_fields(amount, m.group("u"))
+    return amount_fields(amount, m.group("u"))
 
 
 _WAIT_CUES = {"contact", "free", "give", "need", "still"}
 
 
-def _bare_wait(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+def _bare_wait(m: re.Match[str], ctx: Ctx) -> dict[str, Any] | None:
     """ "5 минут и наберу", "минут 10 и я свободна", "brb 10 min", or just "15 min?": minutes
     or hours with no "через" are a wait only next to a word that says so, or alone; otherwise
     they are a length ("40 минут до аэропорта?")."""
@@ -176,7 +176,7 @@ def _bare_wait(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     alone = unit == "min" and tags.words == sum(t not in _MARKS for t in tags[start:end])
     if not (alone or _WAIT_CUES & set(tags[left:start] + tags[end:right])):
         return None  # alone, "2 часа" may be a clock time as well
-    return _amount_fields(amount, unit)
+    return amount_fields(amount, unit)
 
 
 def _bound(pre: str | None) -> dict[str, str]:
@@ -200,7 +200,7 @@ _MERIDIEM_FIELDS: dict[str, dict[str, str]] = {
 }
 
 
-def _clock_fields(
+def clock_fields(
     hour: int, minute: int, mer: str | None, pre: str | None, zero: bool = False
 ) -> dict[str, Any] | None:
     """`zero`: the hour was written with a leading zero ("07:30"), so on the 24-hour clock."""
@@ -229,12 +229,12 @@ def _clock_range(first, second, sep: str | None, pre: str | None) -> dict[str, A
     if sep in ("or", "and") and "between" not in (pre or ""):
         return {"alternatives": [first, second]}
     if second and sep in ("-", "to", "before"):
-        # the end, taken off in _find: "с 9 до 11 занята, потом наберите" is 11:00
+        # the end, taken off in match_rules: "с 9 до 11 занята, потом наберите" is 11:00
         return {**first, "_until": {k: v for k, v in second.items() if k != "bound"}}
     return first
 
 
-def _clock(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+def _clock(m: re.Match[str], ctx: Ctx) -> dict[str, Any] | None:
     g = m.groupdict()
     pre, mer, mer2 = g.get("pre"), g.get("mer"), g.get("mer2")
     if g.get("h3"):
@@ -244,21 +244,21 @@ def _clock(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
         minute = minute or int(g.get("m") or 0)
     h2 = g.get("h2") or ""
     if g.get("sep") == "-" and len(h2) == 2 and not g.get("m") and (h2 == "00" or int(h2) > 24):
-        return _clock_fields(hour, int(h2), mer or mer2, pre, zero)  # "в 8-30" is 8:30
+        return clock_fields(hour, int(h2), mer or mer2, pre, zero)  # "в 8-30" is 8:30
     second = None
     if g.get("hm2") or g.get("h2"):
         hour2, minute2, zero2 = _split_hm(g.get("hm2") or g["h2"])
-        second = _clock_fields(hour2, minute2, mer2 or mer, None, zero2)
+        second = clock_fields(hour2, minute2, mer2 or mer, None, zero2)
         if hour % 12 > hour2 % 12:
             mer2 = None  # "с 10 до 6 вечера": the evening is the end's, 10 is in the morning
-    first = _clock_fields(hour, minute, mer or mer2, pre, zero)
+    first = clock_fields(hour, minute, mer or mer2, pre, zero)
     return _clock_range(first, second, g.get("sep"), pre)
 
 
 _FRACTION_MINUTES = {"half": 30, "quarter": 15}
 
 
-def _moved_to(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+def _moved_to(m: re.Match[str], ctx: Ctx) -> dict[str, Any] | None:
     """ "перенести (звонок) на 5", "перенесём на завтра на 5?", "push it to 4": after a word
     for moving, "на"/"to" and a number is a clock time, not a count."""
     start, _ = ctx.tokens(m)
@@ -271,7 +271,7 @@ def _moved_to(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
 _NAMED_HOURS = {"noon": 12, "midnight": 24}
 
 
-def _spelt_minutes_to(m: re.Match[str], ctx: _Ctx) -> bool:
+def _spelt_minutes_to(m: re.Match[str], ctx: Ctx) -> bool:
     """ "twenty to six": minutes spelt out before an English "to", with no "from" before them
     ("from five to six" is a range); or minutes counted ("20 min to 6")."""
     first, end = ctx.tokens(m)
@@ -282,7 +282,7 @@ def _spelt_minutes_to(m: re.Match[str], ctx: _Ctx) -> bool:
     return spelt and (first == 0 or ctx.toks[first - 1].tag not in ("from", "between"))
 
 
-def _clock_fraction(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+def _clock_fraction(m: re.Match[str], ctx: Ctx) -> dict[str, Any] | None:
     """ "половина десятого" 9:30, "четверть пятого" 4:15, "в начале шестого" and "в шестом
     часу" 5:00 (of the hour that is running), "без пятнадцати три" 2:45, "half past 3",
     "quarter to 5"; the British "half 7" is 7:30, the Russian "пол 7" 6:30."""
@@ -298,12 +298,12 @@ def _clock_fraction(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     op = {"after": "past", "from": "past", "and": "past", "before": "to"}.get(op, op)
     minutes = int(amount) if amount and amount.isdigit() else _FRACTION_MINUTES.get(amount, 0)
     if op == "past":
-        return _clock_fields(hour % 24, minutes, g.get("mer"), g.get("pre"))
+        return clock_fields(hour % 24, minutes, g.get("mer"), g.get("pre"))
     previous = hour - 1 or 12
-    return _clock_fields(previous, 60 - minutes if op else minutes, g.get("mer"), g.get("pre"))
+    return clock_fields(previous, 60 - minutes if op else minutes, g.get("mer"), g.get("pre"))
 
 
-def _from_day(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+def _from_day(m: re.Match[str], ctx: Ctx) -> dict[str, Any] | None:
     """ "a week from tomorrow", "через неделю от завтра", "3 days from tomorrow": days counted
     from a named day; "two weeks from Monday" is the third coming Monday (the first is the
     nearest upcoming one, as for a weekday alone)."""
@@ -318,7 +318,7 @@ def _from_day(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     return {"days_ahead": int(days) + {"today": 0, "tomorrow": 1, "dayafter": 2}[day]}
 
 
-def _nth_weekday(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+def _nth_weekday(m: re.Match[str], ctx: Ctx) -> dict[str, Any] | None:
     """ "third tuesday of september 2014", "в последнюю пятницу декабря", "first monday of next
     month"; "через 3 пятницы", "3 fridays from now", "2 thursdays ago"."""
     g = m.groupdict()
@@ -339,7 +339,7 @@ def _nth_weekday(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     return fields
 
 
-def _glued_clock(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+def _glued_clock(m: re.Match[str], ctx: Ctx) -> dict[str, Any] | None:
     """ "15h30", "17ч10": an hour and its minutes written as one word; "8h" alone only beside
     a day or a zone ("Thursday 8h GMT"), else it may be a wait."""
     first, end = ctx.tokens(m, "hm")
@@ -352,13 +352,13 @@ def _glued_clock(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
         if not (zoned or _day_beside(m, ctx, after=False)):
             return None
     minute = int(m.group("m") or 0)
-    return _clock_fields(int(m.group("h")), minute, m.group("mer"), m.group("pre"))
+    return clock_fields(int(m.group("h")), minute, m.group("mer"), m.group("pre"))
 
 
 _YEARS = range(1900, 2100)
 
 
-def _compact_clock(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+def _compact_clock(m: re.Match[str], ctx: Ctx) -> dict[str, Any] | None:
     """ "at 730 in the evening", "330 p.m.", "at 1530": hours and minutes without a colon,
     after "at" or before am/pm (a year such as "after 2015" is none)."""
     digits, mer, pre = m.group("hhmm"), m.group("mer"), m.group("pre")
@@ -367,13 +367,13 @@ def _compact_clock(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     hour, minute = int(digits[:-2]), int(digits[-2:])
     if hour > 23 or minute > 59:
         return None
-    return _clock_fields(hour, minute, mer, pre, zero=digits.startswith("0"))
+    return clock_fields(hour, minute, mer, pre, zero=digits.startswith("0"))
 
 
 _PLURAL_DAYS = ("days", "ы", "и", "ц", "ов")
 
 
-def _hour_before_day(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+def _hour_before_day(m: re.Match[str], ctx: Ctx) -> dict[str, Any] | None:
     """ "8 tonight", "9 tomorrow evening", "call me 9 tomorrow": a bare hour right before a
     named day is its clock time."""
     start, end = ctx.tokens(m)
@@ -383,17 +383,17 @@ def _hour_before_day(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     day = ctx.toks[end + (ctx.toks[end].tag == "on")].text
     if day.endswith(_PLURAL_DAYS):
         return None  # "3 fridays", "2 пятницы": a count
-    return _clock_fields(int(m.group("h")), 0, None, None) if 1 <= int(m.group("h")) <= 12 else None
+    return clock_fields(int(m.group("h")), 0, None, None) if 1 <= int(m.group("h")) <= 12 else None
 
 
-def _part_then_hour(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+def _part_then_hour(m: re.Match[str], ctx: Ctx) -> dict[str, Any] | None:
     """ "tonight 9", "tomorrow morning 9": a bare hour closing the clause after a part of
     the day is its clock time."""
-    fields = _clock_fields(int(m.group("h")), 0, None, None)
+    fields = clock_fields(int(m.group("h")), 0, None, None)
     return fields and {**fields, "part_of_day": m.group("p")}
 
 
-def _utc_offset(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+def _utc_offset(m: re.Match[str], ctx: Ctx) -> dict[str, Any] | None:
     """ "UTC+3", "GMT-5", "UTC+5:30": a fixed offset from UTC."""
     hours, _, minutes = m.group("off").partition(":")
     sign = -1 if m.group("sign") == "-" else 1
@@ -424,7 +424,7 @@ def _day_fields(pre: str | None) -> dict[str, Any]:
     return {"bound": "after"} if pre == "after" else {}
 
 
-def _relday(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
+def _relday(m: re.Match[str], ctx: Ctx) -> dict[str, Any]:
     offsets = {"today": 0, "tomorrow": 1, "dayafter": 2, "yesterday": -1, "daybefore": -2}
     return {"days_ahead": offsets[m.group("d")], **_day_fields(m.group("pre"))}
 
@@ -433,14 +433,14 @@ def _weekday_fields(tag: str) -> str:
     return WEEKDAYS[int(tag[2:]) - 1]
 
 
-def _weekday(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
+def _weekday(m: re.Match[str], ctx: Ctx) -> dict[str, Any]:
     fields: dict[str, Any] = {"weekday": _weekday_fields(m.group("wd"))}
     if m.group("mod") in ("this", "next", "last"):
         fields["weekday_modifier"] = m.group("mod")
     return {**fields, **_day_fields(m.group("pre"))}
 
 
-def _week(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+def _week(m: re.Match[str], ctx: Ctx) -> dict[str, Any] | None:
     pre, part, mod = m.group("pre"), m.group("part"), m.group("mod")
     relation = "after_next" if m.group("after_next") else {"nearest": "this"}.get(mod, mod)
     week = {"week": relation} if relation else {}
@@ -460,7 +460,7 @@ def _week(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     return fields
 
 
-def _month(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+def _month(m: re.Match[str], ctx: Ctx) -> dict[str, Any] | None:
     g = m.groupdict()
     part = "start" if g["part"] in ("1ord", "1th") else "end" if g["lastday"] else g["part"]
     if g["m"]:
@@ -477,7 +477,7 @@ def _month(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     return fields
 
 
-def _date(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+def _date(m: re.Match[str], ctx: Ctx) -> dict[str, Any] | None:
     g = m.groupdict()
     month = {"month": int(g["mo"][2:])} if g.get("mo") else {}
     if g.get("dsep") == "or":  # "20 или 21 ноября"
@@ -490,11 +490,11 @@ def _date(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     if g.get("wd"):
         fields["weekday"] = _weekday_fields(g["wd"])
     if g.get("dsep"):
-        fields["_range"] = True  # "20-25 ноября": taken off in _find, marks a stay
+        fields["_range"] = True  # "20-25 ноября": taken off in match_rules, marks a stay
     return {**fields, **_day_fields(g.get("pre"))}
 
 
-def _numeric_date(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+def _numeric_date(m: re.Match[str], ctx: Ctx) -> dict[str, Any] | None:
     """ "20.11" is a date, "в 10.30" a time, "20/11" and "20.11.2026" always dates."""
     text, pre, mer = m.group("dm"), m.group("pre"), m.group("mer")
     if text == ROUND_THE_CLOCK and not pre:
@@ -518,14 +518,14 @@ def _numeric_date(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     said_as_time = mer or pre in ("at", "by", "before", "after", "from", "toward")  # "в 10.30"
     if is_time and (not is_date or (said_as_time and second % 5 == 0)):
         hour, minute, zero = _split_hm(text.replace(".", ":"))
-        return _clock_fields(hour, minute, mer, pre, zero)
+        return clock_fields(hour, minute, mer, pre, zero)
     return {"day": first, "month": second, **_day_fields(pre)} if is_date else None
 
 
 _NAMED_DAYS = re.compile(r"today|tomorrow|dayafter|wd\d")
 
 
-def _day_beside(m: re.Match[str], ctx: _Ctx, after: bool) -> bool:
+def _day_beside(m: re.Match[str], ctx: Ctx, after: bool) -> bool:
     """Whether a named day stands right before the match (or, if `after`, right after it)."""
     first, end = ctx.tokens(m)
     neighbours = [ctx.toks[first - 1].tag] if first else []
@@ -534,7 +534,7 @@ def _day_beside(m: re.Match[str], ctx: _Ctx, after: bool) -> bool:
     return any(_NAMED_DAYS.fullmatch(tag) for tag in neighbours)
 
 
-def _part_of_day(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+def _part_of_day(m: re.Match[str], ctx: Ctx) -> dict[str, Any] | None:
     pre, mod, part = m.group("pre"), m.group("mod"), m.group("p")
     bare = not (pre or mod)
     spoken = ctx.texts(m, "p")[0] in ("ночью", "overnight")
@@ -555,22 +555,22 @@ def _part_of_day(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
     return fields
 
 
-def _meridiem_part(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+def _meridiem_part(m: re.Match[str], ctx: Ctx) -> dict[str, Any] | None:
     """ "wed pm", "tmrw am": after a named day, am/pm is the morning or the afternoon."""
     if not _day_beside(m, ctx, after=False):
         return None
     return {"part_of_day": "morning" if m.group("p") == "am" else "afternoon"}
 
 
-def _end_of_day(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
+def _end_of_day(m: re.Match[str], ctx: Ctx) -> dict[str, Any]:
     return {"part_of_day": "end_of_day"}
 
 
-def _half_day(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
+def _half_day(m: re.Match[str], ctx: Ctx) -> dict[str, Any]:
     return {"part_of_day": "morning" if m.group("o") == "1" else "afternoon"}
 
 
-def _new_year(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
+def _new_year(m: re.Match[str], ctx: Ctx) -> dict[str, Any]:
     """ "после Нового года" is 2 January, "с/ближе к Новому году" 1 January; "на Новый год",
     "в новом году", "до Нового года" name the holidays, no day (like "на Рождество")."""
     pre = m.group("pre")
@@ -580,18 +580,18 @@ def _new_year(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
     return {"month": 1, "month_part": "start", **_day_fields(pre)}
 
 
-def _zone(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
+def _zone(m: re.Match[str], ctx: Ctx) -> dict[str, Any]:
     """ "в 15 по мск": the clock time is on another zone's clock."""
     return {"time_zone": m.group("zone")}
 
 
-def _year(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
+def _year(m: re.Match[str], ctx: Ctx) -> dict[str, Any]:
     """ "в следующем году": a year for the month named beside it ("next year in march"); alone
     it names no time (see parse)."""
     return {"year": m.group("rel")}
 
 
-def _year_number(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
+def _year_number(m: re.Match[str], ctx: Ctx) -> dict[str, Any]:
     """ "в 2025 году", "in 2028": a year named alone is `past` once it has gone, else it names
     no day; beside a month it is that month's year ("в 2027 году в марте"). «в 2028» is one
     too, but "at 2028" is none (a clock without its colon, which a year cannot be)."""
@@ -603,11 +603,11 @@ def _year_number(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
 _YEAR_AT = {"в", "во", "v"}
 
 
-def _same_time(m: re.Match[str], ctx: _Ctx) -> dict[str, Any]:
+def _same_time(m: re.Match[str], ctx: Ctx) -> dict[str, Any]:
     return {"same_time": True}
 
 
-def _vague(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
+def _vague(m: re.Match[str], ctx: Ctx) -> dict[str, Any] | None:
     """A wish with no usable time; but "в следующий раз дайте другой номер" / "next time
     another villa" is about the next stay."""
     if m.group().endswith("times"):
@@ -621,7 +621,7 @@ def _vague(m: re.Match[str], ctx: _Ctx) -> dict[str, Any] | None:
 class _Rule:
     regex: re.Pattern[str]
     handler: Handler
-    anchors: frozenset[str]  # tag classes (see _tag_class) without which it cannot match
+    anchors: frozenset[str]  # tag classes (see tag_class) without which it cannot match
 
 
 def _rule(pattern: str, handler: Handler, anchors: str) -> _Rule:
@@ -629,7 +629,7 @@ def _rule(pattern: str, handler: Handler, anchors: str) -> _Rule:
     return _Rule(re.compile(rf"(?<![^ ])(?:{pattern})(?![^ ])"), handler, classes)
 
 
-def _tag_class(tag: str) -> str:
+def tag_class(tag: str) -> str:
     """A number is "#" (of three digits or more "###"), a weekday "wd", a month "mo", a zone
     "zone"; other tags are their own."""
     if tag[0].isdigit():

@@ -9,7 +9,7 @@ from ..fields import Spec
 
 SEVERAL = 3  # "несколько дней": the fallback reading of "several"
 # A message naming more times than this is read from shortly before the last of them (see
-# _expressions). The densest message of the corpus names 6 in 150 characters; a hostile one
+# find_expressions). The densest message of the corpus names 6 in 150 characters; a hostile one
 # names hundreds, and the work per mention is large. The request is usually at the end.
 MAX_MENTIONS = 50
 
@@ -62,7 +62,7 @@ class Parsed:
 
 
 @dataclass(eq=False)  # two mentions are the same only if they are one object
-class _Expr:
+class Expr:
     options: list[dict[str, Any]]
     start: int  # token indices, end exclusive
     end: int

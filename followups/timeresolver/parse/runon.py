@@ -5,9 +5,9 @@ from __future__ import annotations
 from itertools import pairwise
 
 from ..lexicon import Tok
-from .assembly import _find, _group, _mention, _slots
-from .grammar import _REACH, _Ctx, _Tags
-from .model import MAX_MENTIONS, _Expr
+from .assembly import build_mention, group_mentions, match_rules, slots_of
+from .grammar import REACH, Ctx, TagList
+from .model import MAX_MENTIONS, Expr
 
 # --- run-on messages ------------------------------------------------------------------------------
 
@@ -75,7 +75,7 @@ def _leans(toks: list[Tok], i: int) -> bool:
     return tag in _LEANING and before != "not"
 
 
-def _run_on_breaks(toks: list[Tok], exprs: list[_Expr]) -> list[int]:
+def run_on_breaks(toks: list[Tok], exprs: list[Expr]) -> list[int]:
     """Where a message typed without punctuation starts a new clause, so that each time keeps
     its own cues: "завтра не могу давай в среду", "утром не могу в обед можно", "ща занят
     набери через часик", "заезд 5 марта на 7 ночей можно созвон сегодня в 8", "sorry busy
@@ -86,7 +86,7 @@ def _run_on_breaks(toks: list[Tok], exprs: list[_Expr]) -> list[int]:
     до 5-го напишите после", "перезвоните через 15 минут я за рулём")."""
     if len(exprs) < 2 and not any(tok.tag in _CUES for tok in toks):
         return []  # one time and nothing that could close or open a clause
-    slots = {e.start: _slots(e.options[0]) for e in exprs}
+    slots = {e.start: slots_of(e.options[0]) for e in exprs}
     anchors = sorted(
         [(e.start, e.end) for e in exprs]
         + [(i, i + 1) for i, t in enumerate(toks) if t.tag == "now"]
@@ -121,7 +121,7 @@ def _run_on_breaks(toks: list[Tok], exprs: list[_Expr]) -> list[int]:
     return sorted(i for i in breaks if i and toks[i - 1].tag not in ("|", ","))
 
 
-def _with_breaks(toks: list[Tok], breaks: list[int]) -> list[Tok]:
+def with_breaks(toks: list[Tok], breaks: list[int]) -> list[Tok]:
     """The tokens with a comma (of no width) before each break."""
     out: list[Tok] = []
     cuts = set(breaks)
@@ -132,20 +132,20 @@ def _with_breaks(toks: list[Tok], breaks: list[int]) -> list[Tok]:
     return out
 
 
-def _expressions(
+def find_expressions(
     toks: list[Tok], month_first: bool
-) -> tuple[list[Tok], list[_Expr], _Tags, _Ctx, str]:
+) -> tuple[list[Tok], list[Expr], TagList, Ctx, str]:
     """The mentions of time in the tokens, grouped. A message naming more than MAX_MENTIONS
-    times is read from _REACH tags before the MAX_MENTIONS-th last one on: the tokens before
+    times is read from REACH tags before the MAX_MENTIONS-th last one on: the tokens before
     are dropped (the mentions after keep what was found for them)."""
-    ctx = _Ctx.of(toks, month_first)
+    ctx = Ctx.of(toks, month_first)
     tag_string = " ".join(ctx.tags)
-    hits = _find(tag_string, ctx)
+    hits = match_rules(tag_string, ctx)
     if len(hits) > MAX_MENTIONS:
-        cut = max(0, hits[-MAX_MENTIONS][0] - _REACH)
+        cut = max(0, hits[-MAX_MENTIONS][0] - REACH)
         toks = toks[cut:]
-        ctx = _Ctx.of(toks, month_first)
+        ctx = Ctx.of(toks, month_first)
         tag_string = " ".join(ctx.tags)
         hits = [(start - cut, end - cut, *rest) for start, end, *rest in hits[-MAX_MENTIONS:]]
-    exprs = [_mention(*hit) for hit in hits]
-    return toks, _group(exprs, ctx.tags), ctx.tags, ctx, tag_string
+    exprs = [build_mention(*hit) for hit in hits]
+    return toks, group_mentions(exprs, ctx.tags), ctx.tags, ctx, tag_string
