@@ -67,7 +67,7 @@ _RU_MONTHS = (
     "декабря",
 )
 # Written out, not taken from the resolver: importing it would load its whole grammar into every
-# worker (about 8 MiB each) for seven words. tests/test_texts.py checks they match.
+# worker (about 8 MiB each) for seven words. tests/test_humanize.py checks they match.
 _EN_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _EN_MONTHS = (
     "January",
