@@ -14,6 +14,7 @@ this module needs no import of followups.actors (which imports delivery, which p
 import logging
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -22,6 +23,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+import followups.bulk  # noqa: F401  registers the `__any` lookup publish_soon filters with
 from followups import events
 from followups.models import ActionStatus, ScheduledAction
 
@@ -96,30 +98,30 @@ def publish(rows: list[tuple[UUID, datetime]], now: datetime) -> int:
     return messages
 
 
+def publish_soon(actions: Sequence[ScheduledAction]) -> None:
+    """Publish those of `actions` due within the horizon (grouped by due second) and mark them
+    enqueued. A broker outage only logs: the dispatcher's next pass publishes them."""
+    now = timezone.now()
+    soon = [a for a in actions if a.scheduled_for <= now + horizon()]
+    if not soon:
+        return
+    try:
+        publish([(a.pk, a.scheduled_for) for a in soon], now)
+    except Exception:
+        log.warning(
+            "enqueue failed for %d (first id=%s); the dispatcher will retry",
+            len(soon),
+            soon[0].pk,
+            exc_info=True,
+        )
+        return
+    ScheduledAction.objects.filter(
+        pk__any=[a.pk for a in soon], status=ActionStatus.PENDING
+    ).update(enqueued_at=now)
+    for action in soon:
+        events.of(action, "enqueued")
+
+
 def enqueue_on_commit(*actions: ScheduledAction) -> None:
-    """After the current transaction commits, publish those of `actions` due within the
-    horizon (grouped by due second, as the dispatcher does). A broker outage only logs: the
-    dispatcher publishes them later."""
-
-    def _publish() -> None:
-        now = timezone.now()
-        soon = [a for a in actions if a.scheduled_for <= now + horizon()]
-        if not soon:
-            return
-        try:
-            publish([(a.pk, a.scheduled_for) for a in soon], now)
-        except Exception:
-            log.warning(
-                "enqueue failed for %d (first id=%s); the dispatcher will retry",
-                len(soon),
-                soon[0].pk,
-                exc_info=True,
-            )
-            return
-        ScheduledAction.objects.filter(
-            pk__in=[a.pk for a in soon], status=ActionStatus.PENDING
-        ).update(enqueued_at=now)
-        for action in soon:
-            events.of(action, "enqueued")
-
-    transaction.on_commit(_publish)
+    """publish_soon(actions) once the current transaction commits."""
+    transaction.on_commit(lambda: publish_soon(actions))

@@ -241,7 +241,7 @@ def schedule_actions(new: Sequence[NewAction], *, now: datetime | None = None) -
         bulk.copy_new(actions)
         for action in actions:
             events.of(action, "created", client_requested_time=action.client_requested_time)
-        transaction.on_commit(lambda: _publish_soon(actions))
+        publishing.enqueue_on_commit(*actions)
     return [action.pk for action in actions]
 
 
@@ -303,30 +303,6 @@ def _bulk_prospects(items: list[NewAction]) -> dict[int, tuple[str, int]]:
                 "pending follow-ups; nothing was scheduled"
             )
     return {pk: (zone, account) for pk, (_, zone, _, account) in prospects.items()}
-
-
-def _publish_soon(actions: list[ScheduledAction]) -> None:
-    """Publish the new rows due within the horizon, in one go; the dispatcher's next pass
-    publishes them instead if the broker is away."""
-    now = timezone.now()
-    soon = [
-        (a.pk, a.scheduled_for) for a in actions if a.scheduled_for <= now + publishing.horizon()
-    ]
-    if not soon:
-        return
-    try:
-        publishing.publish(soon, now)
-    except Exception:
-        log.warning(
-            "publishing %d new actions failed; the dispatcher will", len(soon), exc_info=True
-        )
-        return
-    ScheduledAction.objects.filter(pk__any=[pk for pk, _ in soon], status=PENDING).update(
-        enqueued_at=now
-    )
-    for action in actions:
-        if action.scheduled_for <= now + publishing.horizon():
-            events.of(action, "enqueued")
 
 
 def get_pending(prospect: Prospect | None = None) -> QuerySet[ScheduledAction]:
