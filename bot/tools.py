@@ -258,9 +258,8 @@ def _schedule_followup(tool_input: dict, turn: Turn) -> ToolResult:
         return not_ok
     if turn.prospect.opted_out_at:
         _lift_opt_out_by_request(when_text, turn)
-    if existing := services.pending_follow_up_at(
-        turn.prospect, resolution.when
-    ):  # one promise, one action
+    # one promise, one action
+    if existing := services.pending_follow_up_at(turn.prospect, resolution.when):
         return ToolResult({**_scheduled_content(existing, turn, model_reading), "note": ALREADY})
     action = services.schedule_action(
         turn.prospect,

@@ -70,7 +70,9 @@ def outside_quiet_hours(
     return window.defer(when, zone) if window else when
 
 
-def respect_quiet_hours(when: datetime, prospect: "Prospect", client_requested_time: bool):
+def respect_quiet_hours(
+    when: datetime, prospect: "Prospect", client_requested_time: bool
+) -> datetime:
     """`when`, or the end of the quiet window (the prospect's account's) it falls in, unless
     the client named it."""
     return outside_quiet_hours(when, prospect.account, prospect.zone, client_requested_time)
