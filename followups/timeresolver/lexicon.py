@@ -14,31 +14,31 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .vocabulary import (
-    _ABBREVIATIONS,
-    _ACCEPTING,
-    _CITY_ZONES,
-    _CLOCK_TAG,
-    _CONTACT_STEMS,
-    _EN_CARDINALS,
-    _EN_ORDINALS,
-    _EN_TENS,
-    _EVENT_STEMS,
-    _FUZZY_GUARD,
-    _NO_FUZZY_TAGS,
-    _NUMBER_TAG,
-    _ORD_DATE_ENDINGS,
-    _ORD_OTHER_ENDINGS,
-    _PAST_TENSE,
-    _PHRASES,
-    _PREPOSITIONS,
-    _RU_CARDINALS,
-    _RU_ORDINAL_STEMS,
-    _VOCAB,
-    _WEAK,
-    _WEAK_NEXT,
-    _WEAK_PREV,
-    _WEAK_PREV_WORDS,
-    _WEEKDAY_NEXT,
+    ABBREVIATIONS,
+    ACCEPTING,
+    CITY_ZONES,
+    CLOCK_TAG,
+    CONTACT_STEMS,
+    EN_CARDINALS,
+    EN_ORDINALS,
+    EN_TENS,
+    EVENT_STEMS,
+    FUZZY_GUARD,
+    NO_FUZZY_TAGS,
+    NUMBER_TAG,
+    ORD_DATE_ENDINGS,
+    ORD_OTHER_ENDINGS,
+    PAST_TENSE,
+    PHRASES,
+    PREPOSITIONS,
+    RU_CARDINALS,
+    RU_ORDINAL_STEMS,
+    VOCAB,
+    WEAK,
+    WEAK_NEXT,
+    WEAK_PREV,
+    WEAK_PREV_WORDS,
+    WEEKDAY_NEXT,
 )
 
 
@@ -65,25 +65,25 @@ def _build_words() -> tuple[dict[str, str], dict[str, tuple[int, str]]]:
         add(form, f"{value}{'' if kind == 'card' else kind}")
         numbers[form] = (value, kind)
 
-    for tag, forms in _VOCAB.items():
+    for tag, forms in VOCAB.items():
         for form in forms.split():
             add(form, tag)
-    for value, forms in _RU_CARDINALS.items():
+    for value, forms in RU_CARDINALS.items():
         for form in forms.replace("/", " ").split():
             add_number(form, value, "card")
-    for value, stem in {**_RU_ORDINAL_STEMS, 3: "трет"}.items():
-        date_endings = ("ье", "ьего", "ьему") if value == 3 else _ORD_DATE_ENDINGS
+    for value, stem in {**RU_ORDINAL_STEMS, 3: "трет"}.items():
+        date_endings = ("ье", "ьего", "ьему") if value == 3 else ORD_DATE_ENDINGS
         other_endings = (
-            ("ий", "ья", "ью", "ьей", "ьи", "ьих", "ьем") if value == 3 else _ORD_OTHER_ENDINGS
+            ("ий", "ья", "ью", "ьей", "ьи", "ьих", "ьем") if value == 3 else ORD_OTHER_ENDINGS
         )
         for ending in date_endings:
             add_number(stem + ending, value, "th")
         for ending in other_endings:
             add_number(stem + ending, value, "ord")
-    cardinals = {form: value for value, form in enumerate(_EN_CARDINALS)}
-    for form, value in {**cardinals, **_EN_TENS}.items():
+    cardinals = {form: value for value, form in enumerate(EN_CARDINALS)}
+    for form, value in {**cardinals, **EN_TENS}.items():
         add_number(form, value, "card")
-    for form, value in _EN_ORDINALS.items():
+    for form, value in EN_ORDINALS.items():
         add_number(form, value, "th")
     return words, numbers
 
@@ -94,7 +94,7 @@ WORDS, _NUMBER_WORDS = _build_words()
 def _build_phrases() -> dict[tuple[str, ...], list[tuple[tuple[str, ...], str]]]:
     """Phrases by their first two words (one for a one-word phrase), longest first."""
     by_start: dict[tuple[str, ...], list[tuple[tuple[str, ...], str]]] = {}
-    for phrase, tag in _PHRASES.items():
+    for phrase, tag in PHRASES.items():
         parts = tuple(phrase.split())
         by_start.setdefault(parts[:2], []).append((parts, tag))
     for entries in by_start.values():
@@ -183,7 +183,7 @@ def _min_fuzzy_len(word: str) -> int:
 def _build_fuzzy_index() -> dict[str, set[str]]:
     index: dict[str, set[str]] = {}
     for word, tag in WORDS.items():
-        if tag in _NO_FUZZY_TAGS or len(word) < _min_fuzzy_len(word) or "-" in word:
+        if tag in NO_FUZZY_TAGS or len(word) < _min_fuzzy_len(word) or "-" in word:
             continue
         for variant in _deletions(word, _max_typos(word)):
             index.setdefault(variant, set()).add(word)
@@ -216,7 +216,7 @@ _MAX_FUZZY_LEN = max(map(len, _FUZZY_INDEX)) + 2
 def _fuzzy(word: str, min_len: int | None = None) -> str | None:
     if not (min_len or _min_fuzzy_len(word)) <= len(word) <= _MAX_FUZZY_LEN:
         return None
-    if word in _FUZZY_GUARD:
+    if word in FUZZY_GUARD:
         return None
     candidates: set[str] = set()
     for variant in _deletions(word, _max_typos(word)):
@@ -289,7 +289,7 @@ def _build_cities() -> tuple[frozenset[str], tuple[str, ...]]:
     starts "индивидуальный")."""
     names = {"moscow", "london", "dubai", "jakarta", "york", "kyiv", "kiev"}
     stems = {"москв", "киев", "лондон", "джакарт"}
-    for ru, en in _CITY_ZONES.values():
+    for ru, en in CITY_ZONES.values():
         names.update(en.split())
         for name in ru.split():
             if len(name) > 5:
@@ -342,9 +342,9 @@ _ORDINAL_TAG = re.compile(r"\d+th")
 
 
 def _cue(word: str) -> str | None:
-    if word.startswith(_CONTACT_STEMS):
-        return "reported" if _PAST_TENSE.search(word) else "contact"
-    if word.startswith(_EVENT_STEMS):
+    if word.startswith(CONTACT_STEMS):
+        return "reported" if PAST_TENSE.search(word) else "contact"
+    if word.startswith(EVENT_STEMS):
         return "event"
     return None
 
@@ -411,7 +411,7 @@ def _is_translit(words: list[str]) -> bool:
             tag = WORDS.get(cyrillic) or _half_of(cyrillic) or _cue(cyrillic)
             if not tag and len(word) >= (5 if prepositions else _MIN_TRANSLIT_TYPO):
                 tag = _fuzzy(cyrillic)
-            if tag and tag not in _NO_FUZZY_TAGS - {"contact"}:
+            if tag and tag not in NO_FUZZY_TAGS - {"contact"}:
                 return True
     return False
 
@@ -509,7 +509,7 @@ def _number_tag(raw: _Raw) -> str:
 
 
 # "двадцать пять" is 25 and "двадцати пяти" too, but "без двадцати шесть" is 20 and 6.
-_NOMINATIVE = {form for forms in _RU_CARDINALS.values() for form in forms.partition("/")[0].split()}
+_NOMINATIVE = {form for forms in RU_CARDINALS.values() for form in forms.partition("/")[0].split()}
 
 
 def _compound(tens: Tok, unit: Tok) -> bool:
@@ -571,18 +571,18 @@ def _weak_checked(toks: list[Tok]) -> list[Tok]:
             continue
         if tok.text == "second" and i + 1 < len(toks) and toks[i + 1].tag.startswith("wd"):
             tok = Tok("2th", tok.start, tok.end, tok.text)  # "second monday": not the unit
-        if tok.text in _WEAK and tok.tag != "_":
+        if tok.text in WEAK and tok.tag != "_":
             prev = toks[i - 1].tag if i else ""
             nxt = toks[i + 1].tag if i + 1 < len(toks) else ""
             supported = (
-                prev in _WEAK_PREV
-                or (i and toks[i - 1].text in _WEAK_PREV_WORDS)
+                prev in WEAK_PREV
+                or (i and toks[i - 1].text in WEAK_PREV_WORDS)
                 or (tok.tag.startswith("wd") and "week" in (t.tag for t in toks[max(0, i - 4) : i]))
                 or (prev == "in" and tok.tag.startswith("mo"))
-                or bool(_NUMBER_TAG.fullmatch(prev))
-                or bool(_WEAK_NEXT.fullmatch(nxt))
+                or bool(NUMBER_TAG.fullmatch(prev))
+                or bool(WEAK_NEXT.fullmatch(nxt))
             )
-            if tok.text in _EN_ORDINALS and nxt.startswith("wd"):
+            if tok.text in EN_ORDINALS and nxt.startswith("wd"):
                 supported = True  # "third tuesday of september"
             nth_weekday = prev.startswith("wd") and len(out) > 1 and _NTH.fullmatch(out[-2].tag)
             if tok.tag.startswith("mo") and (nth_weekday or prev in _MONTH_PREV):
@@ -602,14 +602,14 @@ def _weak_checked(toks: list[Tok]) -> list[Tok]:
 
 
 def _weekday_leans(toks: list[Tok], i: int) -> bool:
-    """Whether the weekday abbreviation toks[i] leans on what follows (see _WEEKDAY_NEXT)."""
+    """Whether the weekday abbreviation toks[i] leans on what follows (see WEEKDAY_NEXT)."""
     tags = [tok.tag for tok in toks[i + 1 : i + 4]] + ["", "", ""]
     if tags[0] == ",":  # "Mon, 10am", not "sun, 10 guests"
         clock = tags[1].isdigit() and tags[2] in ("am", "pm", "oclock")
-        return clock or bool(_CLOCK_TAG.fullmatch(tags[1]))
-    if _WEEKDAY_NEXT.fullmatch(tags[0]):
+        return clock or bool(CLOCK_TAG.fullmatch(tags[1]))
+    if WEEKDAY_NEXT.fullmatch(tags[0]):
         return not i or toks[i - 1].tag != "_"  # not the verb: "I sat by the pool"
-    return (i == 0 or toks[i - 1].tag == "|") and tags[0] in _ACCEPTING
+    return (i == 0 or toks[i - 1].tag == "|") and tags[0] in ACCEPTING
 
 
 def tokenize(text: str) -> list[Tok]:
@@ -644,18 +644,13 @@ def tokenize(text: str) -> list[Tok]:
             if word in _LATIN_LOOKALIKES and russian:
                 word = word.translate(_HOMOGLYPHS)  # "c 17 до 19" typed with a Latin "c"
             tags = word_tags(word, translit)
-            if (
-                tags == "_"
-                and toks
-                and toks[-1].tag in _PREPOSITIONS
-                and _CYRILLIC.search(raw.text)
-            ):
+            if tags == "_" and toks and toks[-1].tag in PREPOSITIONS and _CYRILLIC.search(raw.text):
                 tags = _fuzzy(raw.text, min_len=4) or "_"  # "после обда": short, but framed
             elif raw.text == "дн" and toks and toks[-1].tag == "hour":
                 tags = "dayg"  # "в 3 часа дн" is "дня"; "3 дн" alone is days
         elif raw.kind in ("punct", "nl"):
             glued = previous and previous.end == raw.start
-            abbreviation = glued and previous.text in _ABBREVIATIONS
+            abbreviation = glued and previous.text in ABBREVIATIONS
             if raw.text == "." and abbreviation and not _capital_follows(text, raw.end):
                 continue  # "след.", "нояб.": an abbreviation, not the end of a sentence
             tags = _PUNCT_TAGS.get(raw.text, "")

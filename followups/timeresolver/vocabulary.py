@@ -10,7 +10,7 @@ import re
 # --- vocabulary: tag -> surface forms --------------------------------------------------------
 # A tag may be several space-separated tags ("tonight" is "today evening").
 
-_VOCAB: dict[str, str] = {
+VOCAB: dict[str, str] = {
     # prepositions, particles, connectors
     "at": "в во at",
     "on": "на on for",
@@ -198,7 +198,7 @@ _VOCAB: dict[str, str] = {
 }
 
 # Several-word phrases, matched on normalised token texts (punctuation included).
-_PHRASES: dict[str, str] = {
+PHRASES: dict[str, str] = {
     "ч / з": "in",
     "ч \\ з": "in",
     "в течение": "within",
@@ -466,7 +466,7 @@ _PHRASES: dict[str, str] = {
 }
 
 # More clocks a client may name: "по <city>" (Russian dative), "<city> time", and abbreviations.
-_CITY_ZONES = {
+CITY_ZONES = {
     "Europe/Moscow": ("питеру петербургу спб казани сочи", ""),
     "Europe/Kaliningrad": ("калининграду", ""),
     "Europe/Samara": ("самаре", ""),
@@ -500,11 +500,11 @@ _CITY_ZONES = {
     "Australia/Sydney": ("сиднею", "sydney"),
     "Australia/Perth": ("перту", "perth awst"),
 }
-for _zone, (_ru, _en) in _CITY_ZONES.items():
+for _zone, (_ru, _en) in CITY_ZONES.items():
     for _name in _ru.split():
-        _PHRASES[f"по {_name.replace('-', ' - ')}"] = f"zone={_zone}"  # "нью - йорку" as split
+        PHRASES[f"по {_name.replace('-', ' - ')}"] = f"zone={_zone}"  # "нью - йорку" as split
     for _name in _en.split():
-        _PHRASES[_name if len(_name) <= 4 else f"{_name} time"] = f"zone={_zone}"
+        PHRASES[_name if len(_name) <= 4 else f"{_name} time"] = f"zone={_zone}"
 
 # An abbreviation names a fixed offset, summer or winter ("5pm CET" in July is UTC+1); the
 # Etc zones count the other way round (Etc/GMT-1 is UTC+1).
@@ -514,21 +514,21 @@ _FIXED_OFFSETS = {
     **{"pst": -8, "pdt": -7},
 }
 for _name, _hours in _FIXED_OFFSETS.items():
-    _PHRASES[_name] = f"zone=Etc/GMT{-_hours:+d}" if _hours else "zone=UTC"
-_PHRASES["new york time"] = _PHRASES["ny time"] = "zone=America/New_York"
+    PHRASES[_name] = f"zone=Etc/GMT{-_hours:+d}" if _hours else "zone=UTC"
+PHRASES["new york time"] = PHRASES["ny time"] = "zone=America/New_York"
 # the US zones by name follow their summer time
-_PHRASES["et"] = _PHRASES["eastern time"] = "zone=America/New_York"
-_PHRASES["central time"] = "zone=America/Chicago"
-_PHRASES["mountain time"] = "zone=America/Denver"
-_PHRASES["pacific time"] = "zone=America/Los_Angeles"
-_PHRASES["uk time"] = "zone=Europe/London"
-_PHRASES["sg time"] = "zone=Asia/Singapore"
-_PHRASES["по нашему времени"] = _PHRASES["по нашему"] = _PHRASES["our time"] = ""  # their own
+PHRASES["et"] = PHRASES["eastern time"] = "zone=America/New_York"
+PHRASES["central time"] = "zone=America/Chicago"
+PHRASES["mountain time"] = "zone=America/Denver"
+PHRASES["pacific time"] = "zone=America/Los_Angeles"
+PHRASES["uk time"] = "zone=Europe/London"
+PHRASES["sg time"] = "zone=Asia/Singapore"
+PHRASES["по нашему времени"] = PHRASES["по нашему"] = PHRASES["our time"] = ""  # their own
 for _city, _zone in (("москвы", "Moscow"), ("киева", "Kyiv"), ("лондона", "London")):
-    _PHRASES[f"по времени {_city}"] = f"zone=Europe/{_zone}"
-_PHRASES["по киевскому"] = "zone=Europe/Kyiv"
-_PHRASES["по лондонскому"] = _PHRASES["по лондонскому времени"] = "zone=Europe/London"
-_PHRASES["los angeles time"] = _PHRASES["la time"] = "zone=America/Los_Angeles"
+    PHRASES[f"по времени {_city}"] = f"zone=Europe/{_zone}"
+PHRASES["по киевскому"] = "zone=Europe/Kyiv"
+PHRASES["по лондонскому"] = PHRASES["по лондонскому времени"] = "zone=Europe/London"
+PHRASES["los angeles time"] = PHRASES["la time"] = "zone=America/Los_Angeles"
 
 # "завтра суббота, давайте в понедельник": saying what day it is names no contact time.
 for _day in ("сегодня", "завтра", "вчера", "today is", "tomorrow is"):
@@ -537,11 +537,11 @@ for _day in ("сегодня", "завтра", "вчера", "today is", "tomorr
         *("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"),
     ):
         if _day.isascii() == _weekday.isascii():
-            _PHRASES[f"{_day} {_weekday}"] = ""
-            _PHRASES[f"{_day} же {_weekday}"] = ""
+            PHRASES[f"{_day} {_weekday}"] = ""
+            PHRASES[f"{_day} же {_weekday}"] = ""
 
 # Verb stems: a word starting with one of these is a cue, whatever its ending.
-_CONTACT_STEMS = (
+CONTACT_STEMS = (
     "напиш",
     "написа",
     "пиши",
@@ -595,7 +595,7 @@ _CONTACT_STEMS = (
     "email",
     "ping",
 )
-_EVENT_STEMS = (
+EVENT_STEMS = (
     "прилет",
     "прилеч",
     "прибыв",
@@ -678,12 +678,12 @@ _EVENT_STEMS = (
 )
 # A contact verb in the past tense ("писали", "созванивались", "called") reports an earlier
 # contact rather than asking for one: tagged "reported", not "contact".
-_PAST_TENSE = re.compile(r"(?:[а-я](?:л|ла|ло|ли|лся|лась|лось|лись)|[a-z]ed)$")
+PAST_TENSE = re.compile(r"(?:[а-я](?:л|ла|ло|ли|лся|лась|лось|лись)|[a-z]ed)$")
 
 # Number words. Cardinals in all cases that occur in time phrases; ordinals split by form:
 # "Nth" (genitive/neuter, the forms used for dates and "половина десятого") and "Nord" (other).
 # Cardinals: nominative (and accusative) forms / the other cases.
-_RU_CARDINALS = {
+RU_CARDINALS = {
     0: "ноль / нуля ноля",
     1: "один одна одно одну / одного одной одному одним",
     2: "два две двое / двух двум двумя двоих",
@@ -710,7 +710,7 @@ _RU_CARDINALS = {
     50: "пятьдесят / пятидесяти",
     60: "шестьдесят / шестидесяти",
 }
-_RU_ORDINAL_STEMS = {
+RU_ORDINAL_STEMS = {
     1: "перв",
     2: "втор",
     4: "четверт",
@@ -732,15 +732,15 @@ _RU_ORDINAL_STEMS = {
     20: "двадцат",
     30: "тридцат",
 }
-_ORD_DATE_ENDINGS = ("ого", "ое", "ому")
-_ORD_OTHER_ENDINGS = ("ый", "ой", "ая", "ую", "ые", "ых", "ым", "ом")
-_EN_CARDINALS = (
+ORD_DATE_ENDINGS = ("ого", "ое", "ому")
+ORD_OTHER_ENDINGS = ("ый", "ой", "ая", "ую", "ые", "ых", "ым", "ом")
+EN_CARDINALS = (
     *("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"),
     *("eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen"),
     *("eighteen", "nineteen", "twenty"),
 )
-_EN_TENS = {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60}
-_EN_ORDINALS = {
+EN_TENS = {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60}
+EN_ORDINALS = {
     word: value
     for value, word in enumerate(
         (
@@ -753,27 +753,27 @@ _EN_ORDINALS = {
     if word != "second"  # far more often the unit of time
 }
 
-ORDINAL_WORDS = frozenset(_EN_ORDINALS) | {"second"}
+ORDINAL_WORDS = frozenset(EN_ORDINALS) | {"second"}
 
 # Words that only count as time words when the context supports them ("the sun", "may I").
-_WEAK = {"may", "march", "mar", "sat", "sun", "wed", "mon", "jan", "a", "an", *_EN_ORDINALS}
-_WEAK_PREV_WORDS = {"maybe", "perhaps", "probably", "say"}  # "next week, maybe wed"
-_WEAK_PREV = {"on", "at", "by", "before", "after", "from", "to", "this", "next", "last", "or"}
-_WEAK_PREV |= {"am", "pm"}  # "845 a.m. wed"
-_NUMBER_TAG = re.compile(r"\d+(?:th)?")
-_WEAK_NEXT = re.compile(r"\d.*|mo\d+|am|pm|morning|afternoon|evening|night|at|hour|min|or")
+WEAK = {"may", "march", "mar", "sat", "sun", "wed", "mon", "jan", "a", "an", *EN_ORDINALS}
+WEAK_PREV_WORDS = {"maybe", "perhaps", "probably", "say"}  # "next week, maybe wed"
+WEAK_PREV = {"on", "at", "by", "before", "after", "from", "to", "this", "next", "last", "or"}
+WEAK_PREV |= {"am", "pm"}  # "845 a.m. wed"
+NUMBER_TAG = re.compile(r"\d+(?:th)?")
+WEAK_NEXT = re.compile(r"\d.*|mo\d+|am|pm|morning|afternoon|evening|night|at|hour|min|or")
 # A weekday abbreviation also leans on a time of day after it ("mon. after lunch", "sat
 # before noon"), on a clock time after a comma ("Mon, 10am"), and opens a sentence that
 # accepts it ("Sat works for me").
-_WEEKDAY_NEXT = re.compile(r"after|before|around|by|toward|noon|lunch|dinner|breakfast|eod")
-_CLOCK_TAG = re.compile(r"\d{1,2}:\d\d")
-_ACCEPTING = {"ok", "convenient", "free"}
+WEEKDAY_NEXT = re.compile(r"after|before|around|by|toward|noon|lunch|dinner|breakfast|eod")
+CLOCK_TAG = re.compile(r"\d{1,2}:\d\d")
+ACCEPTING = {"ok", "convenient", "free"}
 
 # A four-letter word is corrected only right after one of these ("после обда", "к вечру").
-_PREPOSITIONS = {"at", "on", "in", "after", "before", "by", "from", "to", "toward"}
+PREPOSITIONS = {"at", "on", "in", "after", "before", "by", "from", "to", "toward"}
 
 # A "." after these is part of an abbreviation, not the end of a sentence.
-_ABBREVIATIONS = {
+ABBREVIATIONS = {
     "след",
     "нед",
     "мин",
@@ -848,7 +848,7 @@ _ABBREVIATIONS = {
 }
 
 # Real words one typo away from vocabulary: never "correct" them.
-_FUZZY_GUARD = {
+FUZZY_GUARD = {
     "очень",
     "среди",
     "минус",
@@ -864,7 +864,7 @@ _FUZZY_GUARD = {
     "карты",
 }
 # Tags that describe context rather than time; typos are not corrected towards them.
-_NO_FUZZY_TAGS = {
+NO_FUZZY_TAGS = {
     "",
     "1",
     ",",
